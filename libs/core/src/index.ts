@@ -1,0 +1,7 @@
+export * from './errors';
+export * from './rng';
+export * from './csr';
+export * from './interactions';
+export * from './config';
+export * from './provenance';
+export * from './util';

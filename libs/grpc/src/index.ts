@@ -1,0 +1,5 @@
+export * from './errors';
+export * from './handlers';
+export * from './server';
+export * from './client';
+export * from './probe';

@@ -1,0 +1,46 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { status } from '@grpc/grpc-js';
+import { scoring } from '@robustrec/contracts';
+import { invalidArgument, notFound, RrError } from '@robustrec/core';
+import { call, checkHealth, createClient, fileContainingSymbol, listServices, startServer, unary, type RunningServer } from '../src';
+
+// A real server with a real (tiny) ScoringService implementation whose handlers throw
+// platform errors: checks the plumbing every service shares.
+describe('startServer', () => {
+  let srv: RunningServer;
+  beforeAll(async () => {
+    const impl: Partial<scoring.ScoringServiceServer> = {
+      recommend: unary(async (req: scoring.RecommendRequest) => {
+        if (req.k === 0) throw invalidArgument('k', 'must be > 0');
+        if (req.user > 10) throw notFound('user', req.user);
+        return { items: [1, 2], scores: [0.5, 0.25], modelId: 'm' };
+      }),
+    };
+    srv = await startServer([{ name: 'robustrec.v1.ScoringService', definition: scoring.ScoringServiceService, implementation: impl as scoring.ScoringServiceServer }]);
+  });
+  afterAll(() => srv.shutdown());
+
+  it('maps platform errors to gRPC status codes', async () => {
+    const c = createClient(scoring.ScoringServiceClient, srv.address);
+    const ok = await call(c, c.recommend, { model: undefined, user: 1, k: 2, includeSeen: false });
+    expect(ok.items).toEqual([1, 2]);
+    await expect(call(c, c.recommend, { model: undefined, user: 1, k: 0, includeSeen: false })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('k: must be > 0') });
+    await expect(call(c, c.recommend, { model: undefined, user: 99, k: 2, includeSeen: false })).rejects.toBeInstanceOf(RrError);
+    await new Promise<void>((resolve) =>
+      c.recommend({ model: undefined, user: 99, k: 2, includeSeen: false }, (err) => {
+        expect(err?.code).toBe(status.NOT_FOUND);
+        resolve();
+      }),
+    );
+    c.close();
+  });
+
+  it('answers health checks and reflection', async () => {
+    expect(await checkHealth(srv.address)).toBe('SERVING');
+    expect(await checkHealth(srv.address, 'robustrec.v1.ScoringService')).toBe('SERVING');
+    const services = await listServices(srv.address);
+    expect(services).toContain('robustrec.v1.ScoringService');
+    expect(services).toContain('grpc.health.v1.Health');
+    expect(await fileContainingSymbol(srv.address, 'robustrec.v1.ScoringService')).toBeGreaterThan(0);
+  });
+});
