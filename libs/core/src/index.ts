@@ -5,3 +5,4 @@ export * from './interactions';
 export * from './config';
 export * from './provenance';
 export * from './util';
+export * from './workers';

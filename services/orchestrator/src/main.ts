@@ -1,0 +1,203 @@
+import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { attack, data, evaluator, trainer } from '@robustrec/contracts';
+import { gowallaDir, homeDir, RrError } from '@robustrec/core';
+import { call, checkHealth, createClient } from '@robustrec/grpc';
+import { blockToMarkdown } from './report';
+import { writeReport } from './artifacts';
+import { reportsDir, startPlatform, type Platform } from './platform';
+import { progressReporter } from './progress';
+import { Orchestrator, type Endpoints } from './runner';
+import { loadSpec } from './spec';
+import { ExperimentStore } from './store';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const USAGE = `robustrec <command> [options]
+
+Commands:
+  demo                      start the four services in-process, run the default experiment, print the tables
+  up                        start the four services (data :50051, attack :50052, trainer :50053, evaluator :50054) until Ctrl-C
+  run <spec.yaml>           run an experiment grid (resumes: finished cells are skipped)
+  report <spec.yaml>        write the report (Markdown, CSV, JSON, SVG plots) of a spec's stored cells
+  status [spec.yaml]        cells done/failed per spec; health of the configured services
+  list <datasets|profiles|generators|models|jobs|evaluations>
+
+Options:
+  --home DIR                state directory (default ROBUSTREC_HOME or ./.robustrec)
+  --data ADDR --evaluator ADDR --trainer ADDR[,ADDR..] --attack ADDR[,ADDR..]
+                            use running services instead of starting them in-process
+  --out DIR                 where reports go (default <home>/reports/<spec>)
+`;
+
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: {
+    home: { type: 'string' },
+    data: { type: 'string' },
+    evaluator: { type: 'string' },
+    trainer: { type: 'string' },
+    attack: { type: 'string' },
+    out: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+
+const home = resolve(values.home ?? homeDir());
+const cmd = positionals[0];
+
+function remoteEndpoints(): Endpoints | undefined {
+  if (!values.data) return undefined;
+  const list = (v?: string): string[] => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []);
+  if (!values.evaluator || !values.trainer) throw new RrError('INVALID_ARGUMENT', '--data needs --evaluator and --trainer too');
+  return { data: values.data, evaluator: values.evaluator, trainers: list(values.trainer), attackers: list(values.attack) };
+}
+
+async function withPlatform<T>(fn: (e: Endpoints) => Promise<T>): Promise<T> {
+  const remote = remoteEndpoints();
+  if (remote) return fn(remote);
+  const platform: Platform = await startPlatform({ home });
+  try {
+    return await fn(platform.endpoints);
+  } finally {
+    await platform.shutdown();
+  }
+}
+
+async function runSpec(specPath: string, printTables: boolean): Promise<void> {
+  const spec = loadSpec(specPath);
+  const store = new ExperimentStore(join(home, 'orchestrator', 'experiments.db'));
+  const t0 = performance.now();
+  try {
+    await withPlatform(async (endpoints) => {
+      const orch = new Orchestrator(endpoints, store, progressReporter());
+      const cells = await orch.run(spec);
+      const out = values.out ? resolve(values.out) : reportsDir(home, spec.name);
+      const { report, files } = await writeReport(spec, cells, out, endpoints.evaluator);
+      if (printTables) {
+        for (const b of report.table1) console.log(`\nTable 1: recommendation performance on ${b.dataset} (%)\n\n${blockToMarkdown(b, 2)}`);
+        for (const b of report.table2) console.log(`\nTable 2: attack success on ${b.dataset} (%, lower is better)\n\n${blockToMarkdown(b, 3)}`);
+      }
+      console.log(`\n${report.cells.done} cells done, ${report.cells.failed} failed in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+      console.log(`artifacts: ${out}\n${files.map((f) => `  ${f}`).join('\n')}`);
+      console.log(`state (SQLite catalogues, models, checkpoints): ${home}`);
+      if (report.cells.failed) process.exitCode = 1;
+    });
+  } finally {
+    store.close();
+  }
+}
+
+async function list(what: string | undefined): Promise<void> {
+  await withPlatform(async (e) => {
+    switch (what) {
+      case 'datasets': {
+        const c = createClient(data.DataServiceClient, e.data);
+        for (const d of (await call(c, c.listDatasets, { kind: 0 })).datasets)
+          console.log(`${d.id}  ${data.datasetKindToJSON(d.kind).replace('DATASET_KIND_', '').padEnd(9)} ${d.name.padEnd(28)} users ${d.numUsers} items ${d.numItems} train ${d.numTrain}`);
+        break;
+      }
+      case 'profiles': {
+        const c = createClient(data.DataServiceClient, e.data);
+        for (const p of (await call(c, c.listProfileSets, { datasetId: '' })).profileSets)
+          console.log(`${p.id}  ${p.generator.padEnd(12)} dataset ${p.datasetId} profiles ${p.numProfiles} targets ${p.targetItems.join(',')}`);
+        break;
+      }
+      case 'generators': {
+        if (!e.attackers[0]) throw new RrError('INVALID_ARGUMENT', '--attack is required');
+        const c = createClient(attack.AttackServiceClient, e.attackers[0]);
+        for (const g of (await call(c, c.listGenerators, {})).generators) console.log(`${g.name.padEnd(12)} ${g.builtin ? 'built-in' : g.address}  ${g.description}`);
+        break;
+      }
+      case 'models': {
+        const c = createClient(evaluator.ModelRegistryServiceClient, e.evaluator);
+        for (const m of (await call(c, c.listModels, { name: '' })).models) console.log(`${m.id}  ${m.name} v${m.version}  ${m.backbone}+${m.defense}  dataset ${m.datasetId}`);
+        break;
+      }
+      case 'jobs': {
+        const c = createClient(trainer.TrainerServiceClient, e.trainers[0]!);
+        for (const j of (await call(c, c.listJobs, { state: 0 })).jobs)
+          console.log(`${j.id}  ${trainer.jobStateToJSON(j.state).replace('JOB_STATE_', '').padEnd(9)} ${j.name}  epoch ${j.epoch}/${j.config?.epochs}  ${j.error}`);
+        break;
+      }
+      case 'evaluations': {
+        const c = createClient(evaluator.EvaluatorServiceClient, e.evaluator);
+        for (const v of (await call(c, c.listEvaluations, { modelId: '', datasetId: '' })).evaluations)
+          console.log(`${v.id}  model ${v.modelId} dataset ${v.datasetId}  ${v.metrics.map((m) => `${m.name}@${m.k}=${m.value.toFixed(4)}`).join(' ')}`);
+        break;
+      }
+      default:
+        throw new RrError('INVALID_ARGUMENT', `list what? one of datasets, profiles, generators, models, jobs, evaluations (got ${what ?? 'nothing'})`);
+    }
+  });
+}
+
+async function main(): Promise<void> {
+  if (values.help || !cmd) {
+    console.log(USAGE);
+    return;
+  }
+  switch (cmd) {
+    case 'demo': {
+      const spec = join(here, '..', 'specs', 'demo.yaml');
+      console.log(gowallaDir() ? `Gowalla found at ${gowallaDir()}: running the demo on it.` : 'No Gowalla directory found (ROBUSTREC_DATASETS_DIR): running the demo on the synthetic dataset.');
+      await runSpec(spec, true);
+      break;
+    }
+    case 'run':
+    case 'report': {
+      const specPath = positionals[1];
+      if (!specPath || !existsSync(specPath)) throw new RrError('INVALID_ARGUMENT', `spec file not found: ${specPath ?? '(none given)'}`);
+      if (cmd === 'run') await runSpec(specPath, true);
+      else {
+        const spec = loadSpec(specPath);
+        const store = new ExperimentStore(join(home, 'orchestrator', 'experiments.db'));
+        const { files } = await writeReport(spec, store.list(spec.name), values.out ? resolve(values.out) : reportsDir(home, spec.name), values.evaluator);
+        store.close();
+        console.log(files.join('\n'));
+      }
+      break;
+    }
+    case 'status': {
+      const store = new ExperimentStore(join(home, 'orchestrator', 'experiments.db'));
+      const by = new Map<string, Record<string, number>>();
+      for (const c of store.list()) {
+        const s = by.get(c.specName) ?? {};
+        s[c.state] = (s[c.state] ?? 0) + 1;
+        by.set(c.specName, s);
+      }
+      store.close();
+      for (const [spec, s] of by) console.log(`${spec}: ${Object.entries(s).map(([k, v]) => `${v} ${k}`).join(', ')}`);
+      const e = remoteEndpoints();
+      if (e)
+        for (const [name, addr] of [['data', e.data], ['evaluator', e.evaluator], ...e.trainers.map((t) => ['trainer', t]), ...e.attackers.map((a) => ['attack', a])] as const)
+          console.log(`${name} ${addr}: ${await checkHealth(addr).catch((err: Error) => `UNREACHABLE (${err.message})`)}`);
+      break;
+    }
+    case 'list':
+      await list(positionals[1]);
+      break;
+    case 'up': {
+      const p = await startPlatform({ home, ports: { data: 50051, attack: 50052, trainer: 50053, evaluator: 50054 } });
+      console.log(`RobustRec services up (state in ${home}):\n${JSON.stringify(p.endpoints, null, 2)}\nCtrl-C to stop.`);
+      await new Promise<void>((r) => {
+        process.once('SIGINT', r);
+        process.once('SIGTERM', r);
+      });
+      await p.shutdown();
+      break;
+    }
+    default:
+      console.error(USAGE);
+      throw new RrError('INVALID_ARGUMENT', `unknown command: ${cmd}`);
+  }
+}
+
+main().then(
+  () => process.exit(process.exitCode ?? 0),
+  (e: unknown) => {
+    console.error(`error: ${e instanceof Error ? e.message : e}`);
+    process.exit(2);
+  },
+);

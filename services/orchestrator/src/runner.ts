@@ -1,0 +1,250 @@
+import { existsSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { attack, common, data, evaluator, trainer } from '@robustrec/contracts';
+import { canonicalJson, datasetsDir, RrError } from '@robustrec/core';
+import { call, createClient, iterate } from '@robustrec/grpc';
+import type { AttackSpec, Cell, DatasetSpec, ExperimentSpec } from './spec';
+import { expandCells } from './spec';
+import type { CellRecord, ExperimentStore } from './store';
+
+/** Addresses of the services an experiment drives; several trainers/attackers spread the cells. */
+export interface Endpoints {
+  data: string;
+  evaluator: string;
+  trainers: string[];
+  attackers: string[];
+}
+
+export interface RunEvents {
+  cellStart?(cell: Cell, index: number, total: number): void;
+  cellSkip?(cell: Cell, record: CellRecord): void;
+  epoch?(cell: Cell, epoch: number, epochs: number, metrics: common.Metric[], etaSeconds: number): void;
+  cellDone?(cell: Cell, record: CellRecord): void;
+  log?(message: string): void;
+}
+
+const metricKey = (m: common.Metric): string => (m.k ? `${m.name}@${m.k}` : m.name);
+
+/**
+ * Drives data -> attack -> trainer -> evaluator over gRPC only. Every cell's outcome is
+ * stored; finished cells are skipped on a re-run; shared steps (imports, attacks) are
+ * memoised so that a dataset or an attack is produced once per spec.
+ */
+export class Orchestrator {
+  private readonly inflight = new Map<string, Promise<string>>();
+  private rr = 0;
+
+  constructor(
+    private readonly endpoints: Endpoints,
+    private readonly store: ExperimentStore,
+    private readonly events: RunEvents = {},
+  ) {
+    if (!endpoints.trainers.length) throw new RrError('INVALID_ARGUMENT', 'at least one trainer address is required');
+  }
+
+  async run(spec: ExperimentSpec): Promise<CellRecord[]> {
+    const cells = expandCells(spec);
+    let next = 0;
+    let started = 0;
+    // One lane per trainer: each lane takes the next pending cell and runs it on its trainer.
+    const lanes = this.endpoints.trainers.map(async (trainerAddress) => {
+      while (next < cells.length) {
+        const cell = cells[next++]!;
+        const done = this.store.get(spec.name, cell.key);
+        if (done?.state === 'done') {
+          this.events.cellSkip?.(cell, done);
+          continue;
+        }
+        this.events.cellStart?.(cell, started++, cells.length);
+        const rec = await this.runCell(spec, cell, trainerAddress);
+        this.events.cellDone?.(cell, rec);
+      }
+    });
+    await Promise.all(lanes);
+    return this.store.list(spec.name);
+  }
+
+  private base(spec: ExperimentSpec, cell: Cell): CellRecord {
+    return {
+      specName: spec.name,
+      key: cell.key,
+      dataset: cell.dataset.name,
+      attack: cell.attack.name,
+      model: cell.model.name,
+      variant: cell.model.variant,
+      sweepParam: cell.model.sweepParam ?? '',
+      sweepValue: cell.model.sweepValue ?? null,
+      seed: cell.seed,
+      state: 'running',
+      datasetId: '',
+      jobId: '',
+      modelId: '',
+      evaluationId: '',
+      metrics: {},
+      config: cell,
+      versions: {},
+      error: '',
+      seconds: 0,
+      finishedAt: '',
+    };
+  }
+
+  private async runCell(spec: ExperimentSpec, cell: Cell, trainerAddress: string): Promise<CellRecord> {
+    const t0 = performance.now();
+    const rec = this.base(spec, cell);
+    this.store.upsert(rec);
+    try {
+      const cleanId = await this.once(`dataset:${canonicalJson(cell.dataset)}`, () => this.importDataset(cell.dataset));
+      rec.datasetId = cell.attack.profiles || cell.attack.generator
+        ? await this.once(`attack:${cleanId}:${canonicalJson(cell.attack)}`, () => this.poison(cleanId, cell.attack))
+        : cleanId;
+      this.store.upsert(rec);
+      const job = await this.train(spec, cell, rec.datasetId, trainerAddress);
+      rec.jobId = job.id;
+      rec.modelId = job.modelId;
+      rec.versions = job.provenance?.versions ?? {};
+      const ev = await this.evaluate(rec.modelId, rec.datasetId, cell.ks);
+      rec.evaluationId = ev.id;
+      rec.metrics = {
+        ...Object.fromEntries(ev.metrics.map((m) => [metricKey(m), m.value])),
+        seconds_per_epoch: job.secondsPerEpoch,
+      };
+      rec.state = 'done';
+    } catch (e) {
+      rec.state = 'failed';
+      rec.error = e instanceof Error ? e.message : String(e);
+      this.events.log?.(`cell ${cell.dataset.name}/${cell.attack.name}/${cell.model.variant}/seed ${cell.seed} failed: ${rec.error}`);
+    }
+    rec.seconds = (performance.now() - t0) / 1000;
+    this.store.upsert({ ...rec, finishedAt: new Date().toISOString() });
+    return this.store.get(spec.name, cell.key)!;
+  }
+
+  /** Memoised (in the store and in flight) shared step. */
+  private once(key: string, fn: () => Promise<string>): Promise<string> {
+    const stored = this.store.memo(key);
+    if (stored) return Promise.resolve(stored);
+    let p = this.inflight.get(key);
+    if (!p) {
+      p = fn().then((v) => {
+        this.store.setMemo(key, v);
+        return v;
+      });
+      p.catch(() => this.inflight.delete(key));
+      this.inflight.set(key, p);
+    }
+    return p;
+  }
+
+  private async importDataset(d: DatasetSpec): Promise<string> {
+    const c = createClient(data.DataServiceClient, this.endpoints.data);
+    try {
+      const req = datasetRequest(d);
+      const res = await call(c, c.importDataset, req);
+      this.events.log?.(`dataset ${d.name}: ${res.dataset!.id} (${res.dataset!.numUsers} users, ${res.dataset!.numItems} items${res.existed ? ', already stored' : ''})`);
+      return res.dataset!.id;
+    } finally {
+      c.close();
+    }
+  }
+
+  private async poison(datasetId: string, a: AttackSpec): Promise<string> {
+    const dc = createClient(data.DataServiceClient, this.endpoints.data);
+    try {
+      if (a.profiles) {
+        const path = isAbsolute(a.profiles) ? a.profiles : join(datasetsDir(), a.profiles);
+        const imp = await call(dc, dc.importProfileSet, { datasetId, path, json: '', minLength: a.minLength ?? 10, generator: a.name.toLowerCase() });
+        const res = await call(dc, dc.derivePoisonedDataset, { datasetId, profileSetId: imp.profileSet!.id, name: '' });
+        this.events.log?.(`attack ${a.name}: imported ${imp.profileSet!.numProfiles} profiles (${imp.dropped} dropped) -> ${res.dataset!.id}`);
+        return res.dataset!.id;
+      }
+      const address = this.endpoints.attackers[this.rr++ % Math.max(1, this.endpoints.attackers.length)];
+      if (!address) throw new RrError('FAILED_PRECONDITION', `attack ${a.name} needs an attack service address`);
+      const ac = createClient(attack.AttackServiceClient, address);
+      try {
+        const sel = { unpopular: attack.TargetSelection.TARGET_SELECTION_UNPOPULAR, popular: attack.TargetSelection.TARGET_SELECTION_POPULAR, random: attack.TargetSelection.TARGET_SELECTION_RANDOM };
+        const config: attack.AttackConfig = {
+          generator: { name: a.generator!, params: a.params ?? {}, options: a.options ?? {} },
+          targetItems: a.targets ?? [],
+          numTargets: a.numTargets ?? 0,
+          targetSelection: a.targetSelection ? sel[a.targetSelection] : attack.TargetSelection.TARGET_SELECTION_UNSPECIFIED,
+          budgetFraction: a.budget ?? 0,
+          numFakeUsers: 0,
+          profileLength: a.profileLength ?? 0,
+          seed: a.seed ?? 2024,
+        };
+        let poisoned = '';
+        for await (const ev of iterate(ac.generate({ datasetId, config, derivePoisoned: true, timeoutSeconds: 0 }))) {
+          if (ev.result) {
+            poisoned = ev.result.poisonedDataset!.id;
+            this.events.log?.(`attack ${a.name}: generated ${ev.result.profileSet!.numProfiles} profiles in ${ev.result.seconds.toFixed(1)} s -> ${poisoned}`);
+          }
+        }
+        if (!poisoned) throw new RrError('INTERNAL', `attack ${a.name}: the attack service sent no result`);
+        return poisoned;
+      } finally {
+        ac.close();
+      }
+    } finally {
+      dc.close();
+    }
+  }
+
+  private async train(spec: ExperimentSpec, cell: Cell, datasetId: string, address: string): Promise<trainer.Job> {
+    const c = createClient(trainer.TrainerServiceClient, address);
+    try {
+      const t = cell.train;
+      const config: trainer.TrainConfig = {
+        backbone: { name: cell.model.backbone, params: cell.model.backboneParams ?? {}, options: {} },
+        defense: { name: cell.model.defense ?? 'none', params: cell.model.params ?? {}, options: cell.model.options ?? {} },
+        epochs: t.epochs ?? 0,
+        batchSize: t.batchSize ?? 0,
+        dim: t.dim ?? 0,
+        lr: t.lr ?? 0,
+        weightDecay: t.weightDecay,
+        l2: undefined,
+        optimizer: t.optimizer === 'sparse_adam' ? trainer.Optimizer.OPTIMIZER_SPARSE_ADAM : trainer.Optimizer.OPTIMIZER_UNSPECIFIED,
+        seed: cell.seed,
+        trainOnValid: cell.dataset.trainOnValid ?? false,
+        evalEvery: 0,
+        initStd: 0,
+      };
+      // The idempotency key makes a re-run (after a crash) reattach to the same job.
+      const { job } = await call(c, c.startJob, { datasetId, config, name: `${spec.name}/${cell.model.variant}`, idempotencyKey: `${spec.name}:${cell.key}` });
+      let last = job!;
+      for await (const ev of iterate(c.watchJob({ id: job!.id }))) {
+        last = ev.job!;
+        if (ev.progress) this.events.epoch?.(cell, ev.progress.epoch, ev.progress.epochs, ev.progress.metrics, ev.progress.etaSeconds);
+      }
+      if (last.state !== trainer.JobState.JOB_STATE_SUCCEEDED)
+        throw new RrError('ABORTED', `training job ${last.id} ended ${trainer.jobStateToJSON(last.state)}${last.error ? `: ${last.error}` : ''}`);
+      return last;
+    } finally {
+      c.close();
+    }
+  }
+
+  private async evaluate(modelId: string, datasetId: string, ks: number[]): Promise<evaluator.Evaluation> {
+    const c = createClient(evaluator.EvaluatorServiceClient, this.endpoints.evaluator);
+    try {
+      const res = await call(c, c.evaluate, { model: { id: modelId, name: '', version: 0 }, datasetId, split: common.Split.SPLIT_TEST, ks, targetItems: [] });
+      return res.evaluation!;
+    } finally {
+      c.close();
+    }
+  }
+}
+
+/** DatasetSpec -> ImportDatasetRequest, falling back when a LightGCN directory is missing. */
+export function datasetRequest(d: DatasetSpec): data.ImportDatasetRequest {
+  const merge = false; // the split is kept; training on train ∪ valid is a trainer option
+  const lightgcnDir = d.lightgcn ? (isAbsolute(d.lightgcn) ? d.lightgcn : join(datasetsDir(), d.lightgcn)) : undefined;
+  const primaryMissing = lightgcnDir !== undefined && !existsSync(join(lightgcnDir, 'train.txt'));
+  const src = primaryMissing && d.fallback ? d.fallback : d;
+  const req: data.ImportDatasetRequest = { name: d.name };
+  if (src.synthetic) req.synthetic = { numUsers: 0, numItems: 0, meanInteractions: 0, popularityExponent: 0, clusters: 0, seed: 0, ...src.synthetic };
+  else if (src.catalogue) req.catalogue = { name: src.catalogue, mergeValidIntoTrain: merge };
+  else if (src.interactions) req.interactions = { delimiter: '', hasHeader: false, userColumn: '', itemColumn: '', timestampColumn: '', ratingColumn: '', minRating: 0, ...src.interactions } as data.InteractionFileSource;
+  else if (src.lightgcn) req.lightgcn = { directory: lightgcnDir!, mergeValidIntoTrain: merge };
+  return req;
+}

@@ -1,0 +1,129 @@
+import { openDatabase, type Db } from '@robustrec/store';
+
+/** One cell's stored outcome. */
+export interface CellRecord {
+  specName: string;
+  key: string;
+  dataset: string;
+  attack: string;
+  model: string;
+  variant: string;
+  sweepParam: string;
+  sweepValue: number | null;
+  seed: number;
+  state: 'pending' | 'running' | 'done' | 'failed';
+  datasetId: string;
+  jobId: string;
+  modelId: string;
+  evaluationId: string;
+  metrics: Record<string, number>;
+  config: unknown;
+  versions: Record<string, string>;
+  error: string;
+  seconds: number;
+  finishedAt: string;
+}
+
+const MIGRATIONS = [
+  `CREATE TABLE cells (
+     spec_name TEXT NOT NULL,
+     key TEXT NOT NULL,
+     dataset TEXT NOT NULL,
+     attack TEXT NOT NULL,
+     model TEXT NOT NULL,
+     variant TEXT NOT NULL,
+     sweep_param TEXT NOT NULL DEFAULT '',
+     sweep_value REAL,
+     seed INTEGER NOT NULL,
+     state TEXT NOT NULL,
+     dataset_id TEXT NOT NULL DEFAULT '',
+     job_id TEXT NOT NULL DEFAULT '',
+     model_id TEXT NOT NULL DEFAULT '',
+     evaluation_id TEXT NOT NULL DEFAULT '',
+     metrics_json TEXT NOT NULL DEFAULT '{}',
+     config_json TEXT NOT NULL DEFAULT '{}',
+     versions_json TEXT NOT NULL DEFAULT '{}',
+     error TEXT NOT NULL DEFAULT '',
+     seconds REAL NOT NULL DEFAULT 0,
+     finished_at TEXT NOT NULL DEFAULT '',
+     PRIMARY KEY (spec_name, key)
+   );
+   CREATE TABLE memo (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+];
+
+type Row = Record<string, string | number | null>;
+
+/** The orchestrator's SQLite record of experiment cells, plus a memo of shared steps (imports, attacks). */
+export class ExperimentStore {
+  readonly db: Db;
+  constructor(path: string) {
+    this.db = openDatabase(path, MIGRATIONS);
+  }
+
+  upsert(c: Omit<CellRecord, 'finishedAt'> & { finishedAt?: string }): void {
+    this.db
+      .prepare(
+        `INSERT INTO cells VALUES (@specName, @key, @dataset, @attack, @model, @variant, @sweepParam, @sweepValue, @seed, @state, @datasetId, @jobId, @modelId, @evaluationId, @metrics, @config, @versions, @error, @seconds, @finishedAt)
+         ON CONFLICT (spec_name, key) DO UPDATE SET state = excluded.state, dataset_id = excluded.dataset_id, job_id = excluded.job_id,
+           model_id = excluded.model_id, evaluation_id = excluded.evaluation_id, metrics_json = excluded.metrics_json, config_json = excluded.config_json,
+           versions_json = excluded.versions_json, error = excluded.error, seconds = excluded.seconds, finished_at = excluded.finished_at`,
+      )
+      .run({
+        ...c,
+        sweepValue: c.sweepValue ?? null,
+        metrics: JSON.stringify(c.metrics),
+        config: JSON.stringify(c.config),
+        versions: JSON.stringify(c.versions),
+        finishedAt: c.finishedAt ?? '',
+      });
+  }
+
+  get(specName: string, key: string): CellRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM cells WHERE spec_name = ? AND key = ?').get(specName, key) as Row | undefined;
+    return r ? fromRow(r) : undefined;
+  }
+
+  list(specName?: string): CellRecord[] {
+    const rows = (specName
+      ? this.db.prepare('SELECT * FROM cells WHERE spec_name = ? ORDER BY rowid').all(specName)
+      : this.db.prepare('SELECT * FROM cells ORDER BY rowid').all()) as Row[];
+    return rows.map(fromRow);
+  }
+
+  memo(key: string): string | undefined {
+    return (this.db.prepare('SELECT value FROM memo WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+  }
+
+  setMemo(key: string, value: string): void {
+    this.db.prepare('INSERT OR REPLACE INTO memo VALUES (?, ?)').run(key, value);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function fromRow(r: Row): CellRecord {
+  return {
+    specName: r.spec_name as string,
+    key: r.key as string,
+    dataset: r.dataset as string,
+    attack: r.attack as string,
+    model: r.model as string,
+    variant: r.variant as string,
+    sweepParam: r.sweep_param as string,
+    sweepValue: r.sweep_value as number | null,
+    seed: r.seed as number,
+    state: r.state as CellRecord['state'],
+    datasetId: r.dataset_id as string,
+    jobId: r.job_id as string,
+    modelId: r.model_id as string,
+    evaluationId: r.evaluation_id as string,
+    metrics: JSON.parse(r.metrics_json as string),
+    config: JSON.parse(r.config_json as string),
+    versions: JSON.parse(r.versions_json as string),
+    error: r.error as string,
+    seconds: r.seconds as number,
+    finishedAt: r.finished_at as string,
+  };
+}

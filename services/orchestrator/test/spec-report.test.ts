@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { expandCells, parseSpec } from '../src/spec';
+import { buildReport, reportToCsv, reportToMarkdown } from '../src/report';
+import { histogramChart, lineChart } from '../src/plots';
+import type { CellRecord } from '../src/store';
+
+const SPEC = `
+name: t
+seeds: [1, 2]
+datasets:
+  - name: Syn
+    synthetic: { numUsers: 100 }
+attacks:
+  - name: Clean
+  - name: Random
+    generator: random
+models:
+  - name: MF
+    backbone: mf
+  - name: PamaCF
+    backbone: mf
+    defense: pamacf
+    params: { rho: 0.3 }
+    sweep: { rho: [0.1, 0.5] }
+`;
+
+describe('experiment specs', () => {
+  it('expands datasets x attacks x model variants x seeds with stable keys', () => {
+    const spec = parseSpec(SPEC);
+    const cells = expandCells(spec);
+    // variants: MF, PamaCF[rho=0.1], PamaCF[rho=0.5] -> 1 x 2 x 3 x 2
+    expect(cells).toHaveLength(12);
+    expect(new Set(cells.map((c) => c.key)).size).toBe(12);
+    expect(cells.filter((c) => c.model.variant === 'PamaCF[rho=0.5]')[0]!.model.params).toEqual({ rho: 0.5 });
+    expect(expandCells(parseSpec(SPEC)).map((c) => c.key)).toEqual(cells.map((c) => c.key));
+    expect(parseSpec(SPEC).seeds).toEqual([1, 2]);
+  });
+
+  it('names the offending path in errors', () => {
+    expect(() => parseSpec(SPEC.replace('rho: [0.1, 0.5]', 'rho: [0.1, "x"]'))).toThrow(/models\[1\]\.sweep\.rho/);
+    expect(() => parseSpec(SPEC.replace('backbone: mf\n  - name: PamaCF', 'bb: mf\n  - name: PamaCF'))).toThrow(/models\[0\]\.backbone/);
+    expect(() => parseSpec('name: x\ndatasets: []')).toThrow(/datasets: must be a non-empty list/);
+    expect(() => parseSpec(SPEC.replace('synthetic: { numUsers: 100 }', 'synthetic: {}\n    lightgcn: x'))).toThrow(/exactly one of/);
+  });
+});
+
+function cell(variant: string, attack: string, seed: number, metrics: Record<string, number>): CellRecord {
+  return {
+    specName: 't', key: `${variant}${attack}${seed}`, dataset: 'Syn', attack, model: variant.split('[')[0]!, variant, sweepParam: '', sweepValue: null, seed,
+    state: 'done', datasetId: 'd', jobId: 'j', modelId: 'm', evaluationId: 'e', metrics, config: {}, versions: {}, error: '', seconds: 1, finishedAt: '',
+  };
+}
+
+describe('reports', () => {
+  it('computes mean ± std over seeds and gain rows like the paper', () => {
+    const spec = parseSpec(SPEC.replace(/\n    sweep:.*\n/, '\n'));
+    const cells = [
+      cell('MF', 'Clean', 1, { 'recall@20': 0.10, 'ndcg@20': 0.05 }),
+      cell('MF', 'Clean', 2, { 'recall@20': 0.12, 'ndcg@20': 0.07 }),
+      cell('PamaCF', 'Clean', 1, { 'recall@20': 0.13, 'ndcg@20': 0.08 }),
+      cell('PamaCF', 'Clean', 2, { 'recall@20': 0.13, 'ndcg@20': 0.08 }),
+      cell('MF', 'Random', 1, { 'recall@20': 0.1, 'ndcg@20': 0.05, 't_hr@50': 0.004, 't_ndcg@50': 0.001 }),
+      cell('PamaCF', 'Random', 1, { 'recall@20': 0.13, 'ndcg@20': 0.08, 't_hr@50': 0.001, 't_ndcg@50': 0.0005 }),
+    ];
+    const r = buildReport(spec, cells);
+    const t1 = r.table1[0]!;
+    const mf = t1.rows.find((x) => x.model === 'MF')!;
+    expect(mf.cells[0]!.mean).toBeCloseTo(0.11, 10);
+    expect(mf.cells[0]!.std).toBeCloseTo(Math.sqrt(0.0002), 10); // sample std of 0.10, 0.12
+    // Gain of PamaCF over the best other model (MF) on Clean recall: (0.13 - 0.11) / 0.11
+    expect(t1.gains[0]!.values[0]).toBeCloseTo(0.02 / 0.11, 10);
+    // Table 2 is lower-is-better: (0.004 - 0.001) / 0.004
+    expect(r.table2[0]!.gains[0]!.values[0]).toBeCloseTo(0.75, 10);
+    const md = reportToMarkdown(r);
+    expect(md).toContain('| MF | 11.00 ± 1.41 | 6.00 ± 1.41 |');
+    expect(md).toContain('+75.00%');
+    expect(reportToCsv(r).split('\n')[0]).toBe('table,dataset,model,attack,metric,mean,std,n');
+  });
+
+  it('draws SVG charts', () => {
+    const svg = lineChart('rho', 'rho', 'recall@20', [{ name: 'Clean', points: [{ x: 0.1, y: 0.1, err: 0.01 }, { x: 0.5, y: 0.12 }] }]);
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg).toContain('<path d="M');
+    const h = histogramChart('mag', 'm', [{ name: 'APR', values: [0.3, 0.3] }, { name: 'PamaCF', values: [0.1, 0.5, 0.6] }]);
+    expect((h.match(/<rect x=/g) ?? []).length).toBeGreaterThan(40);
+  });
+});

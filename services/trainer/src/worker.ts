@@ -1,0 +1,76 @@
+/**
+ * Training worker thread: one job from dataset fetch to exported model. Runs off the
+ * service's event loop so gRPC stays responsive; writes a checkpoint after every epoch
+ * (atomic rename) and resumes from it when restarted.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { existsSync, readFileSync } from 'node:fs';
+import { csrUnion, RrError } from '@robustrec/core';
+import { atomicWriteFile } from '@robustrec/store';
+import { fetchInteractionData } from '@robustrec/grpc';
+import { decodeCheckpoint, encodeCheckpoint, createScorer, Trainer, type TrainConfig } from '@robustrec/models';
+import { evaluateRanking } from '@robustrec/metrics';
+
+export interface WorkerInput {
+  jobId: string;
+  datasetId: string;
+  dataAddress: string;
+  config: TrainConfig;
+  trainOnValid: boolean;
+  evalEvery: number;
+  checkpointPath: string;
+  /** Int32Array over a SharedArrayBuffer: [0] = 1 asks the worker to stop at the next step. */
+  cancelFlag: SharedArrayBuffer;
+}
+
+export type WorkerMessage =
+  | { type: 'started'; epoch: number; numUsers: number; numItems: number }
+  | { type: 'epoch'; epoch: number; seconds: number; metrics: Record<string, number> }
+  | { type: 'done'; numUsers: number; numItems: number; backbone: string; tensors: Record<string, { shape: number[]; data: Float32Array }> }
+  | { type: 'cancelled'; epoch: number }
+  | { type: 'failed'; error: string; code: string };
+
+class Cancelled extends Error {}
+
+async function run(input: WorkerInput): Promise<void> {
+  const post = (m: WorkerMessage): void => parentPort!.postMessage(m);
+  const cancel = new Int32Array(input.cancelFlag);
+  const { data } = await fetchInteractionData(input.dataAddress, input.datasetId);
+  const train = input.trainOnValid ? csrUnion(data.train, data.valid) : data.train;
+  const model = existsSync(input.checkpointPath)
+    ? Trainer.restore(train, input.config, decodeCheckpoint(readFileSync(input.checkpointPath)))
+    : Trainer.create(train, input.config);
+  post({ type: 'started', epoch: model.epoch, numUsers: data.numUsers, numItems: data.numItems });
+  while (model.epoch < input.config.epochs) {
+    const r = model.runEpoch(() => {
+      if (Atomics.load(cancel, 0) === 1) throw new Cancelled();
+    });
+    const metrics = { ...r.metrics };
+    if (input.evalEvery > 0 && r.epoch % input.evalEvery === 0 && !input.trainOnValid) {
+      const exported = model.exportModel();
+      const res = evaluateRanking({
+        scorer: createScorer(exported),
+        numGenuineUsers: data.numGenuineUsers,
+        exclude: [data.train],
+        relevant: data.valid,
+        ks: [20],
+      });
+      for (const [k, v] of Object.entries(res.metrics)) metrics[`valid_${k}`] = v;
+    }
+    atomicWriteFile(input.checkpointPath, [encodeCheckpoint(model.checkpoint())]);
+    post({ type: 'epoch', epoch: r.epoch, seconds: r.seconds, metrics });
+  }
+  const exported = model.exportModel();
+  // Structured clone (no transfer list): tensors may be views of one shared buffer.
+  post({ type: 'done', numUsers: exported.numUsers, numItems: exported.numItems, backbone: exported.backbone, tensors: exported.tensors });
+}
+
+run(workerData as WorkerInput).catch((e: unknown) => {
+  if (e instanceof Cancelled) parentPort!.postMessage({ type: 'cancelled', epoch: -1 } satisfies WorkerMessage);
+  else
+    parentPort!.postMessage({
+      type: 'failed',
+      error: e instanceof Error ? e.message : String(e),
+      code: e instanceof RrError ? e.code : 'INTERNAL',
+    } satisfies WorkerMessage);
+});
