@@ -3,3 +3,4 @@ export * from './handlers';
 export * from './server';
 export * from './client';
 export * from './probe';
+export * from './datasets';
