@@ -1,0 +1,79 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ExperimentStore } from '@robustrec/orchestrator-service';
+import { exited, spawnTs, tempDir, waitForOutput } from './helpers';
+
+const SPEC = `
+name: e2e
+seeds: [1]
+datasets:
+  - name: Syn
+    synthetic: { numUsers: 500, numItems: 400, meanInteractions: 20, seed: 5 }
+attacks:
+  - name: Clean
+  - name: Random
+    generator: random
+    budget: 0.02
+models:
+  - name: MF
+    backbone: mf
+  - name: PamaCF
+    backbone: mf
+    defense: pamacf
+    params: { rho: 0.3, warmup_epochs: 1 }
+train:
+  epochs: 3
+  batchSize: 256
+  dim: 16
+ks: [20, 50]
+`;
+
+/**
+ * The whole platform through the CLI: four services in-process, an experiment grid over
+ * gRPC. The orchestrator process is killed after its first finished cell; the re-run
+ * completes the grid without redoing finished cells.
+ */
+describe('orchestrator CLI', () => {
+  const tmp = tempDir();
+  afterAll(() => tmp.cleanup());
+
+  it('resumes a killed run without redoing finished cells and writes the reports', async () => {
+    const spec = join(tmp.dir, 'spec.yaml');
+    writeFileSync(spec, SPEC);
+    const args = ['run', spec, '--home', tmp.dir];
+    const first = spawnTs('services/orchestrator/src/main.ts', args);
+    await waitForOutput(first, (o) => /\[1\/4\] .*recall@20/.test(o), 120_000);
+    first.kill('SIGKILL');
+    await exited(first);
+
+    const store = new ExperimentStore(join(tmp.dir, 'orchestrator', 'experiments.db'));
+    const doneBefore = store.list('e2e').filter((c) => c.state === 'done');
+    store.close();
+    expect(doneBefore.length).toBeGreaterThanOrEqual(1);
+
+    const second = spawnTs('services/orchestrator/src/main.ts', args);
+    expect(await exited(second)).toBe(0);
+    const out = second.output();
+    expect((out.match(/skip \(done earlier\)/g) ?? []).length).toBe(doneBefore.length);
+    expect(out).toContain('4 cells done, 0 failed');
+
+    const after = new ExperimentStore(join(tmp.dir, 'orchestrator', 'experiments.db'));
+    const cells = after.list('e2e');
+    after.close();
+    expect(cells).toHaveLength(4);
+    for (const c of doneBefore) expect(cells.find((x) => x.key === c.key)!.jobId).toBe(c.jobId);
+    for (const c of cells) {
+      expect(c.state).toBe('done');
+      expect(c.metrics['recall@20']).toBeGreaterThan(0);
+      expect(c.versions.node).toBe(process.version);
+      if (c.attack === 'Random') expect(c.metrics['t_hr@50']).toBeGreaterThanOrEqual(0);
+    }
+    const reports = join(tmp.dir, 'reports', 'e2e');
+    for (const f of ['report.md', 'report.csv', 'report.json']) expect(existsSync(join(reports, f))).toBe(true);
+    const md = readFileSync(join(reports, 'report.md'), 'utf8');
+    expect(md).toContain('Table 1');
+    expect(md).toContain('Table 2');
+    expect(md).toMatch(/\| PamaCF \| \d/);
+  }, 400_000);
+});

@@ -1,0 +1,157 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { data, trainer } from '@robustrec/contracts';
+import { call, checkHealth, createClient, downloadModel, iterate, listServices } from '@robustrec/grpc';
+import { startDataService } from '@robustrec/data-service';
+import { startEvaluatorService } from '@robustrec/evaluator-service';
+import { exited, freePort, spawnTs, tempDir, waitForOutput } from './helpers';
+
+const S = trainer.JobState;
+
+function config(over: Partial<trainer.TrainConfig> = {}): trainer.TrainConfig {
+  return {
+    backbone: { name: 'mf', params: {}, options: {} },
+    defense: { name: 'pamacf', params: { rho: 0.3, warmup_epochs: 2 }, options: {} },
+    epochs: 6,
+    batchSize: 256,
+    dim: 16,
+    lr: 0.01,
+    weightDecay: undefined,
+    l2: undefined,
+    optimizer: trainer.Optimizer.OPTIMIZER_UNSPECIFIED,
+    seed: 7,
+    trainOnValid: false,
+    evalEvery: 0,
+    initStd: 0,
+    ...over,
+  };
+}
+
+/**
+ * TrainerService end to end: a real data service and model registry in this process, the
+ * trainer as a separate process that is killed mid-job (SIGKILL) and restarted; the
+ * resumed job must produce exactly the parameters of an uninterrupted run.
+ */
+describe('TrainerService', () => {
+  const tmp = tempDir();
+  let dataSrv: Awaited<ReturnType<typeof startDataService>>;
+  let evalSrv: Awaited<ReturnType<typeof startEvaluatorService>>;
+  let datasetId = '';
+  let trainerAddress = '';
+  let child: ReturnType<typeof spawnTs> | undefined;
+
+  const startTrainer = async (): Promise<void> => {
+    child = spawnTs('services/trainer/src/main.ts', ['--address', trainerAddress, '--data', dataSrv.address, '--registry', evalSrv.address, '--home', tmp.dir]);
+    await waitForOutput(child, (o) => o.includes('listening'));
+  };
+
+  beforeAll(async () => {
+    dataSrv = await startDataService({ home: tmp.dir });
+    evalSrv = await startEvaluatorService({ home: tmp.dir, dataAddress: dataSrv.address });
+    const dc = createClient(data.DataServiceClient, dataSrv.address);
+    const res = await call(dc, dc.importDataset, {
+      name: 'syn',
+      synthetic: { numUsers: 400, numItems: 300, meanInteractions: 20, popularityExponent: 0, clusters: 0, seed: 11 },
+    });
+    datasetId = res.dataset!.id;
+    dc.close();
+    trainerAddress = `127.0.0.1:${await freePort()}`;
+    await startTrainer();
+  });
+
+  afterAll(async () => {
+    child?.kill('SIGKILL');
+    await evalSrv?.shutdown();
+    await dataSrv?.shutdown();
+    tmp.cleanup();
+  });
+
+  const client = () => createClient(trainer.TrainerServiceClient, trainerAddress);
+
+  async function watchUntil(id: string, stop: (ev: trainer.WatchJobResponse) => boolean): Promise<trainer.WatchJobResponse[]> {
+    const c = client();
+    const events: trainer.WatchJobResponse[] = [];
+    const stream = c.watchJob({ id });
+    try {
+      for await (const ev of iterate(stream)) {
+        events.push(ev);
+        if (stop(ev)) break;
+      }
+    } finally {
+      stream.cancel();
+      c.close();
+    }
+    return events;
+  }
+
+  it('serves health and reflection', async () => {
+    expect(await checkHealth(trainerAddress, 'robustrec.v1.TrainerService')).toBe('SERVING');
+    expect(await listServices(trainerAddress)).toContain('robustrec.v1.TrainerService');
+  });
+
+  it('rejects bad hyper-parameters naming the field, and unknown datasets', async () => {
+    const c = client();
+    await expect(call(c, c.startJob, { datasetId, config: config({ batchSize: -1 as unknown as number }), name: '', idempotencyKey: '' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(call(c, c.startJob, { datasetId, config: config({ defense: { name: 'apr', params: { eps: -0.3 }, options: {} } }), name: '', idempotencyKey: '' })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(/eps/),
+    });
+    await expect(call(c, c.startJob, { datasetId, config: config({ backbone: { name: 'nope', params: {}, options: {} } }), name: '', idempotencyKey: '' })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(/backbone/),
+    });
+    await expect(call(c, c.startJob, { datasetId, config: config({ lr: Number.NaN }), name: '', idempotencyKey: '' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/lr/) });
+    await expect(call(c, c.startJob, { datasetId: 'missing', config: config(), name: '', idempotencyKey: '' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    c.close();
+  });
+
+  it('resumes a killed job from its checkpoint with identical final parameters', async () => {
+    let c = client();
+    const { job } = await call(c, c.startJob, { datasetId, config: config(), name: 'resumed', idempotencyKey: 'resume-test' });
+    c.close();
+    // Kill the trainer process hard once two epochs are checkpointed.
+    await watchUntil(job!.id, (ev) => (ev.progress?.epoch ?? 0) >= 2);
+    child!.kill('SIGKILL');
+    await exited(child!);
+    await startTrainer();
+    const events = await watchUntil(job!.id, (ev) => ev.job!.state === S.JOB_STATE_SUCCEEDED || ev.job!.state === S.JOB_STATE_FAILED);
+    const resumed = events.at(-1)!.job!;
+    expect(resumed.state).toBe(S.JOB_STATE_SUCCEEDED);
+    expect(resumed.epoch).toBe(6);
+    // The same idempotency key returns the same job.
+    c = client();
+    expect((await call(c, c.startJob, { datasetId, config: config(), name: 'resumed', idempotencyKey: 'resume-test' })).job!.id).toBe(job!.id);
+    // An uninterrupted run of the same seed.
+    const { job: ref } = await call(c, c.startJob, { datasetId, config: config(), name: 'reference', idempotencyKey: '' });
+    c.close();
+    const refEvents = await watchUntil(ref!.id, (ev) => ev.job!.state === S.JOB_STATE_SUCCEEDED || ev.job!.state === S.JOB_STATE_FAILED);
+    const refJob = refEvents.at(-1)!.job!;
+    expect(refJob.state).toBe(S.JOB_STATE_SUCCEEDED);
+    // Epoch events carry losses and an ETA.
+    const epochEvents = refEvents.filter((e) => e.progress);
+    expect(epochEvents.map((e) => e.progress!.epoch)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(epochEvents[0]!.progress!.metrics.find((m) => m.name === 'loss')!.value).toBeGreaterThan(0);
+    const a = await downloadModel(evalSrv.address, { id: resumed.modelId, name: '', version: 0 });
+    const b = await downloadModel(evalSrv.address, { id: refJob.modelId, name: '', version: 0 });
+    expect(Object.keys(a.tensors).sort()).toEqual(Object.keys(b.tensors).sort());
+    for (const name of Object.keys(a.tensors)) expect(Buffer.compare(Buffer.from(a.tensors[name]!.buffer), Buffer.from(b.tensors[name]!.buffer))).toBe(0);
+    expect(a.header.provenance?.seed).toBe(7);
+  });
+
+  it('stops a diverging job with FAILED instead of writing garbage, and cancels', async () => {
+    const c = client();
+    const { job } = await call(c, c.startJob, { datasetId, config: config({ lr: 1e30, defense: { name: 'none', params: {}, options: {} } }), name: 'diverge', idempotencyKey: '' });
+    const ev = await watchUntil(job!.id, (e) => e.job!.state === S.JOB_STATE_FAILED || e.job!.state === S.JOB_STATE_SUCCEEDED);
+    expect(ev.at(-1)!.job!.state).toBe(S.JOB_STATE_FAILED);
+    expect(ev.at(-1)!.job!.error).toMatch(/NaN|finite|inf/i);
+    expect(ev.at(-1)!.job!.modelId).toBe('');
+    const { job: long } = await call(c, c.startJob, { datasetId, config: config({ epochs: 200 }), name: 'cancel-me', idempotencyKey: '' });
+    await watchUntil(long!.id, (e) => (e.progress?.epoch ?? 0) >= 1);
+    await call(c, c.cancelJob, { id: long!.id });
+    const end = await watchUntil(long!.id, (e) => e.job!.state === S.JOB_STATE_CANCELLED);
+    expect(end.at(-1)!.job!.state).toBe(S.JOB_STATE_CANCELLED);
+    await expect(call(c, c.cancelJob, { id: long!.id })).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
+    const listed = await call(c, c.listJobs, { state: S.JOB_STATE_CANCELLED });
+    expect(listed.jobs.map((j) => j.id)).toContain(long!.id);
+    c.close();
+  });
+});
