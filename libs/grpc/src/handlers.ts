@@ -31,8 +31,10 @@ export function serverStream<Req, Res>(
       .then(() => fn(call.request, call))
       .then(
         () => call.end(),
+        // grpc-js turns an 'error' event on a server stream into the call's status;
+        // destroy() would not, and the client would hang until its deadline.
         (e) => {
-          if (!call.destroyed) call.destroy(Object.assign(new Error(String(toStatus(e).details)), toStatus(e)));
+          if (!call.cancelled) call.emit('error', toStatus(e));
         },
       );
   };

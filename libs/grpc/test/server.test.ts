@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
-import { scoring } from '@robustrec/contracts';
+import { scoring, trainer } from '@robustrec/contracts';
 import { invalidArgument, notFound, RrError } from '@robustrec/core';
-import { call, checkHealth, createClient, fileContainingSymbol, listServices, startServer, unary, type RunningServer } from '../src';
+import { call, checkHealth, createClient, fileContainingSymbol, iterate, listServices, serverStream, startServer, unary, type RunningServer } from '../src';
 
 // A real server with a real (tiny) ScoringService implementation whose handlers throw
 // platform errors: checks the plumbing every service shares.
@@ -42,5 +42,23 @@ describe('startServer', () => {
     expect(services).toContain('robustrec.v1.ScoringService');
     expect(services).toContain('grpc.health.v1.Health');
     expect(await fileContainingSymbol(srv.address, 'robustrec.v1.ScoringService')).toBeGreaterThan(0);
+  });
+});
+
+describe('serverStream', () => {
+  it('ends a failing stream with the error status instead of hanging', async () => {
+    const impl = {
+      watchJob: serverStream(async (req: { id: string }) => {
+        throw notFound('job', req.id);
+      }),
+    };
+    const srv = await startServer([{ name: 'robustrec.v1.TrainerService', definition: trainer.TrainerServiceService, implementation: impl as unknown as trainer.TrainerServiceServer }]);
+    const c = createClient(trainer.TrainerServiceClient, srv.address);
+    const consume = async (): Promise<void> => {
+      for await (const _ of iterate(c.watchJob({ id: 'x' }, { deadline: Date.now() + 5000 }))) void _;
+    };
+    await expect(consume()).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('job not found: x') });
+    c.close();
+    await srv.shutdown();
   });
 });

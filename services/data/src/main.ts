@@ -1,0 +1,20 @@
+import { parseArgs } from 'node:util';
+import { startDataService } from './service';
+
+// Standalone DataService: tsx services/data/src/main.ts --address 127.0.0.1:50051 [--home DIR]
+// State under <home>/data (ROBUSTREC_HOME); imports allowed under ROBUSTREC_DATA_ROOTS;
+// the catalogue reads ROBUSTREC_DATASETS_DIR before trying to download.
+const { values } = parseArgs({
+  options: {
+    address: { type: 'string', default: process.env.ROBUSTREC_DATA_ADDRESS ?? '127.0.0.1:50051' },
+    home: { type: 'string' },
+  },
+});
+const srv = await startDataService({ address: values.address, home: values.home });
+console.log(`data service listening on ${srv.address} (state in ${srv.store.dir}, data roots: ${srv.store.roots.join(', ')})`);
+const stop = async (): Promise<void> => {
+  await srv.shutdown();
+  process.exit(0);
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

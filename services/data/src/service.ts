@@ -1,0 +1,206 @@
+import type { ServerWritableStream } from '@grpc/grpc-js';
+import { common, data } from '@robustrec/contracts';
+import { homeDir, invalidArgument, type Csr, type ProvenanceRecord } from '@robustrec/core';
+import { DataStore, type DataStoreOptions, type DatasetKind, type DatasetRecord, type ProfileSetRecord } from '@robustrec/data';
+import { serverStream, startServer, unary, writeMessage, type RunningServer } from '@robustrec/grpc';
+
+export const DEFAULT_CHUNK = 65_536;
+export const MAX_CHUNK = 1_048_576;
+
+export interface DataServiceOptions extends DataStoreOptions {
+  /** Listen address (default 127.0.0.1:0, an ephemeral loopback port). */
+  address?: string;
+  /** Platform home; state lives under <home>/data (default: ROBUSTREC_HOME or ./.robustrec). */
+  home?: string;
+}
+
+export interface RunningDataService {
+  address: string;
+  port: number;
+  store: DataStore;
+  server: RunningServer;
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+const KIND_TO_PROTO: Record<DatasetKind, data.DatasetKind> = {
+  clean: data.DatasetKind.DATASET_KIND_CLEAN,
+  synthetic: data.DatasetKind.DATASET_KIND_SYNTHETIC,
+  poisoned: data.DatasetKind.DATASET_KIND_POISONED,
+};
+const KIND_FROM_PROTO = new Map(Object.entries(KIND_TO_PROTO).map(([k, v]) => [v, k as DatasetKind]));
+
+const toProvenance = (p: ProvenanceRecord): common.Provenance => ({ ...p, versions: { ...p.versions } });
+
+export function toProtoDataset(d: DatasetRecord): data.Dataset {
+  return { ...d, kind: KIND_TO_PROTO[d.kind], provenance: toProvenance(d.provenance) };
+}
+
+function toProtoProfileSet(p: ProfileSetRecord, profiles: data.FakeProfile[] = []): data.ProfileSet {
+  return { ...p, profiles, provenance: toProvenance(p.provenance) };
+}
+
+const SPLIT_NAMES: Record<number, 'train' | 'valid' | 'test'> = {
+  [common.Split.SPLIT_TRAIN]: 'train',
+  [common.Split.SPLIT_VALID]: 'valid',
+  [common.Split.SPLIT_TEST]: 'test',
+};
+
+/** Streams one split as COO chunks in user then item order (the CSR order). */
+async function streamSplit(call: ServerWritableStream<data.FetchDatasetRequest, data.FetchDatasetResponse>, split: common.Split, m: Csr, chunk: number): Promise<void> {
+  const nnz = m.indices.length;
+  let row = 0;
+  for (let start = 0; start < nnz; start += chunk) {
+    const end = Math.min(nnz, start + chunk);
+    const users = new Array<number>(end - start);
+    for (let p = start; p < end; p++) {
+      while (m.indptr[row + 1]! <= p) row++;
+      users[p - start] = row;
+    }
+    await writeMessage(call, { chunk: { split, users, items: Array.from(m.indices.subarray(start, end)) } });
+  }
+}
+
+/** FetchDataset: header, then each requested split's chunks. */
+async function fetchDataset(
+  store: DataStore,
+  req: data.FetchDatasetRequest,
+  call: ServerWritableStream<data.FetchDatasetRequest, data.FetchDatasetResponse>,
+): Promise<void> {
+  const chunk = req.chunkSize === 0 ? DEFAULT_CHUNK : req.chunkSize;
+  if (chunk > MAX_CHUNK) throw invalidArgument('chunk_size', `at most ${MAX_CHUNK}, got ${chunk}`);
+  const splits = req.splits.length ? req.splits : [common.Split.SPLIT_TRAIN, common.Split.SPLIT_VALID, common.Split.SPLIT_TEST];
+  splits.forEach((s, k) => {
+    if (!SPLIT_NAMES[s]) throw invalidArgument(`splits[${k}]`, `not a split: ${s}`);
+  });
+  const rec = store.get(req.id);
+  const d = store.load(req.id);
+  await writeMessage(call, { header: { dataset: toProtoDataset(rec) } });
+  for (const s of splits) await streamSplit(call, s, d[SPLIT_NAMES[s]!], chunk);
+}
+
+/** The DataService implementation over a DataStore: a thin adapter, all logic lives in @robustrec/data. */
+export function dataServiceImpl(store: DataStore): data.DataServiceServer {
+  return {
+    importDataset: unary(async (req: data.ImportDatasetRequest): Promise<data.ImportDatasetResponse> => {
+      const name = req.name;
+      let r;
+      if (req.lightgcn) {
+        if (!req.lightgcn.directory) throw invalidArgument('lightgcn.directory', 'required');
+        r = store.importLightGcn(req.lightgcn.directory, { name, mergeValidIntoTrain: req.lightgcn.mergeValidIntoTrain });
+      } else if (req.interactions) {
+        const s = req.interactions;
+        if (!s.path) throw invalidArgument('interactions.path', 'required');
+        r = store.importInteractionFile(s.path, {
+          name,
+          delimiter: s.delimiter,
+          hasHeader: s.hasHeader,
+          userColumn: s.userColumn,
+          itemColumn: s.itemColumn,
+          timestampColumn: s.timestampColumn,
+          ratingColumn: s.ratingColumn,
+          minRating: s.minRating,
+          userCore: s.userCore,
+          itemCore: s.itemCore,
+          testRatio: s.testRatio,
+          validRatio: s.validRatio,
+          seed: s.seed,
+        });
+      } else if (req.synthetic) {
+        const s = req.synthetic;
+        r = store.importSynthetic({
+          name,
+          numUsers: s.numUsers,
+          numItems: s.numItems,
+          meanInteractions: s.meanInteractions,
+          popularityExponent: s.popularityExponent,
+          clusters: s.clusters,
+          seed: s.seed || undefined,
+        });
+      } else if (req.catalogue) {
+        if (!req.catalogue.name) throw invalidArgument('catalogue.name', 'required');
+        r = await store.importCatalogue(req.catalogue.name, { displayName: name, mergeValidIntoTrain: req.catalogue.mergeValidIntoTrain });
+      } else throw invalidArgument('source', 'one of lightgcn, interactions, synthetic or catalogue is required');
+      return { dataset: toProtoDataset(r.dataset), existed: r.existed, seconds: r.seconds };
+    }),
+
+    getDataset: unary((req: data.GetDatasetRequest) => ({ dataset: toProtoDataset(store.get(req.id)) })),
+
+    listDatasets: unary((req: data.ListDatasetsRequest) => {
+      const kind = req.kind === data.DatasetKind.DATASET_KIND_UNSPECIFIED ? undefined : KIND_FROM_PROTO.get(req.kind);
+      if (req.kind !== data.DatasetKind.DATASET_KIND_UNSPECIFIED && !kind) throw invalidArgument('kind', `unknown dataset kind ${req.kind}`);
+      return { datasets: store.list(kind).map(toProtoDataset) };
+    }),
+
+    getStatistics: unary((req: data.GetStatisticsRequest) => {
+      const s = store.statistics(req.id);
+      return { statistics: { ...s, itemPopularity: Array.from(s.itemPopularity) } };
+    }),
+
+    fetchDataset: serverStream((req: data.FetchDatasetRequest, call) => fetchDataset(store, req, call)),
+
+    derivePoisonedDataset: unary((req: data.DerivePoisonedDatasetRequest) => {
+      if (!req.profileSetId) throw invalidArgument('profile_set_id', 'required');
+      const r = store.derivePoisoned(req.datasetId, req.profileSetId, req.name);
+      return { dataset: toProtoDataset(r.dataset), existed: r.existed };
+    }),
+
+    putProfileSet: unary((req: data.PutProfileSetRequest) => {
+      const p = req.profileSet;
+      if (!p) throw invalidArgument('profile_set', 'required');
+      const r = store.putProfileSet({
+        datasetId: p.datasetId,
+        generator: p.generator,
+        targetItems: p.targetItems,
+        profiles: p.profiles.map((f) => ({ name: f.name, items: f.items })),
+        ...(p.provenance ? { provenance: { ...p.provenance, createdAt: p.provenance.createdAt || new Date().toISOString() } } : {}),
+        seconds: p.seconds,
+      });
+      return { profileSet: toProtoProfileSet(r.profileSet), existed: r.existed };
+    }),
+
+    importProfileSet: unary((req: data.ImportProfileSetRequest) => {
+      const r = store.importProfileSet({ datasetId: req.datasetId, path: req.path, json: req.json, minLength: req.minLength, generator: req.generator });
+      return { profileSet: toProtoProfileSet(r.profileSet), dropped: r.dropped, existed: r.existed };
+    }),
+
+    exportProfileSet: unary((req: data.ExportProfileSetRequest) => ({ json: store.exportProfileSet(req.id) })),
+
+    getProfileSet: unary((req: data.GetProfileSetRequest) => {
+      const p = store.getProfileSet(req.id);
+      return { profileSet: toProtoProfileSet(p, p.profiles) };
+    }),
+
+    listProfileSets: unary((req: data.ListProfileSetsRequest) => ({
+      profileSets: store.listProfileSets(req.datasetId || undefined).map((p) => toProtoProfileSet(p)),
+    })),
+
+    listCatalogue: unary(() => ({
+      entries: store.catalogue().map((e) => ({ name: e.name, urls: e.urls, sha256: e.sha256, users: e.users, items: e.items, interactions: e.interactions, localPath: e.localPath })),
+    })),
+  };
+}
+
+/** Starts the DataService (with health and reflection) over a DataStore in <home>/data. */
+export async function startDataService(opts: DataServiceOptions = {}): Promise<RunningDataService> {
+  const { address, home, ...storeOpts } = opts;
+  const store = DataStore.open(home ?? homeDir(), storeOpts);
+  try {
+    const server = await startServer(
+      [{ name: 'robustrec.v1.DataService', definition: data.DataServiceService, implementation: dataServiceImpl(store) }],
+      address,
+    );
+    return {
+      address: server.address,
+      port: server.port,
+      store,
+      server,
+      async shutdown(graceMs?: number) {
+        await server.shutdown(graceMs);
+        store.close();
+      },
+    };
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+}
