@@ -1,0 +1,111 @@
+import { checkNumber, invalidArgument, notFound, Rng, type Csr } from '@robustrec/core';
+import { itemPopularity } from './common';
+import { generators } from './generators/index';
+import type { GeneratorDescription } from './types';
+
+export type TargetSelection = 'unpopular' | 'popular' | 'random';
+
+/** An attack request before resolution (mirrors AttackConfig of attack.proto). */
+export interface AttackRequest {
+  generator: string;
+  params?: Record<string, number>;
+  options?: Record<string, string>;
+  targetItems?: number[];
+  numTargets?: number;
+  targetSelection?: TargetSelection;
+  budgetFraction?: number;
+  numFakeUsers?: number;
+  profileLength?: number;
+  seed?: number;
+}
+
+/** Every field set: what a generator (built-in or external) receives. */
+export interface ResolvedAttack {
+  generator: string;
+  params: Record<string, number>;
+  options: Record<string, string>;
+  targetItems: number[];
+  numFakeUsers: number;
+  profileLength: number;
+  seed: number;
+}
+
+export const DEFAULTS = { numTargets: 5, budgetFraction: 0.01, seed: 2024, unpopularQuantile: 0.1 } as const;
+
+/**
+ * Merges request params/options over a generator's defaults; an unknown name is
+ * INVALID_ARGUMENT naming "generator.params.<name>". Shared by built-in and external generators.
+ */
+export function mergeParams(desc: Pick<GeneratorDescription, 'defaultParams' | 'defaultOptions'>, params: Record<string, number> = {}, options: Record<string, string> = {}) {
+  for (const [k, v] of Object.entries(params)) {
+    if (!(k in desc.defaultParams)) throw invalidArgument(`generator.params.${k}`, `unknown parameter (accepted: ${Object.keys(desc.defaultParams).join(', ') || 'none'})`);
+    checkNumber(`generator.params.${k}`, v);
+  }
+  for (const k of Object.keys(options))
+    if (!(k in desc.defaultOptions)) throw invalidArgument(`generator.options.${k}`, `unknown option (accepted: ${Object.keys(desc.defaultOptions).join(', ') || 'none'})`);
+  return { params: { ...desc.defaultParams, ...params }, options: { ...desc.defaultOptions, ...options } };
+}
+
+/**
+ * Chooses targets when none are given. "unpopular" (the paper's setting): uniformly among
+ * items with at least one training interaction and popularity at most the 10th percentile
+ * of those items' popularity; "popular"
+ * (the paper's Figure 4): among items at or above the 90th percentile of popularity; "random": any item.
+ */
+export function chooseTargets(train: Csr, k: number, selection: TargetSelection, rng: Rng): number[] {
+  const pop = itemPopularity(train);
+  let pool: number[];
+  if (selection === 'random') pool = Array.from({ length: pop.length }, (_, i) => i);
+  else {
+    const seen = Array.from({ length: pop.length }, (_, i) => i).filter((i) => pop[i]! > 0);
+    const sorted = seen.map((i) => pop[i]!).sort((a, b) => a - b);
+    if (selection === 'unpopular') {
+      const cut = sorted[Math.floor(DEFAULTS.unpopularQuantile * (sorted.length - 1))] ?? 0;
+      pool = seen.filter((i) => pop[i]! <= cut);
+    } else {
+      const cut = sorted[Math.floor((1 - DEFAULTS.unpopularQuantile) * (sorted.length - 1))] ?? 0;
+      pool = seen.filter((i) => pop[i]! >= cut);
+    }
+  }
+  if (pool.length < k) throw invalidArgument('config.num_targets', `only ${pool.length} items qualify as ${selection} targets, ${k} asked`);
+  return rng.sample(pool.length, k).map((j) => pool[j]!).sort((a, b) => a - b);
+}
+
+/**
+ * Resolves the parameters common to every attack (targets, budget, profile length, seed)
+ * against the training data, and the generator-specific params against `desc` (the
+ * built-in description, or the external generator's Describe answer).
+ */
+export function resolveAttack(req: AttackRequest, train: Csr, numItems: number, desc: GeneratorDescription, rng?: Rng): ResolvedAttack {
+  const numGenuine = train.numRows;
+  const seed = req.seed ? checkNumber('config.seed', req.seed, 0, Number.MAX_SAFE_INTEGER, true) : DEFAULTS.seed;
+  const { params, options } = mergeParams(desc, req.params, req.options);
+  let targetItems: number[];
+  if (req.targetItems?.length) {
+    req.targetItems.forEach((t, i) => checkNumber(`config.target_items[${i}]`, t, 0, numItems - 1, true));
+    targetItems = [...new Set(req.targetItems)].sort((a, b) => a - b);
+  } else {
+    const k = req.numTargets ? checkNumber('config.num_targets', req.numTargets, 1, numItems, true) : DEFAULTS.numTargets;
+    targetItems = chooseTargets(train, k, req.targetSelection ?? 'unpopular', (rng ?? new Rng(seed)).fork('targets'));
+  }
+  let numFakeUsers: number;
+  if (req.numFakeUsers) numFakeUsers = checkNumber('config.num_fake_users', req.numFakeUsers, 1, 10_000_000, true);
+  else {
+    const frac = req.budgetFraction ? checkNumber('config.budget_fraction', req.budgetFraction, 0, 10) : DEFAULTS.budgetFraction;
+    numFakeUsers = Math.max(1, Math.floor(frac * numGenuine + 1e-9)); // 1% of 29,858 = 298 as in the paper
+  }
+  const avg = Math.round(train.indptr[numGenuine]! / Math.max(1, numGenuine));
+  const profileLength = req.profileLength
+    ? checkNumber('config.profile_length', req.profileLength, 1, numItems, true)
+    : Math.min(numItems, Math.max(avg, targetItems.length + 1));
+  // profiles hold targets plus at least one filler (DP-style generators use one target each)
+  if (profileLength < 2) throw invalidArgument('config.profile_length', `must be at least 2, got ${profileLength}`);
+  return { generator: desc.name, params, options, targetItems, numFakeUsers, profileLength, seed };
+}
+
+/** Description of a built-in generator; NOT_FOUND for an unknown name. */
+export function builtinDescription(name: string): GeneratorDescription {
+  const g = generators.get(name);
+  if (!g) throw notFound('generator', name);
+  return g.describe();
+}

@@ -1,0 +1,52 @@
+import type { Csr, Rng } from '@robustrec/core';
+
+/** One fake user's profile: item ids (targets included), sorted, unique. */
+export interface Profile {
+  name: string;
+  items: number[];
+}
+
+export interface ProgressEvent {
+  phase: string;
+  done: number;
+  total: number;
+  message?: string;
+}
+
+/** Self-description of a generator: accepted params/options with their defaults. */
+export interface GeneratorDescription {
+  name: string;
+  description: string;
+  defaultParams: Record<string, number>;
+  defaultOptions: Record<string, string>;
+}
+
+export interface GenerateInput {
+  /** Training interactions of the genuine users only (the black-box attacker's view). */
+  train: Csr;
+  numItems: number;
+  targets: number[];
+  numFakeUsers: number;
+  /** Mean profile length including targets. */
+  profileLength: number;
+  /** Defaults merged with the request (validated against the description). */
+  params: Record<string, number>;
+  options: Record<string, string>;
+  rng: Rng;
+  /**
+   * Reports progress; awaiting it yields to the event loop so a long attack does not
+   * starve the gRPC server. Throws (e.g. CANCELLED) when the caller gave up.
+   */
+  onProgress: (e: ProgressEvent) => Promise<void>;
+}
+
+export interface GenerateOutput {
+  profiles: Profile[];
+  /** Optional diagnostics, e.g. surrogate T-HR@50. */
+  diagnostics?: Array<{ name: string; k: number; value: number }>;
+}
+
+export interface AttackGenerator {
+  describe(): GeneratorDescription;
+  generate(input: GenerateInput): Promise<GenerateOutput>;
+}

@@ -1,0 +1,84 @@
+import type { ServerWritableStream } from '@grpc/grpc-js';
+import { builtinDescription, generators, resolveAttack, type GenerateOutput, type ResolvedAttack } from '@robustrec/attacks';
+import { common, generator } from '@robustrec/contracts';
+import { invalidArgument, RrError, startTsWorker, type Csr, type ErrorCode } from '@robustrec/core';
+import { fetchInteractionData, serverStream, unary, writeMessage } from '@robustrec/grpc';
+import { requestFromProto } from './convert';
+import type { WorkerInput, WorkerMessage } from './worker';
+
+/** Profiles per chunk message: well below the gRPC message limit even for long profiles. */
+const CHUNK = 1000;
+
+/** Genuine users' rows only: the black-box attacker never sees injected fake users. */
+export function genuineRows(train: Csr, numGenuine: number): Csr {
+  return { numRows: numGenuine, numCols: train.numCols, indptr: train.indptr.subarray(0, numGenuine + 1), indices: train.indices.subarray(0, train.indptr[numGenuine]!) };
+}
+
+/**
+ * The AttackGenerator contract served for the built-in generators, so that built-in and
+ * external generators go through exactly the same Generate path (deadline, stream
+ * parsing, validation). The request's config.generator.name picks the built-in.
+ */
+export function builtinGeneratorServer(): generator.AttackGeneratorServer {
+  return {
+    describe: unary(async () => ({
+      generator: {
+        name: 'builtin',
+        description: `RobustRec built-in generators (pick one with config.generator.name): ${[...generators.keys()].join(', ')}`,
+        builtin: true,
+        address: '',
+        defaultParams: {},
+        defaultOptions: {},
+      },
+    })),
+    generateProfiles: serverStream(async (req: generator.GenerateProfilesRequest, call: ServerWritableStream<generator.GenerateProfilesRequest, generator.GenerateProfilesResponse>) => {
+      const name = req.config?.generator?.name ?? '';
+      if (!generators.has(name)) throw invalidArgument('config.generator.name', `not a built-in generator: ${JSON.stringify(name)}`);
+      if (!req.dataServiceAddress) throw invalidArgument('data_service_address', 'required');
+      const { data } = await fetchInteractionData(req.dataServiceAddress, req.datasetId, [common.Split.SPLIT_TRAIN]);
+      const train = genuineRows(data.train, data.numGenuineUsers);
+      const cfg = resolveAttack(requestFromProto(req.config!), train, data.numItems, builtinDescription(name));
+      const out = await runInWorker(cfg, train, data.numItems, call);
+      for (let i = 0; i < out.profiles.length; i += CHUNK)
+        await writeMessage(call, { profiles: { profiles: out.profiles.slice(i, i + CHUNK) } });
+      await writeMessage(call, { done: { numProfiles: out.profiles.length, diagnostics: out.diagnostics ?? [] } });
+    }),
+  };
+}
+
+type Call = ServerWritableStream<generator.GenerateProfilesRequest, generator.GenerateProfilesResponse>;
+
+/**
+ * Runs the generator in a worker thread, forwarding progress (at most every 200 ms) and
+ * terminating the worker when the caller cancels or its deadline passes.
+ */
+function runInWorker(cfg: ResolvedAttack, train: Csr, numItems: number, call: Call): Promise<GenerateOutput> {
+  // copies: a view would clone its whole backing buffer into the worker
+  const input: WorkerInput = { cfg, train: { numRows: train.numRows, numCols: train.numCols, indptr: train.indptr.slice(), indices: train.indices.slice() }, numItems };
+  const worker = startTsWorker(new URL('./worker.ts', import.meta.url), input as unknown as Record<string, unknown>);
+  return new Promise<GenerateOutput>((resolve, reject) => {
+    let last = 0;
+    let settled = false;
+    const finish = (fn: () => void): void => {
+      if (settled) return;
+      settled = true;
+      call.off('cancelled', onCancel);
+      void worker.terminate();
+      fn();
+    };
+    const onCancel = (): void => finish(() => reject(new RrError('CANCELLED', 'generation cancelled by the caller')));
+    call.on('cancelled', onCancel);
+    worker.on('message', (m: WorkerMessage) => {
+      if (m.type === 'progress') {
+        const now = Date.now();
+        if (now - last < 200 && m.event.done !== m.event.total) return;
+        last = now;
+        const e = m.event;
+        writeMessage(call, { progress: { phase: e.phase, done: e.done, total: e.total, etaSeconds: -1, message: e.message ?? '' } }).catch(onCancel);
+      } else if (m.type === 'done') finish(() => resolve(m.output));
+      else finish(() => reject(new RrError(m.code as ErrorCode, m.message)));
+    });
+    worker.on('error', (e) => finish(() => reject(new RrError('INTERNAL', `generator worker failed: ${e.message}`))));
+    worker.on('exit', (code) => finish(() => reject(new RrError('INTERNAL', `generator worker exited with code ${code}`))));
+  });
+}

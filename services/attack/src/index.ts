@@ -1,0 +1,51 @@
+import { attack, generator } from '@robustrec/contracts';
+import { homeDir } from '@robustrec/core';
+import { startServer } from '@robustrec/grpc';
+import { join } from 'node:path';
+import { builtinGeneratorServer } from './builtin';
+import { GeneratorRegistry } from './registry';
+import { attackServer } from './service';
+
+export { builtinGeneratorServer, genuineRows } from './builtin';
+export { GeneratorRegistry } from './registry';
+
+export interface AttackServiceOptions {
+  /** Bind address (default an ephemeral loopback port). */
+  address?: string;
+  /** Platform home; state goes to <home>/attack/attack.db. */
+  home?: string;
+  /** DataService address. */
+  dataAddress: string;
+  /** Token required by RegisterGenerator/UnregisterGenerator (empty: registration disabled). */
+  token?: string;
+}
+
+/**
+ * Starts the AttackService. The same server also serves AttackGenerator for the built-in
+ * generators, and Generate reaches built-ins through it like any external generator.
+ */
+export async function startAttackService(opts: AttackServiceOptions): Promise<{ address: string; port: number; shutdown(): Promise<void> }> {
+  const registry = new GeneratorRegistry(join(opts.home ?? homeDir(), 'attack', 'attack.db'));
+  let self = '';
+  const server = await startServer(
+    [
+      {
+        name: 'robustrec.v1.AttackService',
+        definition: attack.AttackServiceService,
+        implementation: attackServer({ registry, dataAddress: opts.dataAddress, token: opts.token ?? '', selfAddress: () => self }),
+      },
+      { name: 'robustrec.v1.AttackGenerator', definition: generator.AttackGeneratorService, implementation: builtinGeneratorServer() },
+    ],
+    opts.address,
+  );
+  // reach the built-ins over loopback even when bound to 0.0.0.0 / [::]
+  self = `127.0.0.1:${server.port}`;
+  return {
+    address: server.address,
+    port: server.port,
+    shutdown: async () => {
+      await server.shutdown();
+      registry.close();
+    },
+  };
+}
