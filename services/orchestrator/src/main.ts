@@ -10,7 +10,7 @@ import { writeReport } from './artifacts';
 import { reportsDir, startPlatform, type Platform } from './platform';
 import { progressReporter } from './progress';
 import { Orchestrator, type Endpoints } from './runner';
-import { loadSpec } from './spec';
+import { loadSpec, type ExperimentSpec } from './spec';
 import { ExperimentStore } from './store';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -29,6 +29,7 @@ Options:
   --data ADDR --evaluator ADDR --trainer ADDR[,ADDR..] --attack ADDR[,ADDR..]
                             use running services instead of starting them in-process
   --out DIR                 where reports go (default <home>/reports/<spec>)
+  --seeds 2024,2025         run only these seeds of the spec (the other cells stay for a later run)
 `;
 
 const { positionals, values } = parseArgs({
@@ -40,6 +41,7 @@ const { positionals, values } = parseArgs({
     trainer: { type: 'string' },
     attack: { type: 'string' },
     out: { type: 'string' },
+    seeds: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -65,8 +67,16 @@ async function withPlatform<T>(fn: (e: Endpoints) => Promise<T>): Promise<T> {
   }
 }
 
-async function runSpec(specPath: string, printTables: boolean): Promise<void> {
+function specWithSeeds(specPath: string): ExperimentSpec {
   const spec = loadSpec(specPath);
+  if (!values.seeds) return spec;
+  const seeds = values.seeds.split(',').map(Number);
+  if (seeds.some((s) => !Number.isInteger(s))) throw new RrError('INVALID_ARGUMENT', `--seeds: expected integers, got ${values.seeds}`);
+  return { ...spec, seeds };
+}
+
+async function runSpec(specPath: string, printTables: boolean): Promise<void> {
+  const spec = specWithSeeds(specPath);
   const store = new ExperimentStore(join(home, 'orchestrator', 'experiments.db'));
   const t0 = performance.now();
   try {
@@ -151,7 +161,7 @@ async function main(): Promise<void> {
       if (!specPath || !existsSync(specPath)) throw new RrError('INVALID_ARGUMENT', `spec file not found: ${specPath ?? '(none given)'}`);
       if (cmd === 'run') await runSpec(specPath, true);
       else {
-        const spec = loadSpec(specPath);
+        const spec = specWithSeeds(specPath);
         const store = new ExperimentStore(join(home, 'orchestrator', 'experiments.db'));
         const { files } = await writeReport(spec, store.list(spec.name), values.out ? resolve(values.out) : reportsDir(home, spec.name), values.evaluator);
         store.close();

@@ -5,7 +5,7 @@ import type { Worker } from 'node:worker_threads';
 import { data, trainer } from '@robustrec/contracts';
 import { failedPrecondition, homeDir, invalidArgument, newId, provenance, startTsWorker } from '@robustrec/core';
 import { call, createClient, registerModel, serverStream, startServer, unary, writeMessage } from '@robustrec/grpc';
-import { engineInfo } from '@robustrec/models';
+import { backendInfo, loadBestBackend } from '@robustrec/engine';
 import { fromProto, toProto } from './config';
 import { isTerminal, JobStore, toMetrics, type JobRecord } from './jobs';
 import type { WorkerInput, WorkerMessage } from './worker';
@@ -89,7 +89,8 @@ export class JobScheduler {
       idempotencyKey: req.idempotencyKey,
       provenance: provenance(config.seed, { datasetId: req.datasetId, trainOnValid: req.config?.trainOnValid ?? false, ...config }),
     };
-    job.provenance.versions = { ...job.provenance.versions, ...engineInfo() };
+    const engine = backendInfo();
+    job.provenance.versions = { ...job.provenance.versions, 'tfjs-backend': `${engine.package} (${engine.tfjsBackend})`, 'training-kernels': engine.trainingKernels };
     this.store.insert(job);
     this.emit(job.id);
     this.pump();
@@ -261,6 +262,7 @@ export function toProtoJob(j: JobRecord): trainer.Job {
 
 /** Starts the TrainerService (plus health and reflection) and resumes unfinished jobs. */
 export async function startTrainerService(opts: TrainerServiceOptions) {
+  await loadBestBackend();
   const scheduler = new JobScheduler(opts);
   const impl: trainer.TrainerServiceServer = {
     startJob: unary(async (req) => ({ job: toProtoJob(await scheduler.start(req)) })),

@@ -1,0 +1,5 @@
+export * from './kernels';
+export * from './optim';
+export * from './spmm';
+export * from './backend';
+export * from './reference';

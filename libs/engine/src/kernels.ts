@@ -1,0 +1,173 @@
+/**
+ * Fused CPU kernels over Float32Array for dot-product recommenders: the hot loops of a
+ * training step (gather rows, BPR forward + backward, adversarial perturbation, scatter of
+ * row gradients). Every kernel here has a tfjs autodiff reference in `reference.ts`, and
+ * the tests compare the two. Row-major tables: row r of a [rows × width] table lives at
+ * [r·width, (r+1)·width).
+ */
+
+/** out[b] = table[rows[b]] for b < n. */
+export function gatherRows(table: Float32Array, width: number, rows: Uint32Array, n: number, out: Float32Array): void {
+  for (let b = 0; b < n; b++) {
+    const src = rows[b] * width;
+    const o = b * width;
+    for (let k = 0; k < width; k++) out[o + k] = table[src + k];
+  }
+}
+
+/** table[rows[b]] += scale · src[b] for b < n (repeated rows accumulate). */
+export function scatterAddRows(
+  table: Float32Array,
+  width: number,
+  rows: Uint32Array,
+  n: number,
+  src: Float32Array,
+  scale = 1,
+): void {
+  for (let b = 0; b < n; b++) {
+    const o = rows[b] * width;
+    const s = b * width;
+    for (let k = 0; k < width; k++) table[o + k] += scale * src[s + k];
+  }
+}
+
+/** log(1 + e^x) without overflow. */
+export const softplus = (x: number): number => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)));
+
+/**
+ * Fused BPR loss over n triples of batch-local rows (eu, ei, ej, each [n × width]):
+ * returns mean_b softplus(<u,j> − <u,i>) and ADDS weight · ∂loss/∂row into gu, gi, gj
+ * (per occurrence). perRow (optional) receives each triple's loss; posScores the <u,i>.
+ */
+export function bprDot(
+  eu: Float32Array,
+  ei: Float32Array,
+  ej: Float32Array,
+  n: number,
+  width: number,
+  weight: number,
+  gu: Float32Array,
+  gi: Float32Array,
+  gj: Float32Array,
+  perRow?: Float32Array,
+  posScores?: Float32Array,
+): number {
+  let total = 0;
+  const inv = weight / n;
+  for (let b = 0; b < n; b++) {
+    const o = b * width;
+    let sp = 0;
+    let sn = 0;
+    for (let k = 0; k < width; k++) {
+      const u = eu[o + k];
+      sp += u * ei[o + k];
+      sn += u * ej[o + k];
+    }
+    const x = sp - sn;
+    const l = softplus(-x);
+    total += l;
+    if (perRow) perRow[b] = l;
+    if (posScores) posScores[b] = sp;
+    // d softplus(-x)/dx = -sigmoid(-x)
+    const c = (-1 / (1 + Math.exp(x))) * inv;
+    for (let k = 0; k < width; k++) {
+      const u = eu[o + k];
+      const pi = ei[o + k];
+      const nj = ej[o + k];
+      gu[o + k] += c * (pi - nj);
+      gi[o + k] += c * u;
+      gj[o + k] -= c * u;
+    }
+  }
+  return total / n;
+}
+
+/** Dot products of n row pairs: out[b] = <a_b, c_b>. */
+export function rowDots(a: Float32Array, c: Float32Array, n: number, width: number, out: Float32Array): void {
+  for (let b = 0; b < n; b++) {
+    const o = b * width;
+    let s = 0;
+    for (let k = 0; k < width; k++) s += a[o + k] * c[o + k];
+    out[b] = s;
+  }
+}
+
+/** out[b] = squared L2 norm of row b. */
+export function rowSqNorms(a: Float32Array, n: number, width: number, out: Float32Array | Float64Array): void {
+  for (let b = 0; b < n; b++) {
+    const o = b * width;
+    let s = 0;
+    for (let k = 0; k < width; k++) s += a[o + k] * a[o + k];
+    out[b] = s;
+  }
+}
+
+/**
+ * Adversarial perturbation, Δ_b = eps_b · g_b / max(||g_b||, 1e-12) (as torch's
+ * F.normalize), written as out = src + Δ. g is treated as a constant. eps is one value
+ * per row (a Float32Array) or the same for all rows (a number).
+ */
+export function perturbRows(
+  src: Float32Array,
+  g: Float32Array,
+  eps: Float32Array | number,
+  n: number,
+  width: number,
+  out: Float32Array,
+): void {
+  for (let b = 0; b < n; b++) {
+    const o = b * width;
+    let s = 0;
+    for (let k = 0; k < width; k++) s += g[o + k] * g[o + k];
+    const e = typeof eps === 'number' ? eps : eps[b];
+    const f = e / Math.max(Math.sqrt(s), 1e-12);
+    for (let k = 0; k < width; k++) out[o + k] = src[o + k] + f * g[o + k];
+  }
+}
+
+/**
+ * L2 term on batch rows, l2 · mean_b ||x_b||², for one of the three row sets: returns its
+ * value and adds its gradient 2·l2/n · x_b into a gradient laid out like the table (dense).
+ */
+export function l2RowsInto(
+  table: Float32Array,
+  grad: Float32Array,
+  width: number,
+  rows: Uint32Array,
+  n: number,
+  l2: number,
+): number {
+  let s = 0;
+  const c = (2 * l2) / n;
+  for (let b = 0; b < n; b++) {
+    const o = rows[b] * width;
+    for (let k = 0; k < width; k++) {
+      const x = table[o + k];
+      s += x * x;
+      grad[o + k] += c * x;
+    }
+  }
+  return (l2 * s) / n;
+}
+
+/** Whether every value is finite. */
+export function allFinite(a: Float32Array | Float64Array, n = a.length): boolean {
+  for (let i = 0; i < n; i++) if (!Number.isFinite(a[i])) return false;
+  return true;
+}
+
+/**
+ * L2 term on batch-local copies of the rows: returns l2 · mean_b ||x_b||² and adds
+ * 2·l2/n · x_b into g (same layout as x). Used when the scored rows are the ego rows (MF).
+ */
+export function l2Local(x: Float32Array, g: Float32Array, n: number, width: number, l2: number): number {
+  let s = 0;
+  const c = (2 * l2) / n;
+  const end = n * width;
+  for (let k = 0; k < end; k++) {
+    const v = x[k];
+    s += v * v;
+    g[k] += c * v;
+  }
+  return (l2 * s) / n;
+}

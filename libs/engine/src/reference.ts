@@ -1,0 +1,153 @@
+/**
+ * Reference implementations of the training losses with tfjs ops and autodiff, on small
+ * tensors. They define what the fused kernels must compute; tests compare losses and
+ * gradients of both within 1e-5 relative. Not for production use (the cpu backend is far
+ * too slow for Gowalla-sized tables).
+ */
+import { tf } from './backend';
+import type { WeightedCsr } from './spmm';
+
+export type ReferenceMagnitude =
+  | { kind: 'uniform'; eps: number }
+  /** PamaCF, published code: ρ·user_lmb·sigmoid(||u||²/mean_batch||u||² − 1) */
+  | { kind: 'published'; rho: number; userLmb: number }
+  /** PamaCF, paper: ρ·sigmoid(||u||/meanNorm − 1), meanNorm over all users */
+  | { kind: 'paper'; rho: number; meanNorm: number };
+
+export interface ReferenceBatch {
+  users: Uint32Array;
+  pos: Uint32Array;
+  neg: Uint32Array;
+  l2: number;
+  adv?: { lambda: number; magnitude: ReferenceMagnitude };
+}
+
+export interface ReferenceResult {
+  loss: number;
+  bpr: number;
+  adv: number;
+  /** Gradients w.r.t. the parameter tables, flat row-major. */
+  grads: Float32Array[];
+}
+
+const bprT = (eu: tf.Tensor2D, ei: tf.Tensor2D, ej: tf.Tensor2D): tf.Scalar =>
+  tf.mean(tf.softplus(tf.sub(tf.sum(tf.mul(eu, ej), 1), tf.sum(tf.mul(eu, ei), 1)))) as tf.Scalar;
+
+const sqMean = (x: tf.Tensor2D): tf.Scalar => tf.mean(tf.sum(tf.square(x), 1)) as tf.Scalar;
+
+/** Per-row ε from the final user rows. */
+function magnitudeT(eu: tf.Tensor2D, m: ReferenceMagnitude): tf.Tensor {
+  const n = eu.shape[0];
+  if (m.kind === 'uniform') return tf.fill([n, 1], m.eps);
+  const sq = tf.sum(tf.square(eu), 1, true);
+  if (m.kind === 'published') return tf.mul(m.rho * m.userLmb, tf.sigmoid(tf.sub(tf.div(sq, tf.mean(sq)), 1)));
+  return tf.mul(m.rho, tf.sigmoid(tf.sub(tf.div(tf.sqrt(sq), m.meanNorm), 1)));
+}
+
+/**
+ * Loss of one batch given a function from parameter tensors to the final (scored) user and
+ * item tables and to the ego tables that carry the L2 term.
+ */
+function referenceLoss(
+  params: tf.Tensor2D[],
+  model: (p: tf.Tensor2D[]) => { finalU: tf.Tensor2D; finalV: tf.Tensor2D; egoU: tf.Tensor2D; egoV: tf.Tensor2D },
+  b: ReferenceBatch,
+): ReferenceResult {
+  return tf.tidy(() => {
+    const users = tf.tensor1d(Int32Array.from(b.users), 'int32');
+    const pos = tf.tensor1d(Int32Array.from(b.pos), 'int32');
+    const neg = tf.tensor1d(Int32Array.from(b.neg), 'int32');
+    // Δ: ε·g/||g|| per row with g = ∂BPR/∂(gathered final row), treated as a constant
+    let deltas: tf.Tensor2D[] | undefined;
+    if (b.adv) {
+      const { finalU, finalV } = model(params);
+      const eu = tf.gather(finalU, users) as tf.Tensor2D;
+      const ei = tf.gather(finalV, pos) as tf.Tensor2D;
+      const ej = tf.gather(finalV, neg) as tf.Tensor2D;
+      const gs = tf.grads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => bprT(a as tf.Tensor2D, c as tf.Tensor2D, d as tf.Tensor2D))([eu, ei, ej]);
+      const eps = magnitudeT(eu, b.adv.magnitude);
+      deltas = gs.map((g) => tf.mul(eps, tf.div(g, tf.maximum(tf.norm(g, 2, 1, true), 1e-12))) as tf.Tensor2D);
+    }
+    const parts = { bpr: 0, adv: 0 };
+    const f = (...ps: tf.Tensor[]): tf.Scalar => {
+      const { finalU, finalV, egoU, egoV } = model(ps as tf.Tensor2D[]);
+      const eu = tf.gather(finalU, users) as tf.Tensor2D;
+      const ei = tf.gather(finalV, pos) as tf.Tensor2D;
+      const ej = tf.gather(finalV, neg) as tf.Tensor2D;
+      const bpr = bprT(eu, ei, ej);
+      const reg = tf.mul(
+        b.l2,
+        tf.addN([sqMean(tf.gather(egoU, users) as tf.Tensor2D), sqMean(tf.gather(egoV, pos) as tf.Tensor2D), sqMean(tf.gather(egoV, neg) as tf.Tensor2D)]),
+      );
+      let total = tf.add(bpr, reg) as tf.Scalar;
+      parts.bpr = bpr.dataSync()[0];
+      if (b.adv && deltas) {
+        const adv = bprT(tf.add(eu, deltas[0]) as tf.Tensor2D, tf.add(ei, deltas[1]) as tf.Tensor2D, tf.add(ej, deltas[2]) as tf.Tensor2D);
+        parts.adv = adv.dataSync()[0];
+        total = tf.add(total, tf.mul(b.adv.lambda, adv)) as tf.Scalar;
+      }
+      return total;
+    };
+    const { value, grads } = tf.valueAndGrads(f)(params);
+    return { loss: value.dataSync()[0], bpr: parts.bpr, adv: parts.adv, grads: grads.map((g) => g.dataSync() as Float32Array) };
+  });
+}
+
+/** MF: the tables are the embeddings. */
+export function referenceMfLoss(u: Float32Array, v: Float32Array, numUsers: number, numItems: number, dim: number, b: ReferenceBatch): ReferenceResult {
+  const U = tf.tensor2d(u, [numUsers, dim]);
+  const V = tf.tensor2d(v, [numItems, dim]);
+  try {
+    return referenceLoss([U, V], ([pu, pv]) => ({ finalU: pu, finalV: pv, egoU: pu, egoV: pv }), b);
+  } finally {
+    U.dispose();
+    V.dispose();
+  }
+}
+
+/** Dense Â of a WeightedCsr (small graphs only). */
+function denseAdjacency(a: WeightedCsr): Float32Array {
+  const n = a.numRows;
+  const d = new Float32Array(n * n);
+  for (let r = 0; r < n; r++) for (let p = a.indptr[r]; p < a.indptr[r + 1]; p++) d[r * n + a.indices[p]] = a.values[p];
+  return d;
+}
+
+/** LightGCN: final = mean over layers 0..K of Â^k E0, E0 = [U; V]; L2 on the ego rows. */
+export function referenceLightGcnLoss(
+  u: Float32Array,
+  v: Float32Array,
+  numUsers: number,
+  numItems: number,
+  dim: number,
+  adj: WeightedCsr,
+  layers: number,
+  b: ReferenceBatch,
+): ReferenceResult {
+  const n = numUsers + numItems;
+  const A = tf.tensor2d(denseAdjacency(adj), [n, n]);
+  const U = tf.tensor2d(u, [numUsers, dim]);
+  const V = tf.tensor2d(v, [numItems, dim]);
+  try {
+    return referenceLoss(
+      [U, V],
+      ([pu, pv]) => {
+        const e0 = tf.concat([pu, pv], 0) as tf.Tensor2D;
+        let e = e0;
+        let acc = e0;
+        for (let k = 0; k < layers; k++) {
+          e = tf.matMul(A, e);
+          acc = tf.add(acc, e);
+        }
+        const fin = tf.div(acc, layers + 1) as tf.Tensor2D;
+        const [fu, fv] = tf.split(fin, [numUsers, numItems], 0) as [tf.Tensor2D, tf.Tensor2D];
+        return { finalU: fu, finalV: fv, egoU: pu, egoV: pv };
+      },
+      b,
+    );
+  } finally {
+    A.dispose();
+    U.dispose();
+    V.dispose();
+  }
+}

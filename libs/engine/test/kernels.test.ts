@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { Rng, csrFromPairs } from '@robustrec/core';
+import {
+  bprDot, gatherRows, l2Local, perturbRows, referenceMfLoss, referenceLightGcnLoss, normalizedAdjacency, spmm, spmmSparseInput,
+  rowSqNorms, scatterAddRows, type ReferenceMagnitude,
+} from '../src';
+
+const rand = (rng: Rng, n: number, std = 0.5): Float32Array => Float32Array.from({ length: n }, () => rng.normal() * std);
+
+/** max |a−b| / max(|b|∞, tiny): relative to the gradient's scale */
+function relErr(a: Float32Array, b: Float32Array): number {
+  let m = 0, s = 0;
+  for (let i = 0; i < a.length; i++) {
+    m = Math.max(m, Math.abs(a[i] - b[i]));
+    s = Math.max(s, Math.abs(b[i]));
+  }
+  return m / Math.max(s, 1e-30);
+}
+
+const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+
+/** The fused MF step exactly as the trainer composes it (gather, BPR, Δ, adversarial BPR, L2, scatter). */
+function fusedMf(U: Float32Array, V: Float32Array, nu: number, ni: number, d: number, users: Uint32Array, pos: Uint32Array, neg: Uint32Array, l2: number, adv?: { lambda: number; magnitude: ReferenceMagnitude }) {
+  const n = users.length;
+  const [eu, ei, ej, gu, gi, gj, pu, pi, pj] = Array.from({ length: 9 }, () => new Float32Array(n * d));
+  gatherRows(U, d, users, n, eu);
+  gatherRows(V, d, pos, n, ei);
+  gatherRows(V, d, neg, n, ej);
+  const bpr = bprDot(eu, ei, ej, n, d, 1, gu, gi, gj);
+  let advLoss = 0;
+  if (adv) {
+    const eps = new Float32Array(n);
+    const m = adv.magnitude;
+    rowSqNorms(eu, n, d, eps);
+    const mean = eps.reduce((a, b) => a + b, 0) / n;
+    for (let b = 0; b < n; b++)
+      eps[b] = m.kind === 'uniform' ? m.eps : m.kind === 'published' ? m.rho * m.userLmb * sigmoid(eps[b] / mean - 1) : m.rho * sigmoid(Math.sqrt(eps[b]) / m.meanNorm - 1);
+    perturbRows(eu, gu, eps, n, d, pu);
+    perturbRows(ei, gi, eps, n, d, pi);
+    perturbRows(ej, gj, eps, n, d, pj);
+    advLoss = bprDot(pu, pi, pj, n, d, adv.lambda, gu, gi, gj);
+  }
+  const reg = l2Local(eu, gu, n, d, l2) + l2Local(ei, gi, n, d, l2) + l2Local(ej, gj, n, d, l2);
+  const gU = new Float32Array(nu * d), gV = new Float32Array(ni * d);
+  scatterAddRows(gU, d, users, n, gu);
+  scatterAddRows(gV, d, pos, n, gi);
+  scatterAddRows(gV, d, neg, n, gj);
+  return { loss: bpr + reg + (adv ? adv.lambda * advLoss : 0), bpr, adv: advLoss, grads: [gU, gV] };
+}
+
+describe('fused MF kernels vs tfjs autodiff', () => {
+  const nu = 7, ni = 9, d = 8;
+  const rng = new Rng(11);
+  const U = rand(rng, nu * d), V = rand(rng, ni * d);
+  // repeated users and items inside the batch on purpose
+  const users = Uint32Array.from([0, 1, 1, 3, 0, 6, 2, 1, 5, 0]);
+  const pos = Uint32Array.from([2, 3, 3, 8, 1, 0, 4, 7, 2, 2]);
+  const neg = Uint32Array.from([5, 2, 6, 1, 3, 3, 3, 0, 8, 5]);
+  const cases: Array<[string, { lambda: number; magnitude: ReferenceMagnitude } | undefined]> = [
+    ['BPR + L2', undefined],
+    ['APR ε=0.3', { lambda: 1, magnitude: { kind: 'uniform', eps: 0.3 } }],
+    ['PamaCF published', { lambda: 0.7, magnitude: { kind: 'published', rho: 0.3, userLmb: 2 } }],
+    ['PamaCF paper', { lambda: 1, magnitude: { kind: 'paper', rho: 0.5, meanNorm: 1.1 } }],
+  ];
+  for (const [name, adv] of cases)
+    it(`${name}: loss and gradients match within 1e-5`, () => {
+      const l2 = 1e-2;
+      const ref = referenceMfLoss(U, V, nu, ni, d, { users, pos, neg, l2, adv });
+      const got = fusedMf(U, V, nu, ni, d, users, pos, neg, l2, adv);
+      expect(Math.abs(got.loss - ref.loss) / Math.abs(ref.loss)).toBeLessThan(1e-5);
+      expect(Math.abs(got.bpr - ref.bpr) / Math.abs(ref.bpr)).toBeLessThan(1e-5);
+      if (adv) expect(got.adv).toBeGreaterThan(got.bpr); // the perturbation increases the loss
+      expect(relErr(got.grads[0], ref.grads[0])).toBeLessThan(1e-5);
+      expect(relErr(got.grads[1], ref.grads[1])).toBeLessThan(1e-5);
+    });
+});
+
+describe('sparse propagation', () => {
+  const r = csrFromPairs(4, 5, [0, 0, 1, 2, 2, 2, 3], [0, 4, 1, 1, 2, 4, 3]);
+  const a = normalizedAdjacency(r);
+  it('builds D^-1/2 A D^-1/2 symmetric', () => {
+    const n = 9;
+    const dense = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let p = a.indptr[i]; p < a.indptr[i + 1]; p++) dense[i * n + a.indices[p]] = a.values[p];
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) expect(dense[i * n + j]).toBeCloseTo(dense[j * n + i], 7);
+    // user 2 (degree 3) – item 1 (users 1 and 2, degree 2)
+    expect(dense[2 * n + 4 + 1]).toBeCloseTo(1 / Math.sqrt(3 * 2), 6);
+  });
+  it('pull and sparse push products agree', () => {
+    const rng = new Rng(3);
+    const x = rand(rng, 9 * 4);
+    const rows = Uint32Array.from([1, 6]);
+    const xs = new Float32Array(9 * 4);
+    for (const q of rows) xs.set(x.subarray(q * 4, q * 4 + 4), q * 4);
+    const pull = new Float32Array(9 * 4), push = new Float32Array(9 * 4);
+    spmm(a, xs, 4, pull);
+    spmmSparseInput(a, xs, 4, rows, 2, push);
+    for (let i = 0; i < pull.length; i++) expect(push[i]).toBeCloseTo(pull[i], 6);
+  });
+  it('LightGCN reference runs on the same adjacency (gradient flows to non-batch rows)', () => {
+    const rng = new Rng(5);
+    const U = rand(rng, 4 * 3), V = rand(rng, 5 * 3);
+    const res = referenceLightGcnLoss(U, V, 4, 5, 3, a, 3, { users: Uint32Array.from([0]), pos: Uint32Array.from([0]), neg: Uint32Array.from([2]), l2: 0 });
+    // user 3 / item 3 are not connected to the batch's component and get no gradient; user 1 is
+    expect(Math.abs(res.grads[0][3 * 3])).toBe(0);
+    expect(res.grads[0].slice(3, 6).some((g) => g !== 0)).toBe(true);
+  });
+});

@@ -1,0 +1,195 @@
+import { invalidArgument, type Csr } from '@robustrec/core';
+import type { TargetMetric, UserMetric } from './metric';
+import { METRICS } from './registry';
+import { defaultThreads, runSharesAsync, runSharesSync, shares } from './pool';
+import { runDotTask, runScorerTask, type RankTask } from './rank-task';
+import { isDotProductScorer } from './scorer';
+import type { RankingInput, RankingResult } from './types';
+import { BLOCK } from './kernel';
+
+export const DEFAULT_KS: readonly number[] = [10, 20, 50];
+
+/** What one evaluation ranks: validated input plus the users and the shared top-K buffer. */
+interface Plan {
+  input: RankingInput;
+  ks: number[];
+  K: number;
+  targets: Uint32Array;
+  targetExclude: Csr[];
+  /** Genuine users that are ranked (with relevant items, or all genuine users when there are targets). */
+  users: Uint32Array;
+  /** users.length × K item ids, -1 padded; SharedArrayBuffer-backed so workers write into it. */
+  top: Int32Array;
+}
+
+function checkCsr(field: string, m: Csr, numItems: number): void {
+  if (m.numCols > numItems) throw invalidArgument(field, `has ${m.numCols} item columns but the scorer scores ${numItems} items`);
+}
+
+function plan(input: RankingInput): Plan {
+  const { scorer, numGenuineUsers, relevant } = input;
+  const numItems = scorer.numItems;
+  if (!Number.isInteger(numGenuineUsers) || numGenuineUsers < 0 || numGenuineUsers > scorer.numUsers)
+    throw invalidArgument('numGenuineUsers', `must be an integer in [0, ${scorer.numUsers}], got ${numGenuineUsers}`);
+  const ks = [...(input.ks?.length ? input.ks : DEFAULT_KS)];
+  for (const k of ks) if (!Number.isInteger(k) || k < 1) throw invalidArgument('ks', `cut-offs must be positive integers, got ${k}`);
+  const K = Math.max(...ks);
+  input.exclude.forEach((m, i) => checkCsr(`exclude[${i}]`, m, numItems));
+  checkCsr('relevant', relevant, numItems);
+  const targets = input.targets ?? new Uint32Array(0);
+  for (const t of targets) if (t >= numItems) throw invalidArgument('targets', `target item ${t} out of range [0, ${numItems})`);
+  const targetExclude = input.targetExclude ?? [...input.exclude, relevant];
+  targetExclude.forEach((m, i) => checkCsr(`targetExclude[${i}]`, m, numItems));
+
+  const ranked: number[] = [];
+  for (let u = 0; u < numGenuineUsers; u++) if (targets.length > 0 || (u < relevant.numRows && relevant.indptr[u + 1]! > relevant.indptr[u]!)) ranked.push(u);
+  const users = Uint32Array.from(ranked);
+  const top = new Int32Array(new SharedArrayBuffer(Math.max(4, users.length * K * 4)), 0, users.length * K);
+  return { input, ks, K, targets, targetExclude, users, top };
+}
+
+function baseTask(p: Plan): Omit<RankTask, 'start' | 'end' | 'userEmb' | 'itemEmb' | 'dim'> {
+  return { numItems: p.input.scorer.numItems, masks: p.input.exclude, users: p.users, k: p.K, top: p.top };
+}
+
+/**
+ * Turns the top-K lists into metrics: every registered metric at every cut-off, from the
+ * same lists (one pass over the scores). User metrics are averaged over genuine users with
+ * relevant items; target metrics over eligible users per target, then over targets.
+ */
+function aggregate(p: Plan, seconds: number): RankingResult {
+  const { input, ks, K, targets, top, users } = p;
+  const numItems = input.scorer.numItems;
+  const rel = input.relevant;
+  const userMetrics = METRICS.filter((m): m is UserMetric => m.kind === 'user');
+  const targetMetrics = METRICS.filter((m): m is TargetMetric => m.kind === 'target');
+  const userSums = new Float64Array(userMetrics.length * ks.length);
+  const mark = new Uint8Array(numItems);
+  const hits = new Uint8Array(K);
+  let evaluated = 0;
+
+  // target index of each item (-1: not a target), for one scan of each top list
+  const targetOf = new Int32Array(numItems).fill(-1);
+  targets.forEach((t, i) => (targetOf[t] = i));
+  const tSums = new Float64Array(targets.length * targetMetrics.length * ks.length);
+  const tUsers = new Uint32Array(targets.length);
+  const rankOf = new Float64Array(targets.length);
+
+  for (let i = 0; i < users.length; i++) {
+    const u = users[i]!;
+    const off = i * K;
+    let n = 0;
+    while (n < K && top[off + n]! >= 0) n++;
+    const list = top.subarray(off, off + n);
+
+    const r0 = u < rel.numRows ? rel.indptr[u]! : 0;
+    const r1 = u < rel.numRows ? rel.indptr[u + 1]! : 0;
+    if (r1 > r0) {
+      for (let q = r0; q < r1; q++) mark[rel.indices[q]!] = 1;
+      for (let j = 0; j < n; j++) hits[j] = mark[list[j]!]!;
+      const ranking = { top: new Uint32Array(list.buffer, list.byteOffset, n), hits: hits.subarray(0, n), numRelevant: r1 - r0 };
+      userMetrics.forEach((m, mi) => ks.forEach((k, ki) => (userSums[mi * ks.length + ki]! += m.value(ranking, k))));
+      for (let q = r0; q < r1; q++) mark[rel.indices[q]!] = 0;
+      evaluated++;
+    }
+
+    if (targets.length > 0) {
+      rankOf.fill(Infinity);
+      for (let j = 0; j < n; j++) {
+        const ti = targetOf[list[j]!]!;
+        if (ti >= 0) rankOf[ti] = j + 1;
+      }
+      for (let ti = 0; ti < targets.length; ti++) {
+        if (interacted(p.targetExclude, u, targets[ti]!)) continue;
+        tUsers[ti]!++;
+        const base = ti * targetMetrics.length * ks.length;
+        targetMetrics.forEach((m, mi) => ks.forEach((k, ki) => (tSums[base + mi * ks.length + ki]! += m.value(rankOf[ti]!, k))));
+      }
+    }
+  }
+
+  const metrics: Record<string, number> = {};
+  userMetrics.forEach((m, mi) => ks.forEach((k, ki) => (metrics[`${m.name}@${k}`] = evaluated ? userSums[mi * ks.length + ki]! / evaluated : 0)));
+  const perTarget: RankingResult['perTarget'] = [];
+  if (targets.length > 0) {
+    const means = new Float64Array(targetMetrics.length * ks.length);
+    let counted = 0;
+    for (let ti = 0; ti < targets.length; ti++) {
+      const pm: Record<string, number> = {};
+      const base = ti * targetMetrics.length * ks.length;
+      targetMetrics.forEach((m, mi) =>
+        ks.forEach((k, ki) => {
+          const v = tUsers[ti] ? tSums[base + mi * ks.length + ki]! / tUsers[ti]! : 0;
+          pm[`${m.name}@${k}`] = v;
+          if (tUsers[ti]) means[mi * ks.length + ki]! += v;
+        }),
+      );
+      // a target every genuine user interacted with has no eligible user: reported, not averaged
+      if (tUsers[ti]) counted++;
+      perTarget.push({ item: targets[ti]!, users: tUsers[ti]!, metrics: pm });
+    }
+    targetMetrics.forEach((m, mi) => ks.forEach((k, ki) => (metrics[`${m.name}@${k}`] = counted ? means[mi * ks.length + ki]! / counted : 0)));
+  }
+  return { metrics, perTarget, usersEvaluated: evaluated, seconds };
+}
+
+function interacted(ms: Csr[], u: number, item: number): boolean {
+  for (const m of ms) {
+    if (u >= m.numRows) continue;
+    // rows are sorted in practice, but a linear scan does not depend on it and rows are short
+    for (let q = m.indptr[u]!, e = m.indptr[u + 1]!; q < e; q++) if (m.indices[q] === item) return true;
+  }
+  return false;
+}
+
+function threadsFor(input: RankingInput, users: number): number {
+  const t = input.threads ?? defaultThreads();
+  if (!Number.isInteger(t) || t < 1) throw invalidArgument('threads', `must be a positive integer, got ${t}`);
+  // small evaluations are not worth a worker round trip
+  return Math.max(1, Math.min(t, Math.floor(users / (2 * BLOCK))));
+}
+
+/**
+ * Full-ranking evaluation (reference notes §4): Recall@k / NDCG@k over genuine users with
+ * relevant items and T-HR@k / T-NDCG@k per target, all from one top-K pass over the score
+ * rows with `exclude` masked. Dot-product scorers are ranked on worker threads with the SIMD
+ * kernel (blocks this thread until done); other scorers on this thread. Deterministic:
+ * the same input gives bit-identical results whatever the thread count.
+ */
+export function evaluateRanking(input: RankingInput): RankingResult {
+  const t0 = performance.now();
+  const p = plan(input);
+  const s = input.scorer;
+  if (p.users.length > 0) {
+    if (isDotProductScorer(s)) {
+      const base = { ...baseTask(p), userEmb: s.userEmb, itemEmb: s.itemEmb, dim: s.dim };
+      const threads = threadsFor(input, p.users.length);
+      if (threads > 1) runSharesSync(base, shares(p.users.length, threads), s.kernel());
+      else runDotTask({ ...base, start: 0, end: p.users.length }, s.kernel());
+    } else runScorerTask(s, { ...baseTask(p), start: 0, end: p.users.length });
+  }
+  return aggregate(p, (performance.now() - t0) / 1000);
+}
+
+/**
+ * The same evaluation without blocking the event loop (services): dot-product scorers run
+ * entirely on worker threads; other scorers run here in blocks, yielding between blocks.
+ */
+export async function evaluateRankingAsync(input: RankingInput): Promise<RankingResult> {
+  const t0 = performance.now();
+  const p = plan(input);
+  const s = input.scorer;
+  if (p.users.length > 0) {
+    if (isDotProductScorer(s)) {
+      const base = { ...baseTask(p), userEmb: s.userEmb, itemEmb: s.itemEmb, dim: s.dim };
+      await runSharesAsync(base, shares(p.users.length, Math.max(1, input.threads ?? defaultThreads())));
+    } else {
+      const step = 4 * BLOCK;
+      for (let start = 0; start < p.users.length; start += step) {
+        runScorerTask(s, { ...baseTask(p), start, end: Math.min(p.users.length, start + step) });
+        await new Promise<void>((r) => setImmediate(r));
+      }
+    }
+  }
+  return aggregate(p, (performance.now() - t0) / 1000);
+}

@@ -1,0 +1,15 @@
+import type { DefenseDef } from '../types';
+import { apr } from './apr';
+import { none } from './none';
+import { pamacf } from './pamacf';
+import { sharpcf } from './sharpcf';
+import { vat } from './vat';
+
+/** Defense registry: a new defense is one file plus one line here. */
+export const defenses: Record<string, DefenseDef> = {
+  none,
+  apr,
+  pamacf,
+  sharpcf,
+  vat,
+};

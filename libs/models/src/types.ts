@@ -1,0 +1,123 @@
+import type { Csr, Rng } from '@robustrec/core';
+import type { ParamTable } from '@robustrec/engine';
+import type { ComponentSpec, ResolvedComponent } from './spec';
+
+/** Scores pairs of final rows and back-propagates through the scoring function. */
+export interface Head {
+  /**
+   * Mean BPR loss softplus(s(u,j) − s(u,i)) over n triples of final rows; ADDS weight·∂/∂rows
+   * into gu, gi, gj (and into the head's own parameter gradients). perRow gets each triple's
+   * loss, posScores each s(u,i), when given.
+   */
+  bpr(eu: Float32Array, ei: Float32Array, ej: Float32Array, n: number, weight: number, gu: Float32Array, gi: Float32Array, gj: Float32Array, perRow?: Float32Array, posScores?: Float32Array): number;
+  /** out[b] = s(u_b, i_b). */
+  score(eu: Float32Array, ei: Float32Array, n: number, out: Float32Array): void;
+  /** Adds ds_b · ∂s(u_b,i_b)/∂rows into gu, gi (and head parameter gradients). */
+  scoreBackward(eu: Float32Array, ei: Float32Array, n: number, ds: Float32Array, gu: Float32Array, gi: Float32Array): void;
+}
+
+export interface BackboneContext {
+  train: Csr;
+  numUsers: number;
+  numItems: number;
+  dim: number;
+  initStd: number;
+  rng: Rng;
+  params: Record<string, number>;
+  options: Record<string, string>;
+}
+
+export interface Batch {
+  users: Uint32Array;
+  pos: Uint32Array;
+  neg: Uint32Array;
+  /** CSR position of each (user, positive) pair in the training matrix */
+  posIdx: Uint32Array;
+  n: number;
+}
+
+export interface Backbone {
+  /** Trainable tables (the optimiser updates their touched rows). */
+  readonly tables: ParamTable[];
+  /** Width of the final rows the head scores. */
+  readonly width: number;
+  readonly head: Head;
+  /** Final (scored) rows of the batch's users, positives and negatives. */
+  forward(b: Batch, eu: Float32Array, ei: Float32Array, ej: Float32Array): void;
+  /** Gradients of the final rows into the tables' gradients (touching the rows). */
+  backward(b: Batch, gu: Float32Array, gi: Float32Array, gj: Float32Array): void;
+  /**
+   * l2·(mean||u||² + mean||i||² + mean||j||²) over the batch's ego rows; adds its gradient
+   * (into gu/gi/gj when the final rows are the ego rows, else into the tables).
+   */
+  regularize(b: Batch, l2: number, eu: Float32Array, ei: Float32Array, ej: Float32Array, gu: Float32Array, gi: Float32Array, gj: Float32Array): number;
+  /** Final user and item tables ([numUsers × width], [numItems × width]) from the current parameters. */
+  finalEmbeddings(): { users: Float32Array; items: Float32Array };
+  /** Scoring tensors of the exported model (besides perturbation_magnitude). */
+  exportTensors(): Record<string, { shape: number[]; data: Float32Array }>;
+}
+
+export interface ScorerCore {
+  numUsers: number;
+  numItems: number;
+  scoreUsers(users: Uint32Array, out: Float32Array): void;
+}
+
+export interface BackboneDef extends ComponentSpec {
+  create(ctx: BackboneContext): Backbone;
+  createScorer(tensors: Record<string, { shape: number[]; data: Float32Array }>): ScorerCore;
+}
+
+/** What a defense sees of one training step. Rows are batch-local [n × width]. */
+export interface StepContext {
+  /** 0-based epoch in progress */
+  epoch: number;
+  batch: Batch;
+  width: number;
+  head: Head;
+  eu: Float32Array;
+  ei: Float32Array;
+  ej: Float32Array;
+  /** ∂BPR/∂rows so far (unweighted BPR first); a defense reads them as directions, then adds its own. */
+  gu: Float32Array;
+  gi: Float32Array;
+  gj: Float32Array;
+  /** Per-triple BPR loss and positive score of the clean pass. */
+  perRow: Float32Array;
+  posScores: Float32Array;
+  /** Per-user ε of the current epoch (write the ε applied to each batch user). */
+  magnitudes: Float32Array;
+  /** Scratch buffers [n × width] and [n]. */
+  scratch: Float32Array[];
+  scratchN: Float32Array[];
+}
+
+export interface EpochContext {
+  epoch: number;
+  backbone: Backbone;
+  train: Csr;
+}
+
+export interface Defense {
+  /** Adds the defense's loss term to the step; returns its (weighted) value. */
+  apply(s: StepContext): number;
+  onEpochStart?(e: EpochContext): void;
+  onEpochEnd?(e: EpochContext): void;
+  /** Extra checkpoint content. */
+  tensors?(): Record<string, Float32Array>;
+  state?(): unknown;
+  restore?(tensors: Record<string, Float32Array>, state: unknown): void;
+}
+
+export interface DefenseContext {
+  numUsers: number;
+  train: Csr;
+  params: Record<string, number>;
+  options: Record<string, string>;
+}
+
+export interface DefenseDef extends ComponentSpec {
+  create(ctx: DefenseContext): Defense;
+}
+
+export type { ResolvedComponent };

@@ -1,0 +1,213 @@
+import { describe, expect, it } from 'vitest';
+import { RrError } from '@robustrec/core';
+import { referenceLightGcnLoss, referenceMfLoss, normalizedAdjacency, type ReferenceMagnitude } from '@robustrec/engine';
+import {
+  NonFiniteLossError, Trainer, createScorer, decodeCheckpoint, encodeCheckpoint, listBackbones, listDefenses, resolveTrainConfig, type TrainConfigInput,
+} from '../src';
+import { synthetic } from './helpers';
+
+const train = synthetic(60, 45, 8);
+
+function relErr(a: Float32Array, b: Float32Array): number {
+  let m = 0, s = 0;
+  for (let i = 0; i < a.length; i++) {
+    m = Math.max(m, Math.abs(a[i] - b[i]));
+    s = Math.max(s, Math.abs(b[i]));
+  }
+  return m / s;
+}
+
+// a batch with repeated users and items; positives are training items of the user
+function batch() {
+  const users = Uint32Array.from([3, 3, 10, 17, 3, 41, 10, 59]);
+  const pos = Uint32Array.from(Array.from(users, (u, q) => train.indices[train.indptr[u] + (q % (train.indptr[u + 1] - train.indptr[u]))]));
+  const neg = Uint32Array.from([0, 1, 1, 2, 44, 7, 0, 1]);
+  return { users, pos, neg };
+}
+
+describe('training step vs tfjs autodiff reference (loss and gradients within 1e-5)', () => {
+  const cases: Array<[string, TrainConfigInput['defense'], { lambda: number; magnitude: ReferenceMagnitude } | undefined]> = [
+    ['none', { name: 'none' }, undefined],
+    ['apr', { name: 'apr', params: { eps: 0.3, warmup_epochs: 0 } }, { lambda: 1, magnitude: { kind: 'uniform', eps: 0.3 } }],
+    ['pamacf published', { name: 'pamacf', params: { rho: 0.4, warmup_epochs: 0, lambda: 0.5 } }, { lambda: 0.5, magnitude: { kind: 'published', rho: 0.4, userLmb: 2 } }],
+  ];
+  for (const [name, defense, adv] of cases) {
+    it(`mf + ${name}`, () => {
+      const cfg = resolveTrainConfig({ backbone: { name: 'mf' }, defense, dim: 8, batchSize: 16, l2: 1e-2, seed: 5 });
+      const tr = Trainer.create(train, cfg);
+      const [U, V] = tr.tables;
+      const b = batch();
+      const ref = referenceMfLoss(U.data, V.data, train.numRows, train.numCols, 8, { ...b, l2: 1e-2, adv });
+      const got = tr.gradientsFor(b.users, b.pos, b.neg);
+      expect(Math.abs(got.loss - ref.loss) / ref.loss).toBeLessThan(1e-5);
+      expect(relErr(got.grads.user_embedding, ref.grads[0])).toBeLessThan(1e-5);
+      expect(relErr(got.grads.item_embedding, ref.grads[1])).toBeLessThan(1e-5);
+    });
+    it(`lightgcn + ${name} (perturbing propagated embeddings)`, () => {
+      const cfg = resolveTrainConfig({ backbone: { name: 'lightgcn' }, defense, dim: 8, batchSize: 16, l2: 1e-2, seed: 5 });
+      const tr = Trainer.create(train, cfg);
+      const E = tr.tables[0].data;
+      const nu = train.numRows, d = 8;
+      const b = batch();
+      const ref = referenceLightGcnLoss(E.slice(0, nu * d), E.slice(nu * d), nu, train.numCols, d, normalizedAdjacency(train), 3, { ...b, l2: 1e-2, adv });
+      const got = tr.gradientsFor(b.users, b.pos, b.neg);
+      expect(Math.abs(got.loss - ref.loss) / ref.loss).toBeLessThan(1e-5);
+      const g = got.grads.embedding;
+      expect(relErr(g.subarray(0, nu * d), ref.grads[0])).toBeLessThan(1e-5);
+      expect(relErr(g.subarray(nu * d), ref.grads[1])).toBeLessThan(1e-5);
+    });
+  }
+  it('mf + pamacf paper magnitude (mean norm over all users)', () => {
+    const cfg = resolveTrainConfig({ backbone: { name: 'mf' }, defense: { name: 'pamacf', params: { rho: 0.5, warmup_epochs: 0 }, options: { magnitude: 'paper' } }, dim: 8, batchSize: 16, l2: 1e-3, seed: 2 });
+    const tr = Trainer.create(train, cfg);
+    tr.runEpoch();
+    const got = tr.gradientsFor(batch().users, batch().pos, batch().neg);
+    const [U, V] = tr.tables;
+    let s = 0;
+    for (let u = 0; u < train.numRows; u++) {
+      let q = 0;
+      for (let k = 0; k < 8; k++) q += U.data[u * 8 + k] ** 2;
+      s += Math.sqrt(q);
+    }
+    const ref = referenceMfLoss(U.data, V.data, train.numRows, train.numCols, 8, { ...batch(), l2: 1e-3, adv: { lambda: 1, magnitude: { kind: 'paper', rho: 0.5, meanNorm: s / train.numRows } } });
+    expect(Math.abs(got.loss - ref.loss) / ref.loss).toBeLessThan(1e-5);
+    expect(relErr(got.grads.user_embedding, ref.grads[0])).toBeLessThan(1e-5);
+    expect(relErr(got.grads.item_embedding, ref.grads[1])).toBeLessThan(1e-5);
+  });
+});
+
+describe('config', () => {
+  it('fills the published defaults', () => {
+    const c = resolveTrainConfig({ backbone: { name: 'mf' }, defense: { name: 'pamacf' } });
+    expect(c).toMatchObject({ epochs: 30, batchSize: 2048, dim: 64, lr: 1e-3, weightDecay: 0.01, l2: 1e-4, optimizer: 'adamw', seed: 2024, initStd: 0.1 });
+    expect(c.defense.params).toEqual({ rho: 0.3, lambda: 1, warmup_epochs: 5, user_lmb: 2 });
+    expect(c.defense.options).toEqual({ magnitude: 'published' });
+    expect(listBackbones().map((b) => b.name)).toEqual(['mf', 'lightgcn', 'neumf']);
+    expect(listDefenses().map((d) => d.name)).toEqual(['none', 'apr', 'pamacf', 'sharpcf', 'vat']);
+  });
+  const bad: Array<[string, TrainConfigInput]> = [
+    ['config.defense.params.eps', { backbone: { name: 'mf' }, defense: { name: 'apr', params: { eps: -0.1 } } }],
+    ['config.defense.params.eps', { backbone: { name: 'mf' }, defense: { name: 'apr', params: { eps: NaN } } }],
+    ['config.defense.params.epsilon', { backbone: { name: 'mf' }, defense: { name: 'apr', params: { epsilon: 0.1 } } }],
+    ['config.defense.options.magnitude', { backbone: { name: 'mf' }, defense: { name: 'pamacf', options: { magnitude: 'other' } } }],
+    ['config.batch_size', { backbone: { name: 'mf' }, defense: { name: 'none' }, batchSize: 0 }],
+    ['config.lr', { backbone: { name: 'mf' }, defense: { name: 'none' }, lr: NaN }],
+    ['config.backbone.name', { backbone: { name: 'gru4rec' }, defense: { name: 'none' } }],
+    ['config.defense.name', { backbone: { name: 'mf' }, defense: { name: 'magic' } }],
+    ['config.backbone.params.layers', { backbone: { name: 'lightgcn', params: { layers: 1.5 } }, defense: { name: 'none' } }],
+  ];
+  for (const [field, input] of bad)
+    it(`rejects ${field} (${JSON.stringify(input).slice(0, 60)})`, () => {
+      try {
+        resolveTrainConfig(input);
+        expect.fail('accepted');
+      } catch (e) {
+        expect(e).toBeInstanceOf(RrError);
+        expect((e as RrError).code).toBe('INVALID_ARGUMENT');
+        expect((e as RrError).field).toBe(field);
+      }
+    });
+});
+
+describe('training', () => {
+  const small = (defense: TrainConfigInput['defense'], extra: Partial<TrainConfigInput> = {}) =>
+    resolveTrainConfig({ backbone: { name: 'mf' }, defense, dim: 8, batchSize: 32, epochs: 4, seed: 7, ...extra });
+
+  it('resumes bit-identically from a checkpoint (through the binary encoding)', () => {
+    for (const [defense, extra] of [
+      [{ name: 'pamacf', params: { warmup_epochs: 1 } }, {}],
+      [{ name: 'sharpcf', params: { window_epochs: 1 } }, { optimizer: 'sparse_adam' as const }],
+      [{ name: 'apr', params: { warmup_epochs: 1 } }, { backbone: { name: 'lightgcn', params: { layers: 2 } } }],
+    ] as Array<[TrainConfigInput['defense'], Partial<TrainConfigInput>]>) {
+      const cfg = small(defense, extra);
+      const a = Trainer.create(train, cfg);
+      for (let e = 0; e < 4; e++) a.runEpoch();
+      const b = Trainer.create(train, cfg);
+      b.runEpoch();
+      b.runEpoch();
+      const c = Trainer.restore(train, cfg, decodeCheckpoint(encodeCheckpoint(b.checkpoint())));
+      expect(c.epoch).toBe(2);
+      c.runEpoch();
+      c.runEpoch();
+      const ea = a.exportModel(), ec = c.exportModel();
+      for (const k of Object.keys(ea.tensors)) expect(Buffer.from(ec.tensors[k].data.buffer).equals(Buffer.from(ea.tensors[k].data.buffer))).toBe(true);
+    }
+  });
+
+  it('is deterministic given the seed and differs across seeds', () => {
+    const run = (seed: number) => {
+      const t = Trainer.create(train, small({ name: 'vat', params: { warmup_epochs: 0 } }, { seed, epochs: 2 }));
+      t.runEpoch();
+      return t.exportModel().tensors.user_embedding.data;
+    };
+    expect(Array.from(run(3))).toEqual(Array.from(run(3)));
+    expect(Array.from(run(3))).not.toEqual(Array.from(run(4)));
+  });
+
+  it('learns: MF ranks held-out in-cluster items above others, loss decreases', () => {
+    const t = Trainer.create(train, small({ name: 'none' }, { epochs: 30, lr: 1e-2 }));
+    const first = t.runEpoch().metrics.bpr_loss;
+    let last = first;
+    for (let e = 1; e < 30; e++) last = t.runEpoch().metrics.bpr_loss;
+    expect(last).toBeLessThan(first * 0.8);
+    const m = t.exportModel();
+    const s = createScorer(m);
+    const out = new Float32Array(train.numCols);
+    let inC = 0, outC = 0, nIn = 0, nOut = 0;
+    for (let u = 0; u < 60; u++) {
+      s.scoreUsers(Uint32Array.of(u), out);
+      for (let i = 0; i < train.numCols; i++) if (i % 4 === u % 4) { inC += out[i]; nIn++; } else { outC += out[i]; nOut++; }
+    }
+    expect(inC / nIn).toBeGreaterThan(outC / nOut);
+    // scorer = dot product of the exported embeddings
+    const U = m.tensors.user_embedding.data, V = m.tensors.item_embedding.data;
+    s.scoreUsers(Uint32Array.of(5), out);
+    let dot = 0;
+    for (let k = 0; k < 8; k++) dot += U[5 * 8 + k] * V[7 * 8 + k];
+    expect(out[7]).toBeCloseTo(dot, 5);
+  });
+
+  it('records the per-user perturbation magnitudes of the last epoch', () => {
+    const t = Trainer.create(train, small({ name: 'pamacf', params: { warmup_epochs: 0, rho: 0.3 } }, { epochs: 1 }));
+    t.runEpoch();
+    const mag = t.exportModel().tensors.perturbation_magnitude;
+    expect(mag.shape).toEqual([60]);
+    const nz = Array.from(mag.data).filter((x) => x > 0);
+    expect(nz.length).toBeGreaterThan(40);
+    for (const x of nz) expect(x).toBeLessThan(0.3 * 2);
+    const none = Trainer.create(train, small({ name: 'none' }, { epochs: 1 }));
+    none.runEpoch();
+    expect(none.exportModel().tensors.perturbation_magnitude.data.every((x) => x === 0)).toBe(true);
+  });
+
+  it('stops with NonFiniteLossError on a NaN and refuses to continue', () => {
+    const t = Trainer.create(train, small({ name: 'apr', params: { warmup_epochs: 0 } }));
+    t.tables[0].data.fill(NaN, 0, 8 * 60);
+    const before = t.tables[1].data.slice();
+    expect(() => t.runEpoch()).toThrow(NonFiniteLossError);
+    expect(Array.from(t.tables[1].data)).toEqual(Array.from(before)); // nothing was applied
+    expect(() => t.runEpoch()).toThrow(/failed earlier/);
+  });
+
+  it('neumf trains through the tfjs head and its scorer runs the MLP', () => {
+    const cfg = resolveTrainConfig({ backbone: { name: 'neumf' }, defense: { name: 'apr', params: { warmup_epochs: 1 } }, dim: 8, batchSize: 64, epochs: 3, seed: 1, lr: 1e-2 });
+    const t = Trainer.create(train, cfg);
+    const l0 = t.runEpoch().metrics.bpr_loss;
+    t.runEpoch();
+    const l2 = t.runEpoch().metrics;
+    expect(l2.bpr_loss).toBeLessThan(l0);
+    expect(l2.adv_loss).toBeGreaterThan(0);
+    const s = createScorer(t.exportModel());
+    const out = new Float32Array(2 * train.numCols);
+    s.scoreUsers(Uint32Array.of(0, 1), out);
+    expect(out.every(Number.isFinite)).toBe(true);
+    expect(new Set(out).size).toBeGreaterThan(train.numCols);
+  });
+
+  it('rejects a checkpoint of another configuration', () => {
+    const a = Trainer.create(train, small({ name: 'none' }));
+    expect(() => Trainer.restore(train, small({ name: 'apr' }), a.checkpoint())).toThrow(/checkpoint is for/);
+    const buf = encodeCheckpoint(a.checkpoint());
+    expect(() => decodeCheckpoint(buf.subarray(0, buf.length - 4))).toThrow(/corrupt/);
+  });
+});
