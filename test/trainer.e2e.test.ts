@@ -90,7 +90,7 @@ describe('TrainerService', () => {
 
   it('rejects bad hyper-parameters naming the field, and unknown datasets', async () => {
     const c = client();
-    await expect(call(c, c.startJob, { datasetId, config: config({ batchSize: -1 as unknown as number }), name: '', idempotencyKey: '' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(call(c, c.startJob, { datasetId, config: config({ batchSize: 2_000_000 }), name: '', idempotencyKey: '' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/config\.batch_size/) });
     await expect(call(c, c.startJob, { datasetId, config: config({ defense: { name: 'apr', params: { eps: -0.3 }, options: {} } }), name: '', idempotencyKey: '' })).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
       message: expect.stringMatching(/eps/),
@@ -137,13 +137,10 @@ describe('TrainerService', () => {
     expect(a.header.provenance?.seed).toBe(7);
   });
 
-  it('stops a diverging job with FAILED instead of writing garbage, and cancels', async () => {
+  // NaN/inf detection itself is unit-tested in libs/models (NonFiniteLossError): the validated
+  // hyper-parameter ranges leave no way to make a job diverge from the outside.
+  it('cancels a running job and lists it', async () => {
     const c = client();
-    const { job } = await call(c, c.startJob, { datasetId, config: config({ lr: 1e30, defense: { name: 'none', params: {}, options: {} } }), name: 'diverge', idempotencyKey: '' });
-    const ev = await watchUntil(job!.id, (e) => e.job!.state === S.JOB_STATE_FAILED || e.job!.state === S.JOB_STATE_SUCCEEDED);
-    expect(ev.at(-1)!.job!.state).toBe(S.JOB_STATE_FAILED);
-    expect(ev.at(-1)!.job!.error).toMatch(/NaN|finite|inf/i);
-    expect(ev.at(-1)!.job!.modelId).toBe('');
     const { job: long } = await call(c, c.startJob, { datasetId, config: config({ epochs: 200 }), name: 'cancel-me', idempotencyKey: '' });
     await watchUntil(long!.id, (e) => (e.progress?.epoch ?? 0) >= 1);
     await call(c, c.cancelJob, { id: long!.id });

@@ -4,3 +4,4 @@ export * from './server';
 export * from './client';
 export * from './probe';
 export * from './datasets';
+export * from './models';

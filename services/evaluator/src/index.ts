@@ -1,0 +1,3 @@
+export { startEvaluatorService, type EvaluatorServiceOptions } from './service';
+export { ModelRegistry } from './registry';
+export { scorerFor, ModelServer, DatasetCache } from './models';

@@ -1,0 +1,146 @@
+import { evaluator } from '@robustrec/contracts';
+import { failedPrecondition, type Csr, type InteractionData } from '@robustrec/core';
+import { fetchInteractionData } from '@robustrec/grpc';
+import { dotProductScorer, topItems, type Scorer } from '@robustrec/metrics';
+import { createScorer } from '@robustrec/models';
+import type { ModelRegistry } from './registry';
+
+/**
+ * The one place that turns stored tensors into a scorer: dot-product models (final
+ * user/item embeddings) take the fast SIMD path; any other backbone (NeuMF) is scored by
+ * its own definition in @robustrec/models.
+ */
+export function scorerFor(loaded: { header: evaluator.Model; tensors: Record<string, { shape: number[]; data: Float32Array }> }): Scorer {
+  const u = loaded.tensors.user_embedding;
+  const i = loaded.tensors.item_embedding;
+  if (u && i && u.shape[1] === i.shape[1]) return dotProductScorer(u.data, i.data, u.shape[1]!);
+  try {
+    return createScorer({ backbone: loaded.header.backbone, tensors: loaded.tensors });
+  } catch (e) {
+    throw failedPrecondition(`model ${loaded.header.id} (${loaded.header.backbone}) cannot be scored: ${e instanceof Error ? e.message : e}`);
+  }
+}
+
+export interface ServedModel {
+  model: evaluator.Model;
+  scorer: Scorer;
+  /** Training interactions of the model's dataset: masked unless include_seen. */
+  seen: Csr;
+}
+
+/** Datasets fetched from the data service, cached (a few, least recently used evicted). */
+export class DatasetCache {
+  private readonly cache = new Map<string, Promise<InteractionData>>();
+  constructor(private readonly dataAddress: string, private readonly capacity = 4) {}
+
+  get(id: string): Promise<InteractionData> {
+    let p = this.cache.get(id);
+    if (p) {
+      this.cache.delete(id);
+      this.cache.set(id, p);
+      return p;
+    }
+    p = fetchInteractionData(this.dataAddress, id).then((r) => r.data);
+    p.catch(() => this.cache.delete(id));
+    this.cache.set(id, p);
+    while (this.cache.size > this.capacity) this.cache.delete(this.cache.keys().next().value!);
+    return p;
+  }
+}
+
+interface Pending {
+  user: number;
+  k: number;
+  resolve(r: { items: number[]; scores: number[] }): void;
+  reject(e: unknown): void;
+}
+
+/**
+ * Loaded models for serving. Requests for the same model arriving in the same event-loop
+ * turn are scored together (micro-batching: one blocked pass over the item table serves
+ * many users), which is what keeps tail latency low under concurrency.
+ */
+export class ModelServer {
+  private readonly loaded = new Map<string, Promise<ServedModel>>();
+  /** name -> model id of the served version. */
+  private readonly serving = new Map<string, string>();
+  private readonly queues = new Map<string, { served: ServedModel; seen: Pending[]; unseen: Pending[] }>();
+
+  constructor(private readonly registry: ModelRegistry, private readonly datasets: DatasetCache) {}
+
+  load(model: evaluator.Model): Promise<ServedModel> {
+    let p = this.loaded.get(model.id);
+    if (!p) {
+      p = (async () => {
+        const scorer = scorerFor(this.registry.load(model));
+        const data = await this.datasets.get(model.datasetId);
+        return { model, scorer, seen: data.train };
+      })();
+      p.catch(() => this.loaded.delete(model.id));
+      this.loaded.set(model.id, p);
+    }
+    return p;
+  }
+
+  /** Loads a version and makes it the served one of its name (atomic switch). */
+  async serve(model: evaluator.Model): Promise<ServedModel> {
+    const s = await this.load(model);
+    this.serving.set(model.name, model.id);
+    return s;
+  }
+
+  /** Resolves a reference to a loaded model: explicit id/version, or the served version of a name. */
+  async resolve(ref: evaluator.ModelRef | undefined): Promise<ServedModel> {
+    if (ref && !ref.id && ref.name && !ref.version) {
+      const id = this.serving.get(ref.name);
+      if (id) return this.load(this.registry.get({ id, name: '', version: 0 }));
+      return this.serve(this.registry.get(ref));
+    }
+    return this.load(this.registry.get(ref));
+  }
+
+  list(): Array<{ model: evaluator.Model; serving: boolean }> {
+    return [...this.loaded.keys()].map((id) => {
+      const model = this.registry.get({ id, name: '', version: 0 });
+      return { model, serving: this.serving.get(model.name) === id };
+    });
+  }
+
+  /** Top-k for one user, batched with concurrent requests for the same model. */
+  recommend(served: ServedModel, user: number, k: number, includeSeen: boolean): Promise<{ items: number[]; scores: number[] }> {
+    return new Promise((resolve, reject) => {
+      let q = this.queues.get(served.model.id);
+      if (!q) {
+        q = { served, seen: [], unseen: [] };
+        this.queues.set(served.model.id, q);
+        setImmediate(() => this.flush(served.model.id));
+      }
+      (includeSeen ? q.seen : q.unseen).push({ user, k, resolve, reject });
+    });
+  }
+
+  private flush(id: string): void {
+    const q = this.queues.get(id)!;
+    this.queues.delete(id);
+    for (const [group, exclude] of [[q.unseen, [q.served.seen]], [q.seen, []]] as const) {
+      if (!group.length) continue;
+      try {
+        const k = Math.max(...group.map((p) => p.k));
+        const top = topItems(q.served.scorer, Uint32Array.from(group.map((p) => p.user)), k, exclude);
+        group.forEach((p, r) => {
+          const items: number[] = [];
+          const scores: number[] = [];
+          for (let j = 0; j < p.k; j++) {
+            const it = top.items[r * k + j]!;
+            if (it < 0) break;
+            items.push(it);
+            scores.push(top.scores[r * k + j]!);
+          }
+          p.resolve({ items, scores });
+        });
+      } catch (e) {
+        for (const p of group) p.reject(e);
+      }
+    }
+  }
+}

@@ -1,0 +1,138 @@
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { evaluator } from '@robustrec/contracts';
+import { invalidArgument, newId, notFound } from '@robustrec/core';
+import { ArtifactStore, openDatabase, type Db } from '@robustrec/store';
+
+const MIGRATIONS = [
+  `CREATE TABLE models (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     version INTEGER NOT NULL,
+     header_json TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     UNIQUE (name, version)
+   );
+   CREATE TABLE evaluations (
+     id TEXT PRIMARY KEY,
+     model_id TEXT NOT NULL REFERENCES models(id),
+     dataset_id TEXT NOT NULL,
+     config_json TEXT NOT NULL,
+     evaluation_json TEXT NOT NULL,
+     created_at TEXT NOT NULL
+   );`,
+];
+
+export interface LoadedTensors {
+  header: evaluator.Model;
+  tensors: Record<string, { shape: number[]; data: Float32Array }>;
+}
+
+const sizeOf = (t: evaluator.TensorInfo): number => t.shape.reduce((a, b) => a * b, 1);
+
+/**
+ * Model registry: SQLite catalogue (names with versions 1, 2, ...) plus one artifact file
+ * per model holding its float32 tensors in header order. Stored evaluations live here too.
+ */
+export class ModelRegistry {
+  readonly db: Db;
+  readonly artifacts: ArtifactStore;
+
+  constructor(home: string) {
+    const dir = join(home, 'evaluator');
+    this.db = openDatabase(join(dir, 'registry.db'), MIGRATIONS);
+    this.artifacts = new ArtifactStore(join(dir, 'models'));
+  }
+
+  /** Validates an upload header; errors name the field. */
+  static checkHeader(h: evaluator.Model | undefined): evaluator.Model {
+    if (!h) throw invalidArgument('header', 'the first message must be the model header');
+    if (!h.name) throw invalidArgument('header.name', 'is required');
+    if (!h.backbone) throw invalidArgument('header.backbone', 'is required');
+    if (!h.tensors.length) throw invalidArgument('header.tensors', 'at least one tensor is required');
+    const names = new Set<string>();
+    h.tensors.forEach((t, i) => {
+      if (!t.name || names.has(t.name)) throw invalidArgument(`header.tensors[${i}].name`, `missing or duplicate: ${JSON.stringify(t.name)}`);
+      names.add(t.name);
+      if (!t.shape.length || t.shape.some((d) => !Number.isInteger(d) || d < 1)) throw invalidArgument(`header.tensors[${i}].shape`, `must be positive dimensions, got [${t.shape}]`);
+    });
+    return h;
+  }
+
+  /** Stores a complete upload atomically: file first (atomic rename), then the row. */
+  register(header: evaluator.Model, tensors: Record<string, Uint8Array>): evaluator.Model {
+    const id = newId('model');
+    const parts = header.tensors.map((t) => tensors[t.name]!);
+    const sizeBytes = parts.reduce((a, p) => a + p.byteLength, 0);
+    this.artifacts.write(`${id}.bin`, parts);
+    try {
+      return this.db.transaction(() => {
+        const row = this.db.prepare('SELECT MAX(version) AS v FROM models WHERE name = ?').get(header.name) as { v: number | null };
+        const model: evaluator.Model = { ...header, id, version: (row.v ?? 0) + 1, sizeBytes };
+        this.db.prepare('INSERT INTO models VALUES (?, ?, ?, ?, ?)').run(id, model.name, model.version, JSON.stringify(evaluator.Model.toJSON(model)), new Date().toISOString());
+        return model;
+      })();
+    } catch (e) {
+      this.artifacts.remove(`${id}.bin`);
+      throw e;
+    }
+  }
+
+  /** Resolves a reference: id, or name + version (0: latest). */
+  get(ref: evaluator.ModelRef | undefined): evaluator.Model {
+    if (!ref || (!ref.id && !ref.name)) throw invalidArgument('model', 'give an id or a name');
+    const row = (ref.id
+      ? this.db.prepare('SELECT header_json FROM models WHERE id = ?').get(ref.id)
+      : ref.version
+        ? this.db.prepare('SELECT header_json FROM models WHERE name = ? AND version = ?').get(ref.name, ref.version)
+        : this.db.prepare('SELECT header_json FROM models WHERE name = ? ORDER BY version DESC LIMIT 1').get(ref.name)) as { header_json: string } | undefined;
+    if (!row) throw notFound('model', ref.id || `${ref.name}${ref.version ? ` v${ref.version}` : ''}`);
+    return evaluator.Model.fromJSON(JSON.parse(row.header_json));
+  }
+
+  list(name?: string): evaluator.Model[] {
+    const rows = (name
+      ? this.db.prepare('SELECT header_json FROM models WHERE name = ? ORDER BY rowid DESC').all(name)
+      : this.db.prepare('SELECT header_json FROM models ORDER BY rowid DESC').all()) as Array<{ header_json: string }>;
+    return rows.map((r) => evaluator.Model.fromJSON(JSON.parse(r.header_json)));
+  }
+
+  load(model: evaluator.Model): LoadedTensors {
+    const buf = readFileSync(this.artifacts.path(`${model.id}.bin`));
+    const copy = new Float32Array(buf.byteLength / 4);
+    new Uint8Array(copy.buffer).set(buf);
+    const tensors: LoadedTensors['tensors'] = {};
+    let off = 0;
+    for (const t of model.tensors) {
+      const n = sizeOf(t);
+      tensors[t.name] = { shape: t.shape, data: copy.subarray(off, off + n) };
+      off += n;
+    }
+    return { header: model, tensors };
+  }
+
+  saveEvaluation(e: evaluator.Evaluation): void {
+    this.db
+      .prepare('INSERT INTO evaluations VALUES (?, ?, ?, ?, ?, ?)')
+      .run(e.id, e.modelId, e.datasetId, e.provenance?.configJson ?? '{}', JSON.stringify(evaluator.Evaluation.toJSON(e)), new Date().toISOString());
+  }
+
+  getEvaluation(id: string): evaluator.Evaluation {
+    const row = this.db.prepare('SELECT evaluation_json FROM evaluations WHERE id = ?').get(id) as { evaluation_json: string } | undefined;
+    if (!row) throw notFound('evaluation', id);
+    return evaluator.Evaluation.fromJSON(JSON.parse(row.evaluation_json));
+  }
+
+  listEvaluations(modelId?: string, datasetId?: string): evaluator.Evaluation[] {
+    const rows = this.db
+      .prepare('SELECT evaluation_json FROM evaluations WHERE (? = \'\' OR model_id = ?) AND (? = \'\' OR dataset_id = ?) ORDER BY rowid DESC')
+      .all(modelId ?? '', modelId ?? '', datasetId ?? '', datasetId ?? '') as Array<{ evaluation_json: string }>;
+    return rows.map((r) => evaluator.Evaluation.fromJSON(JSON.parse(r.evaluation_json)));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+export const tensorBytes = (t: evaluator.TensorInfo): number => 4 * sizeOf(t);

@@ -1,0 +1,250 @@
+import { join } from 'node:path';
+import { common, evaluator, inference, scoring } from '@robustrec/contracts';
+import { homeDir, invalidArgument, newId, notFound, provenance, resourceExhausted, RrError } from '@robustrec/core';
+import { clientStream, serverStream, startServer, unary, writeMessage } from '@robustrec/grpc';
+import { DEFAULT_KS, evaluateRankingAsync } from '@robustrec/metrics';
+import { DatasetCache, ModelServer, scorerFor, type ServedModel } from './models';
+import { ModelRegistry, tensorBytes } from './registry';
+
+export interface EvaluatorServiceOptions {
+  address?: string;
+  home?: string;
+  /** DataService address (datasets for evaluation and the seen-item masks of serving). */
+  dataAddress: string;
+  /** Largest RecommendBatch / ModelInfer batch (default 10,000 users). */
+  maxBatch?: number;
+}
+
+const CHUNK = 1 << 20;
+
+function checkUser(s: ServedModel, user: number): void {
+  if (!Number.isInteger(user) || user < 0 || user >= s.model.numUsers) throw notFound('user', `${user} (model ${s.model.id} has users 0..${s.model.numUsers - 1})`);
+}
+
+function checkK(s: ServedModel, k: number, field = 'k'): void {
+  if (!Number.isInteger(k) || k < 1 || k > s.model.numItems) throw invalidArgument(field, `must be in [1, ${s.model.numItems}], got ${k}`);
+}
+
+/**
+ * The evaluator process: EvaluatorService (full-ranking metrics), ModelRegistryService,
+ * ScoringService and the Open Inference Protocol (KServe v2) over the same loaded models.
+ */
+export async function startEvaluatorService(opts: EvaluatorServiceOptions) {
+  const home = opts.home ?? homeDir();
+  const registry = new ModelRegistry(home);
+  const datasets = new DatasetCache(opts.dataAddress);
+  const server = new ModelServer(registry, datasets);
+  const maxBatch = opts.maxBatch ?? 10_000;
+
+  const registryImpl: evaluator.ModelRegistryServiceServer = {
+    registerModel: clientStream(async (messages) => {
+      let header: evaluator.Model | undefined;
+      const buffers: Record<string, Uint8Array> = {};
+      const written: Record<string, number> = {};
+      for await (const msg of messages) {
+        if (!header) {
+          header = ModelRegistry.checkHeader(msg.header);
+          for (const t of header.tensors) {
+            buffers[t.name] = new Uint8Array(tensorBytes(t));
+            written[t.name] = 0;
+          }
+          continue;
+        }
+        const c = msg.chunk;
+        if (!c) throw invalidArgument('chunk', 'only the first message may be a header');
+        const buf = buffers[c.name];
+        if (!buf) throw invalidArgument('chunk.name', `tensor ${JSON.stringify(c.name)} is not declared in the header`);
+        if (c.offset + c.data.byteLength > buf.byteLength) throw invalidArgument('chunk.offset', `${c.name}: bytes ${c.offset}..${c.offset + c.data.byteLength} exceed its ${buf.byteLength} bytes`);
+        buf.set(c.data, c.offset);
+        written[c.name]! += c.data.byteLength;
+      }
+      if (!header) throw invalidArgument('header', 'empty upload');
+      for (const t of header.tensors)
+        if (written[t.name] !== buffers[t.name]!.byteLength) throw invalidArgument('chunk', `tensor ${t.name} incomplete: ${written[t.name]} of ${buffers[t.name]!.byteLength} bytes`);
+      return { model: registry.register(header, buffers) };
+    }),
+    getModel: unary((req) => ({ model: registry.get(req.model) })),
+    listModels: unary((req) => ({ models: registry.list(req.name || undefined) })),
+    downloadModel: serverStream(async (req, call) => {
+      const model = registry.get(req.model);
+      const loaded = registry.load(model);
+      await writeMessage(call, { header: model, chunk: undefined });
+      for (const t of model.tensors) {
+        const d = loaded.tensors[t.name]!.data;
+        const b = Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+        for (let off = 0; off < b.byteLength; off += CHUNK) await writeMessage(call, { header: undefined, chunk: { name: t.name, offset: off, data: b.subarray(off, off + CHUNK) } });
+      }
+    }),
+  };
+
+  const evaluatorImpl: evaluator.EvaluatorServiceServer = {
+    evaluate: unary(async (req) => {
+      const model = registry.get(req.model);
+      const datasetId = req.datasetId || model.datasetId;
+      const split = req.split || common.Split.SPLIT_TEST;
+      if (split !== common.Split.SPLIT_TEST && split !== common.Split.SPLIT_VALID) throw invalidArgument('split', 'must be SPLIT_TEST or SPLIT_VALID');
+      const ks = req.ks.length ? req.ks : [...DEFAULT_KS];
+      ks.forEach((k, i) => {
+        if (!Number.isInteger(k) || k < 1 || k > model.numItems) throw invalidArgument(`ks[${i}]`, `must be in [1, ${model.numItems}], got ${k}`);
+      });
+      const data = await datasets.get(datasetId);
+      if (model.numItems !== data.numItems) throw invalidArgument('dataset_id', `model has ${model.numItems} items, dataset ${datasetId} has ${data.numItems}`);
+      if (model.numUsers < data.numGenuineUsers) throw invalidArgument('dataset_id', `model has ${model.numUsers} users, dataset ${datasetId} has ${data.numGenuineUsers} genuine users`);
+      const targets = req.targetItems.length ? Uint32Array.from(req.targetItems) : data.targetItems;
+      targets.forEach((t, i) => {
+        if (t >= data.numItems) throw invalidArgument(`target_items[${i}]`, `item ${t} out of range [0, ${data.numItems})`);
+      });
+      const maskValid = req.maskValid ?? true;
+      const test = split === common.Split.SPLIT_TEST;
+      const scorer = scorerFor(registry.load(model));
+      const res = await evaluateRankingAsync({
+        scorer,
+        numGenuineUsers: data.numGenuineUsers,
+        exclude: test && maskValid ? [data.train, data.valid] : [data.train],
+        relevant: test ? data.test : data.valid,
+        targets: targets.length ? targets : undefined,
+        targetExclude: [data.train, data.valid, data.test],
+        ks,
+      });
+      const toMetric = (key: string, value: number): common.Metric => {
+        const at = key.lastIndexOf('@');
+        return { name: key.slice(0, at), k: Number(key.slice(at + 1)), value };
+      };
+      const config = { modelId: model.id, datasetId, split: common.splitToJSON(split), ks, targets: Array.from(targets), maskValid };
+      const evaluation: evaluator.Evaluation = {
+        id: newId('eval'),
+        modelId: model.id,
+        datasetId,
+        split,
+        metrics: Object.entries(res.metrics).map(([k, v]) => toMetric(k, v)),
+        targets: res.perTarget.map((t) => ({ item: t.item, users: t.users, metrics: Object.entries(t.metrics).map(([k, v]) => toMetric(k, v)) })),
+        usersEvaluated: res.usersEvaluated,
+        seconds: res.seconds,
+        provenance: provenance(model.provenance?.seed ?? 0, config),
+      };
+      registry.saveEvaluation(evaluation);
+      return { evaluation };
+    }),
+    getEvaluation: unary((req) => ({ evaluation: registry.getEvaluation(req.id) })),
+    listEvaluations: unary((req) => ({ evaluations: registry.listEvaluations(req.modelId, req.datasetId) })),
+  };
+
+  const scoringImpl: scoring.ScoringServiceServer = {
+    recommend: unary(async (req) => {
+      const s = await server.resolve(req.model);
+      checkUser(s, req.user);
+      checkK(s, req.k);
+      const r = await server.recommend(s, req.user, req.k, req.includeSeen);
+      return { ...r, modelId: s.model.id };
+    }),
+    score: unary(async (req) => {
+      const s = await server.resolve(req.model);
+      checkUser(s, req.user);
+      if (!req.items.length) throw invalidArgument('items', 'at least one item is required');
+      req.items.forEach((it, i) => {
+        if (it >= s.model.numItems) throw invalidArgument(`items[${i}]`, `item ${it} out of range [0, ${s.model.numItems})`);
+      });
+      const row = new Float32Array(s.model.numItems);
+      s.scorer.scoreUsers(Uint32Array.of(req.user), row);
+      return { scores: req.items.map((it) => row[it]!), modelId: s.model.id };
+    }),
+    recommendBatch: serverStream(async (req, call) => {
+      if (req.users.length > maxBatch) throw resourceExhausted(`users: ${req.users.length} exceeds the batch limit of ${maxBatch}`);
+      const s = await server.resolve(req.model);
+      checkK(s, req.k);
+      for (const u of req.users) checkUser(s, u);
+      const rs = await Promise.all(req.users.map((u) => server.recommend(s, u, req.k, req.includeSeen)));
+      for (let i = 0; i < rs.length; i++) await writeMessage(call, { user: req.users[i]!, ...rs[i]! });
+    }),
+    loadModel: unary(async (req) => ({ model: (await server.serve(registry.get(req.model))).model })),
+    listLoadedModels: unary(() => ({ models: server.list() })),
+  };
+
+  const inferenceImpl: inference.GRPCInferenceServiceServer = {
+    serverLive: unary(() => ({ live: true })),
+    serverReady: unary(() => ({ ready: true })),
+    serverMetadata: unary(() => ({ name: 'robustrec', version: '0.1.0', extensions: [] })),
+    modelReady: unary(async (req) => {
+      try {
+        await server.resolve({ id: '', name: req.name, version: req.version ? Number(req.version) : 0 });
+        return { ready: true };
+      } catch (e) {
+        if (e instanceof RrError && e.code === 'NOT_FOUND') return { ready: false };
+        throw e;
+      }
+    }),
+    modelMetadata: unary((req) => {
+      const versions = registry.list(req.name).map((m) => String(m.version));
+      if (!versions.length) throw notFound('model', req.name);
+      return {
+        name: req.name,
+        versions,
+        platform: 'robustrec',
+        inputs: [{ name: 'user', datatype: 'INT64', shape: [-1] }],
+        outputs: [
+          { name: 'items', datatype: 'INT64', shape: [-1, -1] },
+          { name: 'scores', datatype: 'FP32', shape: [-1, -1] },
+        ],
+      };
+    }),
+    modelInfer: unary(async (req) => {
+      const s = await server.resolve({ id: '', name: req.modelName, version: req.modelVersion ? Number(req.modelVersion) : 0 });
+      const input = req.inputs.findIndex((t) => t.name === 'user');
+      if (input < 0) throw invalidArgument('inputs', 'an input tensor named "user" is required');
+      const t = req.inputs[input]!;
+      let users: number[];
+      if (t.contents && (t.contents.int64Contents.length || t.contents.intContents.length || t.contents.uintContents.length))
+        users = [...t.contents.int64Contents, ...t.contents.intContents, ...t.contents.uintContents];
+      else if (req.rawInputContents[input]) {
+        const raw = req.rawInputContents[input]!;
+        const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+        users = t.datatype === 'INT32'
+          ? Array.from({ length: raw.byteLength / 4 }, (_, i) => dv.getInt32(4 * i, true))
+          : Array.from({ length: raw.byteLength / 8 }, (_, i) => Number(dv.getBigInt64(8 * i, true)));
+      } else users = [];
+      if (!users.length) throw invalidArgument('inputs[user]', 'no user ids given');
+      if (users.length > maxBatch) throw resourceExhausted(`inputs[user]: ${users.length} exceeds the batch limit of ${maxBatch}`);
+      const kParam = req.parameters.k?.int64Param;
+      const k = kParam !== undefined ? Number(kParam) : 10;
+      checkK(s, k, 'parameters.k');
+      for (const u of users) checkUser(s, u);
+      const rs = await Promise.all(users.map((u) => server.recommend(s, u, k, false)));
+      const items: number[] = [];
+      const scores: number[] = [];
+      for (const r of rs)
+        for (let j = 0; j < k; j++) {
+          items.push(r.items[j] ?? -1);
+          scores.push(r.scores[j] ?? Number.NaN);
+        }
+      return {
+        modelName: req.modelName,
+        modelVersion: String(s.model.version),
+        id: req.id,
+        parameters: {},
+        outputs: [
+          { name: 'items', datatype: 'INT64', shape: [users.length, k], parameters: {}, contents: { boolContents: [], intContents: [], int64Contents: items, uintContents: [], uint64Contents: [], fp32Contents: [], fp64Contents: [], bytesContents: [] } },
+          { name: 'scores', datatype: 'FP32', shape: [users.length, k], parameters: {}, contents: { boolContents: [], intContents: [], int64Contents: [], uintContents: [], uint64Contents: [], fp32Contents: scores, fp64Contents: [], bytesContents: [] } },
+        ],
+        rawOutputContents: [],
+      };
+    }),
+  };
+
+  const srv = await startServer(
+    [
+      { name: 'robustrec.v1.EvaluatorService', definition: evaluator.EvaluatorServiceService, implementation: evaluatorImpl },
+      { name: 'robustrec.v1.ModelRegistryService', definition: evaluator.ModelRegistryServiceService, implementation: registryImpl },
+      { name: 'robustrec.v1.ScoringService', definition: scoring.ScoringServiceService, implementation: scoringImpl },
+      { name: 'inference.GRPCInferenceService', definition: inference.GRPCInferenceServiceService, implementation: inferenceImpl },
+    ],
+    opts.address,
+  );
+  return {
+    ...srv,
+    registry,
+    async shutdown(graceMs?: number) {
+      await srv.shutdown(graceMs);
+      registry.close();
+    },
+  };
+}
