@@ -3,6 +3,9 @@
 // vitest and plain node.
 import { workerData } from 'node:worker_threads';
 import { register } from 'tsx/esm/api';
+import { register as registerCjs } from 'tsx/cjs/api';
 
+// Both loaders: some dependencies (tfjs-core's dist files) are reached through require().
 register();
+registerCjs();
 await import(workerData.__entry);

@@ -30,6 +30,7 @@ Options:
                             use running services instead of starting them in-process
   --out DIR                 where reports go (default <home>/reports/<spec>)
   --seeds 2024,2025         run only these seeds of the spec (the other cells stay for a later run)
+  --trainers N              in-process mode: start N trainer services and spread the cells over them
 `;
 
 const { positionals, values } = parseArgs({
@@ -42,6 +43,7 @@ const { positionals, values } = parseArgs({
     attack: { type: 'string' },
     out: { type: 'string' },
     seeds: { type: 'string' },
+    trainers: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -59,7 +61,7 @@ function remoteEndpoints(): Endpoints | undefined {
 async function withPlatform<T>(fn: (e: Endpoints) => Promise<T>): Promise<T> {
   const remote = remoteEndpoints();
   if (remote) return fn(remote);
-  const platform: Platform = await startPlatform({ home });
+  const platform: Platform = await startPlatform({ home, trainers: values.trainers ? Number(values.trainers) : 1 });
   try {
     return await fn(platform.endpoints);
   } finally {

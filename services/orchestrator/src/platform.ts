@@ -20,6 +20,8 @@ export interface PlatformOptions {
   ports?: { data: number; attack: number; trainer: number; evaluator: number };
   /** Registration token of the attack service for external generators. */
   attackToken?: string;
+  /** Trainer services to start (default 1); cells are spread across them. */
+  trainers?: number;
 }
 
 /**
@@ -38,12 +40,22 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     dataAddress: dataSrv.address,
     token: opts.attackToken ?? process.env.ROBUSTREC_ATTACK_TOKEN ?? '',
   });
-  const trainerSrv = await startTrainerService({ address: at(opts.ports?.trainer), home, dataAddress: dataSrv.address, registryAddress: evalSrv.address });
+  // Each trainer keeps its own job table and checkpoints (<home>/trainer-N/ beyond the first).
+  const trainerSrvs: Array<Awaited<ReturnType<typeof startTrainerService>>> = [];
+  for (let i = 0; i < Math.max(1, opts.trainers ?? 1); i++)
+    trainerSrvs.push(
+      await startTrainerService({
+        address: at(i === 0 ? opts.ports?.trainer : undefined),
+        home: i === 0 ? home : join(home, `trainer-${i + 1}`),
+        dataAddress: dataSrv.address,
+        registryAddress: evalSrv.address,
+      }),
+    );
   return {
     home,
-    endpoints: { data: dataSrv.address, evaluator: evalSrv.address, trainers: [trainerSrv.address], attackers: [attackSrv.address] },
+    endpoints: { data: dataSrv.address, evaluator: evalSrv.address, trainers: trainerSrvs.map((t) => t.address), attackers: [attackSrv.address] },
     async shutdown() {
-      await trainerSrv.shutdown();
+      for (const t of trainerSrvs) await t.shutdown();
       await attackSrv.shutdown();
       await evalSrv.shutdown();
       await dataSrv.shutdown();
