@@ -68,7 +68,7 @@ export class Orchestrator {
     return {
       specName: spec.name,
       key: cell.key,
-      dataset: cell.dataset.name,
+      dataset: usesFallback(cell.dataset) ? `${cell.dataset.name} (fallback data)` : cell.dataset.name,
       attack: cell.attack.name,
       model: cell.model.name,
       variant: cell.model.variant,
@@ -235,16 +235,22 @@ export class Orchestrator {
   }
 }
 
+const lightgcnDir = (d: DatasetSpec): string | undefined => (d.lightgcn ? (isAbsolute(d.lightgcn) ? d.lightgcn : join(datasetsDir(), d.lightgcn)) : undefined);
+
+/** Whether a spec's LightGCN directory is missing and its fallback source is used instead. */
+export function usesFallback(d: DatasetSpec): boolean {
+  const dir = lightgcnDir(d);
+  return dir !== undefined && !!d.fallback && !existsSync(join(dir, 'train.txt'));
+}
+
 /** DatasetSpec -> ImportDatasetRequest, falling back when a LightGCN directory is missing. */
 export function datasetRequest(d: DatasetSpec): data.ImportDatasetRequest {
   const merge = false; // the split is kept; training on train ∪ valid is a trainer option
-  const lightgcnDir = d.lightgcn ? (isAbsolute(d.lightgcn) ? d.lightgcn : join(datasetsDir(), d.lightgcn)) : undefined;
-  const primaryMissing = lightgcnDir !== undefined && !existsSync(join(lightgcnDir, 'train.txt'));
-  const src = primaryMissing && d.fallback ? d.fallback : d;
+  const src = usesFallback(d) ? d.fallback! : d;
   const req: data.ImportDatasetRequest = { name: d.name };
   if (src.synthetic) req.synthetic = { numUsers: 0, numItems: 0, meanInteractions: 0, popularityExponent: 0, clusters: 0, seed: 0, ...src.synthetic };
   else if (src.catalogue) req.catalogue = { name: src.catalogue, mergeValidIntoTrain: merge };
   else if (src.interactions) req.interactions = { delimiter: '', hasHeader: false, userColumn: '', itemColumn: '', timestampColumn: '', ratingColumn: '', minRating: 0, ...src.interactions } as data.InteractionFileSource;
-  else if (src.lightgcn) req.lightgcn = { directory: lightgcnDir!, mergeValidIntoTrain: merge };
+  else if (src.lightgcn) req.lightgcn = { directory: lightgcnDir(src as DatasetSpec)!, mergeValidIntoTrain: merge };
   return req;
 }
