@@ -1,6 +1,6 @@
-import { bprDot, rowDots, type ParamTable } from '@robustrec/engine';
+import { bprDot, gatherRows, l2Local, rowDots, type ParamTable } from '@robustrec/engine';
 import type { Rng } from '@robustrec/core';
-import type { Head, ScorerCore } from '../types';
+import type { Backbone, Head, ScorerCore } from '../types';
 
 /** Dot-product scoring through the fused kernels. */
 export function dotHead(width: number): Head {
@@ -71,5 +71,29 @@ export function dotScorer(tensors: Record<string, { shape: number[]; data: Float
         }
       }
     },
+  };
+}
+
+/**
+ * Batch rows that are plain rows of the user/item tables (MF, NeuMF): gather, scatter the
+ * gradients back, and the L2 term on the gathered (ego) rows.
+ */
+export function egoRows(U: ParamTable, V: ParamTable, w: number): Pick<Backbone, 'forward' | 'backward' | 'regularize' | 'finalEmbeddings'> {
+  return {
+    forward(b, eu, ei, ej) {
+      gatherRows(U.data, w, b.users, b.n, eu);
+      gatherRows(V.data, w, b.pos, b.n, ei);
+      gatherRows(V.data, w, b.neg, b.n, ej);
+    },
+    backward(b, gu, gi, gj) {
+      U.accumulate(b.users, b.n, gu);
+      V.accumulate(b.pos, b.n, gi);
+      V.accumulate(b.neg, b.n, gj);
+    },
+    // the gathered rows are the ego rows: the L2 gradient joins the batch-local one
+    regularize(b, l2, eu, ei, ej, gu, gi, gj) {
+      return l2Local(eu, gu, b.n, w, l2) + l2Local(ei, gi, b.n, w, l2) + l2Local(ej, gj, b.n, w, l2);
+    },
+    finalEmbeddings: () => ({ users: U.data, items: V.data }),
   };
 }

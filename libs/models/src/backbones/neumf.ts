@@ -1,6 +1,6 @@
-import { ParamTable, gatherRows, l2Local, tf } from '@robustrec/engine';
+import { ParamTable, tf } from '@robustrec/engine';
 import type { Backbone, BackboneDef, Head, ScorerCore } from '../types';
-import { initNormal } from './dot';
+import { egoRows, initNormal } from './dot';
 
 /**
  * NeuMF: ŷ = hᵀ[p_u ⊙ q_i ; MLP([p'_u ; q'_i])], trained with BPR on ŷ (pre-sigmoid). Each
@@ -118,21 +118,7 @@ export const neumf: BackboneDef = {
       tables: [U, V, m.W1, m.b1, m.W2, m.b2, m.h],
       width: w,
       head: neumfHead(d, m),
-      forward(b, eu, ei, ej) {
-        gatherRows(U.data, w, b.users, b.n, eu);
-        gatherRows(V.data, w, b.pos, b.n, ei);
-        gatherRows(V.data, w, b.neg, b.n, ej);
-      },
-      backward(b, gu, gi, gj) {
-        U.accumulate(b.users, b.n, gu);
-        V.accumulate(b.pos, b.n, gi);
-        V.accumulate(b.neg, b.n, gj);
-      },
-      // the gathered rows are the ego rows: the L2 gradient joins the batch-local one
-      regularize(b, l2, eu, ei, ej, gu, gi, gj) {
-        return l2Local(eu, gu, b.n, w, l2) + l2Local(ei, gi, b.n, w, l2) + l2Local(ej, gj, b.n, w, l2);
-      },
-      finalEmbeddings: () => ({ users: U.data, items: V.data }),
+      ...egoRows(U, V, w),
       exportTensors: () => ({
         user_embedding: { shape: [ctx.numUsers, w], data: U.data.slice() },
         item_embedding: { shape: [ctx.numItems, w], data: V.data.slice() },
