@@ -1,25 +1,15 @@
 import { evaluator } from '@robustrec/contracts';
 import { failedPrecondition, type Csr, type InteractionData } from '@robustrec/core';
 import { fetchInteractionData } from '@robustrec/grpc';
-import { dotProductScorer, topItems, type Scorer } from '@robustrec/metrics';
+import { topItems, type Scorer } from '@robustrec/metrics';
 import { createScorer } from '@robustrec/models';
 import type { ModelRegistry } from './registry';
 
-/** Tensors a dot-product model may hold (LightGCN adds its layer-0 ego_embedding); any other tensor means the score is not <u, i>. */
-const DOT_TENSORS = new Set(['user_embedding', 'item_embedding', 'perturbation_magnitude', 'ego_embedding']);
-
 /**
- * The one place that turns stored tensors into a scorer: dot-product models (final
- * user/item embeddings only) take the fast SIMD path; any other backbone is scored by its
- * own definition in @robustrec/models. NeuMF also exports user_embedding/item_embedding
- * of equal width (plus its MLP), so the presence of those two alone does not make a
- * model a dot-product one.
+ * The one place that turns stored tensors into a scorer: each backbone's own definition in
+ * @robustrec/models (dot-product backbones get the metrics library's SIMD scorer, NeuMF its MLP).
  */
 export function scorerFor(loaded: { header: evaluator.Model; tensors: Record<string, { shape: number[]; data: Float32Array }> }): Scorer {
-  const u = loaded.tensors.user_embedding;
-  const i = loaded.tensors.item_embedding;
-  const onlyDot = Object.keys(loaded.tensors).every((n) => DOT_TENSORS.has(n));
-  if (u && i && onlyDot && u.shape.length === 2 && i.shape.length === 2 && u.shape[1] === i.shape[1]) return dotProductScorer(u.data, i.data, u.shape[1]!);
   try {
     return createScorer({ backbone: loaded.header.backbone, tensors: loaded.tensors });
   } catch (e) {
