@@ -81,3 +81,22 @@ export function topK(scores: ArrayLike<number>, k: number, exclude?: Set<number>
 
 /** Name of the i-th fake user, as in the authors' files. */
 export const fakeName = (i: number): string => `fake_user_${i}`;
+
+/**
+ * The heuristic attacks' shared recipe: each profile holds the targets, then whatever
+ * `prefill` adds (popular items, a segment), then fillers from `draw` up to its length.
+ */
+export async function fillerProfiles(
+  input: GenerateInput,
+  draw: () => number,
+  prefill?: (profile: Set<number>, length: number) => void,
+): Promise<{ profiles: Profile[] }> {
+  const profiles = profileLengths(input, input.targets.length + 1).map((len, f) => {
+    const s = new Set(input.targets);
+    prefill?.(s, len);
+    fillTo(s, len, draw);
+    return toProfile(fakeName(f), s);
+  });
+  await input.onProgress({ phase: 'profiles', done: profiles.length, total: profiles.length });
+  return { profiles };
+}

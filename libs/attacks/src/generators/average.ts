@@ -1,4 +1,4 @@
-import { fakeName, fillTo, itemPopularity, profileLengths, toProfile, weightedDraw } from '../common';
+import { fillerProfiles, itemPopularity, weightedDraw } from '../common';
 import type { AttackGenerator } from '../types';
 
 /**
@@ -14,16 +14,10 @@ export const average: AttackGenerator = {
     defaultOptions: {},
   }),
   async generate(input) {
-    const { targets, rng } = input;
+    const { rng } = input;
     const pop = itemPopularity(input.train);
     const smoothing = input.params.smoothing!;
     const draw = weightedDraw(rng, Float64Array.from(pop, (c) => c + smoothing));
-    const profiles = profileLengths(input, targets.length + 1).map((len, f) => {
-      const s = new Set(targets);
-      fillTo(s, len, draw);
-      return toProfile(fakeName(f), s);
-    });
-    await input.onProgress({ phase: 'profiles', done: profiles.length, total: profiles.length });
-    return { profiles };
+    return fillerProfiles(input, draw);
   },
 };

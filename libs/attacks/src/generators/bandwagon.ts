@@ -1,5 +1,5 @@
 import { checkNumber } from '@robustrec/core';
-import { fakeName, fillTo, itemPopularity, itemsByPopularity, profileLengths, toProfile, uniformDraw } from '../common';
+import { fillerProfiles, fillTo, itemPopularity, itemsByPopularity, uniformDraw } from '../common';
 import type { AttackGenerator } from '../types';
 
 /**
@@ -24,14 +24,9 @@ export const bandwagon: AttackGenerator = {
     const order = itemsByPopularity(itemPopularity(input.train));
     const popular = order.subarray(0, Math.max(1, Math.round(frac * numItems)));
     const draw = uniformDraw(rng, numItems);
-    const profiles = profileLengths(input, targets.length + 1).map((len, f) => {
-      const s = new Set(targets);
+    return fillerProfiles(input, draw, (s, len) => {
       const nPopular = Math.min(popular.length, Math.round(share * (len - targets.length)));
       fillTo(s, targets.length + nPopular, () => popular[rng.int(popular.length)]!);
-      fillTo(s, len, draw);
-      return toProfile(fakeName(f), s);
     });
-    await input.onProgress({ phase: 'profiles', done: profiles.length, total: profiles.length });
-    return { profiles };
   },
 };

@@ -1,4 +1,4 @@
-import { fakeName, fillTo, profileLengths, toProfile, uniformDraw } from '../common';
+import { fillerProfiles, uniformDraw } from '../common';
 import type { AttackGenerator } from '../types';
 
 /** Random attack: every target + fillers drawn uniformly over all items. */
@@ -10,14 +10,8 @@ export const random: AttackGenerator = {
     defaultOptions: {},
   }),
   async generate(input) {
-    const { targets, numItems, rng } = input;
+    const { numItems, rng } = input;
     const draw = uniformDraw(rng, numItems);
-    const profiles = profileLengths(input, targets.length + 1).map((len, f) => {
-      const s = new Set(targets);
-      fillTo(s, len, draw);
-      return toProfile(fakeName(f), s);
-    });
-    await input.onProgress({ phase: 'profiles', done: profiles.length, total: profiles.length });
-    return { profiles };
+    return fillerProfiles(input, draw);
   },
 };

@@ -1,5 +1,5 @@
 import { checkNumber } from '@robustrec/core';
-import { fakeName, fillTo, itemPopularity, profileLengths, toProfile, topK, uniformDraw } from '../common';
+import { fillerProfiles, itemPopularity, topK, uniformDraw } from '../common';
 import type { AttackGenerator } from '../types';
 
 /**
@@ -32,13 +32,8 @@ export const segment: AttackGenerator = {
     for (let i = 0; i < numItems; i++) co[i] = co[i]! * 1e6 + pop[i]!;
     const seg = topK(co, size, targetSet);
     const draw = uniformDraw(rng, numItems);
-    const profiles = profileLengths(input, targets.length + 1).map((len, f) => {
-      const s = new Set(targets);
+    return fillerProfiles(input, draw, (s, len) => {
       for (const i of seg) if (s.size < len) s.add(i);
-      fillTo(s, len, draw);
-      return toProfile(fakeName(f), s);
     });
-    await input.onProgress({ phase: 'profiles', done: profiles.length, total: profiles.length });
-    return { profiles };
   },
 };
