@@ -155,10 +155,11 @@ export function expandCells(spec: ExperimentSpec): Cell[] {
     );
   });
   const cells: Cell[] = [];
-  for (const dataset of spec.datasets)
-    for (const attack of spec.attacks)
-      for (const model of variants)
-        for (const seed of spec.seeds) {
+  // Seed-major order: an interrupted grid leaves whole seeds finished, which is what the tables average over.
+  for (const seed of spec.seeds)
+    for (const dataset of spec.datasets)
+      for (const attack of spec.attacks)
+        for (const model of variants) {
           const identity = { dataset, attack, model, seed, train: spec.train, ks: spec.ks };
           cells.push({ key: sha256(canonicalJson(identity)).slice(0, 20), dataset, attack, model, seed, train: spec.train, ks: spec.ks });
         }
