@@ -110,6 +110,28 @@ describe('evaluator, registry and scoring', () => {
     // switch the served version: requests by name now answer with version 2
     const v2 = (await call(sc, sc.loadModel, { model: { ...ref, version: 2 } })).model!;
     expect((await call(sc, sc.recommend, { model: ref, user: 0, k: 5, includeSeen: false })).modelId).toBe(v2.id);
+    // switch back and forth while requests are in flight: none is dropped, and each answer
+    // is exactly the list of the version it names
+    const brute = (table: Float32Array, u: number, k: number): number[] =>
+      Array.from({ length: d.numItems }, (_, i) => i)
+        .filter((i) => !csrHas(d.train, u, i))
+        .map((i) => ({ i, s: Math.fround(table.subarray(u * dim, u * dim + dim).reduce((a, x, j) => a + x * items[i * dim + j]!, 0)) }))
+        .sort((a, b) => b.s - a.s || a.i - b.i)
+        .slice(0, k)
+        .map((x) => x.i);
+    const v1 = (await call(sc, sc.loadModel, { model: { ...ref, version: 1 } })).model!;
+    const inflight = Array.from({ length: 120 }, (_, i) => call(sc, sc.recommend, { model: ref, user: i % 60, k: 5, includeSeen: false }));
+    const switches = [2, 1, 2].map((version) => call(sc, sc.loadModel, { model: { ...ref, version } }));
+    const more = Array.from({ length: 120 }, (_, i) => call(sc, sc.recommend, { model: ref, user: i % 60, k: 5, includeSeen: false }));
+    await Promise.all(switches);
+    const flight = await Promise.all([...inflight, ...more]);
+    const negated = users.map((x) => -x);
+    flight.forEach((r, i) => {
+      expect([v1.id, v2.id]).toContain(r.modelId);
+      expect(r.items).toEqual(brute(r.modelId === v1.id ? users : negated, i % 60, 5));
+    });
+    expect(new Set(flight.map((r) => r.modelId)).size).toBe(2);
+    expect((await call(sc, sc.recommend, { model: ref, user: 0, k: 5, includeSeen: false })).modelId).toBe(v2.id);
     const loaded = await call(sc, sc.listLoadedModels, {});
     expect(loaded.models.filter((m) => m.serving).map((m) => m.model!.id)).toEqual([v2.id]);
     await expect(call(sc, sc.recommend, { model: ref, user: 100_000, k: 5, includeSeen: false })).rejects.toMatchObject({ code: 'NOT_FOUND' });
