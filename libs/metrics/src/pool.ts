@@ -15,7 +15,6 @@ const pending = new Map<number, (error?: string) => void>();
 function worker(i: number): Worker {
   while (workers.length <= i) {
     const w = startTsWorker(new URL('./rank-worker.ts', import.meta.url), {});
-    w.unref();
     w.on('message', (m: { id: number; error?: string }) => {
       pending.get(m.id)?.(m.error);
       pending.delete(m.id);
@@ -29,6 +28,8 @@ function worker(i: number): Worker {
       const at = workers.indexOf(w);
       if (at >= 0) workers.splice(at, 1);
     });
+    // unref after the listeners: adding a 'message' listener re-refs the worker's port
+    w.unref();
     workers.push(w);
   }
   return workers[i]!;

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEvaluatorService } from '../src';
 
-const CLIENTS = 32;
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 32);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 12_000);
 
 /** Client mode: 32 concurrent clients in this process, results as JSON on stdout. */
@@ -26,6 +26,7 @@ async function runClients(address: string, modelName: string): Promise<void> {
   let errors = 0;
   let issued = 0;
   const rng = new Rng(7);
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(
     clients.map(async (c) => {
@@ -42,10 +43,11 @@ async function runClients(address: string, modelName: string): Promise<void> {
     }),
   );
   const secs = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   lat.sort((a, b) => a - b);
   const pct = (p: number): number => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))]!;
   for (const c of clients) c.close();
-  process.stdout.write(JSON.stringify({ n: lat.length, errors, secs, p50: pct(50), p99: pct(99), max: lat.at(-1) }));
+  process.stdout.write(JSON.stringify({ n: lat.length, errors, secs, p50: pct(50), p99: pct(99), max: lat.at(-1), clientCpuMs: (cpu.user + cpu.system) / 1000 }));
 }
 
 const at = process.argv.indexOf('--client');
@@ -75,13 +77,17 @@ if (!modelName) {
 // The load comes from a separate process so that the clients' own gRPC work does not
 // share the server's event loop (as with any real client).
 const { spawn } = await import('node:child_process');
+const serverCpu0 = process.cpuUsage();
 const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--client', evalSrv.address, modelName], { stdio: ['ignore', 'pipe', 'inherit'] });
 let out = '';
 child.stdout.on('data', (d: Buffer) => (out += d.toString()));
 await new Promise((r) => child.on('exit', r));
-const res = JSON.parse(out) as { n: number; errors: number; secs: number; p50: number; p99: number; max: number };
+const serverCpu = process.cpuUsage(serverCpu0);
+const res = JSON.parse(out) as { n: number; errors: number; secs: number; p50: number; p99: number; max: number; clientCpuMs: number };
 console.log(`host: ${hostDescription()}, node ${process.version}; model ${modelName} (${process.env.ROBUSTREC_BENCH_MODEL ? 'registered model' : 'random N(0,0.1) embeddings, Gowalla size'})`);
 console.log(`${res.n + res.errors} requests, ${CLIENTS} concurrent clients (separate process), top-20: ${(res.n / res.secs).toFixed(0)} req/s, p50 ${res.p50.toFixed(2)} ms, p99 ${res.p99.toFixed(2)} ms, max ${res.max.toFixed(1)} ms, errors ${res.errors}`);
+const perReq = (ms: number): string => `${((ms * 1000) / (res.n + res.errors)).toFixed(0)} us`;
+console.log(`CPU per request: server ${perReq((serverCpu.user + serverCpu.system) / 1000)} (all threads, incl. model load), clients ${perReq(res.clientCpuMs)}`);
 await evalSrv.shutdown();
 await dataSrv.shutdown();
 if (!process.env.ROBUSTREC_BENCH_MODEL) rmSync(home, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 import { evaluator } from '@robustrec/contracts';
 import { failedPrecondition, type Csr, type InteractionData } from '@robustrec/core';
 import { fetchInteractionData } from '@robustrec/grpc';
-import { topItems, type Scorer } from '@robustrec/metrics';
+import { isDotProductScorer, ServePool, topItems, type Scorer } from '@robustrec/metrics';
 import { createScorer } from '@robustrec/models';
 import type { ModelRegistry } from './registry';
 
@@ -52,17 +52,23 @@ interface Pending {
 }
 
 /**
- * Loaded models for serving. Requests for the same model arriving in the same event-loop
- * turn are scored together (micro-batching: one blocked pass over the item table serves
- * many users), which is what keeps tail latency low under concurrency.
+ * Loaded models for serving. Dot-product models (MF, LightGCN) are scored on the serving
+ * worker pool, which batches whatever queues up while its workers are busy; other models
+ * (NeuMF) are micro-batched per event-loop turn on this thread.
  */
 export class ModelServer {
   private readonly loaded = new Map<string, Promise<ServedModel>>();
   /** name -> model id of the served version. */
   private readonly serving = new Map<string, string>();
   private readonly queues = new Map<string, { served: ServedModel; seen: Pending[]; unseen: Pending[] }>();
+  private readonly pool: ServePool;
 
-  constructor(private readonly registry: ModelRegistry, private readonly datasets: DatasetCache) {}
+  constructor(private readonly registry: ModelRegistry, private readonly datasets: DatasetCache, opts: { threads?: number } = {}) {
+    // One worker by default: a single worker lets batches grow under load (one kernel pass per
+    // batch), where two split the queue into small, lane-wasting batches (measured: 2,071 vs
+    // 1,766 req/s at 32 clients on the 2-core bench machine).
+    this.pool = new ServePool(opts.threads ?? Number(process.env.ROBUSTREC_SERVE_THREADS ?? 1));
+  }
 
   load(model: evaluator.Model): Promise<ServedModel> {
     let p = this.loaded.get(model.id);
@@ -70,6 +76,7 @@ export class ModelServer {
       p = (async () => {
         const scorer = scorerFor(this.registry.load(model));
         const data = await this.datasets.get(model.datasetId);
+        if (isDotProductScorer(scorer)) this.pool.add(model.id, scorer, data.train);
         return { model, scorer, seen: data.train };
       })();
       p.catch(() => this.loaded.delete(model.id));
@@ -78,7 +85,7 @@ export class ModelServer {
     return p;
   }
 
-  /** Loads a version and makes it the served one of its name (atomic switch). */
+  /** Loads a version and makes it the served one of its name (atomic switch: requests already resolved finish on the old one). */
   async serve(model: evaluator.Model): Promise<ServedModel> {
     const s = await this.load(model);
     this.serving.set(model.name, model.id);
@@ -89,10 +96,14 @@ export class ModelServer {
   async resolve(ref: evaluator.ModelRef | undefined): Promise<ServedModel> {
     if (ref && !ref.id && ref.name && !ref.version) {
       const id = this.serving.get(ref.name);
+      // the hot path: no catalogue query for the served version of a name
+      const hit = id ? this.loaded.get(id) : undefined;
+      if (hit) return hit;
       if (id) return this.load(this.registry.get({ id, name: '', version: 0 }));
       return this.serve(this.registry.get(ref));
     }
-    return this.load(this.registry.get(ref));
+    const hit = ref?.id ? this.loaded.get(ref.id) : undefined;
+    return hit ?? this.load(this.registry.get(ref));
   }
 
   list(): Array<{ model: evaluator.Model; serving: boolean }> {
@@ -103,7 +114,11 @@ export class ModelServer {
   }
 
   /** Top-k for one user, batched with concurrent requests for the same model. */
-  recommend(served: ServedModel, user: number, k: number, includeSeen: boolean): Promise<{ items: number[]; scores: number[] }> {
+  async recommend(served: ServedModel, user: number, k: number, includeSeen: boolean): Promise<{ items: number[]; scores: number[] }> {
+    if (this.pool.has(served.model.id)) {
+      const top = await this.pool.recommend(served.model.id, user, k, !includeSeen);
+      return unpad(top.items, top.scores, 0, k);
+    }
     return new Promise((resolve, reject) => {
       let q = this.queues.get(served.model.id);
       if (!q) {
@@ -115,6 +130,10 @@ export class ModelServer {
     });
   }
 
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+
   private flush(id: string): void {
     const q = this.queues.get(id)!;
     this.queues.delete(id);
@@ -123,20 +142,23 @@ export class ModelServer {
       try {
         const k = Math.max(...group.map((p) => p.k));
         const top = topItems(q.served.scorer, Uint32Array.from(group.map((p) => p.user)), k, exclude);
-        group.forEach((p, r) => {
-          const items: number[] = [];
-          const scores: number[] = [];
-          for (let j = 0; j < p.k; j++) {
-            const it = top.items[r * k + j]!;
-            if (it < 0) break;
-            items.push(it);
-            scores.push(top.scores[r * k + j]!);
-          }
-          p.resolve({ items, scores });
-        });
+        group.forEach((p, r) => p.resolve(unpad(top.items, top.scores, r * k, p.k)));
       } catch (e) {
         for (const p of group) p.reject(e);
       }
     }
   }
+}
+
+/** The first k entries at off of a -1-padded top list, as plain arrays. */
+function unpad(items: Int32Array, scores: Float32Array, off: number, k: number): { items: number[]; scores: number[] } {
+  const outItems: number[] = [];
+  const outScores: number[] = [];
+  for (let j = 0; j < k; j++) {
+    const it = items[off + j]!;
+    if (it < 0) break;
+    outItems.push(it);
+    outScores.push(scores[off + j]!);
+  }
+  return { items: outItems, scores: outScores };
 }

@@ -244,6 +244,7 @@ export async function startEvaluatorService(opts: EvaluatorServiceOptions) {
     registry,
     async shutdown(graceMs?: number) {
       await srv.shutdown(graceMs);
+      await server.close();
       registry.close();
     },
   };
