@@ -3,3 +3,4 @@ export * from './optim';
 export * from './spmm';
 export * from './backend';
 export * from './reference';
+export * from './update-helper';

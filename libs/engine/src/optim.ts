@@ -48,15 +48,24 @@ export class ParamTable {
     readonly name: string,
     readonly rows: number,
     readonly width: number,
+    /** Existing shared storage (a helper thread's view of a table); fresh shared memory when absent. */
+    shared?: SharedTableArrays,
   ) {
     const n = rows * width;
-    this.data = new Float32Array(n);
-    this.grad = new Float32Array(n);
-    this.m = new Float32Array(n);
-    this.v = new Float32Array(n);
-    this.last = new Int32Array(rows);
-    this.touched = new Uint32Array(rows);
+    // Shared memory, so an UpdateHelper thread can update half of the touched rows in place.
+    const f32 = (len: number): Float32Array => new Float32Array(new SharedArrayBuffer(len * 4));
+    this.data = shared?.data ?? f32(n);
+    this.grad = shared?.grad ?? f32(n);
+    this.m = shared?.m ?? f32(n);
+    this.v = shared?.v ?? f32(n);
+    this.last = shared?.last ?? new Int32Array(new SharedArrayBuffer(rows * 4));
+    this.touched = shared?.touched ?? new Uint32Array(new SharedArrayBuffer(rows * 4));
     this.slot = new Int32Array(rows).fill(-1);
+  }
+
+  /** The arrays another thread needs to update rows of this table. */
+  sharedArrays(): SharedTableArrays {
+    return { data: this.data, grad: this.grad, m: this.m, v: this.v, last: this.last, touched: this.touched };
   }
 
   /** Offset of row r's gradient in `grad` (allocating its slot on first touch). */
@@ -98,6 +107,15 @@ export class ParamTable {
     for (let t = 0; t < this.touchedCount; t++) this.slot[this.touched[t]] = -1;
     this.touchedCount = 0;
   }
+}
+
+export interface SharedTableArrays {
+  data: Float32Array;
+  grad: Float32Array;
+  m: Float32Array;
+  v: Float32Array;
+  last: Int32Array;
+  touched: Uint32Array;
 }
 
 interface CatchUp {
@@ -146,6 +164,15 @@ export class Adam {
 
   /** Applies the current step to the touched rows of the table, then clears its gradient. */
   update(p: ParamTable): void {
+    this.updateRange(p, 0, p.touchedCount);
+    p.clearGrad();
+  }
+
+  /**
+   * Applies the current step to the rows in touched-slots [q0, q1). Rows are independent, so
+   * disjoint ranges may run on different threads with results identical to one `update`.
+   */
+  updateRange(p: ParamTable, q0: number, q1: number): void {
     const t = this.step;
     const { lr, b1, b2, eps } = this;
     const w = p.width;
@@ -155,23 +182,23 @@ export class Adam {
     const lazyExact = this.kind === 'adamw';
     const decay = 1 - lr * this.wd;
     const { data, grad, m, v, last, touched } = p;
-    for (let q = 0; q < p.touchedCount; q++) {
+    for (let q = q0; q < q1; q++) {
       const r = touched[q];
       const o = r * w;
       const go = q * w - o;
       if (lazyExact && last[r] < t - 1) {
-        // skipped steps in closed form, fused with this step (one pass over the row)
+        // skipped steps in closed form, fused with this step (one pass over the row); the
+        // factors are hoisted into locals so the element loop touches no object
         const f = this.factors(last[r], t - 1);
+        const dk = f.dk, fs = f.s, epsBar = f.epsBar, vMin = 10 * f.epsMax, b1k = f.b1k, b2k = f.b2k;
         for (let k = o; k < o + w; k++) {
           let mk = m[k];
           const v0 = v[k];
           const sv = Math.sqrt(v0);
-          const th =
-            mk === 0 ? data[k] * f.dk : sv > 10 * f.epsMax ? data[k] * f.dk + (f.s * mk) / (sv + f.epsBar) : this.exactSkip(data[k], mk, v0, f);
-          mk *= f.b1k;
+          const th = mk === 0 ? data[k] * dk : sv > vMin ? data[k] * dk + (fs * mk) / (sv + epsBar) : this.exactSkip(data[k], mk, v0, f);
           const g = grad[go + k];
-          mk = b1 * mk + (1 - b1) * g;
-          const vk = b2 * v0 * f.b2k + (1 - b2) * g * g;
+          mk = b1 * (mk * b1k) + (1 - b1) * g;
+          const vk = b2 * v0 * b2k + (1 - b2) * g * g;
           m[k] = mk;
           v[k] = vk;
           data[k] = th * decay - (stepSize * mk) / (Math.sqrt(vk) / bc2 + eps);
@@ -188,7 +215,6 @@ export class Adam {
       }
       last[r] = t;
     }
-    p.clearGrad();
   }
 
   /** Brings every row of the table to the current step (lazy-exact AdamW only; no-op for sparse_adam). */

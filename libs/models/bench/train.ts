@@ -1,5 +1,5 @@
 /**
- * npm run bench:train [-- --quality] [--epochs N] [--speed-epochs N] [--lightgcn-steps N] [--sparse]
+ * npm run bench:train [-- --quality] [--epochs N] [--speed-epochs N] [--lightgcn-steps N] [--sparse] [--threads 1|2]
  *
  * Speed: seconds per epoch of MF, APR and PamaCF (adversarial term on from the first epoch, so
  * the measured epochs are the expensive ones) on full Gowalla (train = train ∪ valid), peak RSS,
@@ -89,7 +89,7 @@ function evaluate(model: ReturnType<Trainer['exportModel']>, train: Csr, test: C
 
 const mb = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MB`;
 
-function main(): void {
+async function main(): Promise<void> {
   console.log(`bench:train on ${hostDescription()}, node ${process.version}, ${new Date().toISOString()}`);
   const t0 = performance.now();
   const { train, test } = load();
@@ -127,21 +127,24 @@ function main(): void {
   }
 
   const E = opt('--speed-epochs', 2);
+  const threads = opt('--threads', 2);
+  console.log(`optimiser update threads: ${threads} (--threads)`);
   const speed: Array<[string, TrainConfigInput]> = [
     ['MF', { backbone: { name: 'mf' }, defense: { name: 'none' } }],
     ['APR eps=0.3', { backbone: { name: 'mf' }, defense: { name: 'apr', params: { eps: 0.3, warmup_epochs: 0 } } }],
     ['PamaCF published rho=0.3', { backbone: { name: 'mf' }, defense: { name: 'pamacf', params: { rho: 0.3, warmup_epochs: 0 } } }],
   ];
   for (const [name, input] of speed) {
-    const tr = Trainer.create(train, resolveTrainConfig(input));
+    const tr = Trainer.create(train, resolveTrainConfig(input), { threads });
     const times: number[] = [];
     for (let e = 0; e < E; e++) times.push(tr.runEpoch().seconds);
+    await tr.close();
     const mean = times.reduce((a, b) => a + b, 0) / E;
     console.log(`${name.padEnd(28)} ${mean.toFixed(2)} s/epoch (epochs: ${times.map((t) => t.toFixed(2)).join(', ')}; ${tr.stepsPerEpoch} steps of 2048)  peak RSS so far ${mb(peakRssBytes())}`);
   }
   const steps = opt('--lightgcn-steps', 5);
   if (steps > 0) {
-    const tr = Trainer.create(train, resolveTrainConfig({ backbone: { name: 'lightgcn' }, defense: { name: 'none' } }));
+    const tr = Trainer.create(train, resolveTrainConfig({ backbone: { name: 'lightgcn' }, defense: { name: 'none' } }), { threads });
     // time the first `steps` steps of an epoch, then stop it (a full epoch takes minutes)
     const t1 = performance.now();
     let tStart = 0;
@@ -154,9 +157,10 @@ function main(): void {
       if ((e as Error).message !== 'stop') throw e;
     }
     const per = (performance.now() - tStart) / 1000 / steps;
+    await tr.close();
     console.log(`LightGCN (3 layers, AdamW)   ${per.toFixed(3)} s/step over ${steps} steps -> ${(per * tr.stepsPerEpoch).toFixed(0)} s/epoch extrapolated (${tr.stepsPerEpoch} steps; setup+first step ${((tStart - t1) / 1000).toFixed(2)} s)`);
   }
   console.log(`peak RSS ${mb(peakRssBytes())}`);
 }
 
-main();
+await main();

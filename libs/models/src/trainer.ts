@@ -1,5 +1,5 @@
 import { RrError, Rng, type Csr } from '@robustrec/core';
-import { Adam, allFinite, backendInfo, type ParamTable } from '@robustrec/engine';
+import { Adam, allFinite, backendInfo, UpdateHelper, type ParamTable } from '@robustrec/engine';
 import { backbones } from './backbones';
 import type { TrainConfig } from './config';
 import { defenses } from './defenses';
@@ -44,6 +44,15 @@ interface TrainerState {
   defenseName: string;
 }
 
+/** Execution settings that do not change results. */
+export interface TrainerOptions {
+  /**
+   * Threads for the optimiser update (1 or 2). Rows update independently, so parameters are
+   * bit-identical for any value; use 1 when several trainers share the cores.
+   */
+  threads?: number;
+}
+
 /** Trains one backbone with one defense; see the package README for the step. */
 export class Trainer {
   private _epoch = 0;
@@ -51,6 +60,10 @@ export class Trainer {
   private readonly backbone: Backbone;
   private readonly defense: Defense;
   private readonly opt: Adam;
+  /** Second thread for the optimiser update (TrainerOptions.threads = 2). */
+  private helper: UpdateHelper | undefined;
+  /** this.batch already holds the next step's samples (drawn during the previous update). */
+  private prefetched = false;
   private readonly rng: Rng;
   private readonly sampler: Sampler;
   private readonly batch: Batch;
@@ -64,6 +77,7 @@ export class Trainer {
   private constructor(
     readonly train: Csr,
     readonly config: TrainConfig,
+    opts: TrainerOptions = {},
   ) {
     this.numUsers = train.numRows;
     this.numItems = train.numCols;
@@ -91,10 +105,18 @@ export class Trainer {
     this.bufs = Array.from({ length: 9 }, () => new Float32Array(B * w));
     this.nbufs = Array.from({ length: 4 }, () => new Float32Array(B));
     this.magnitudes = new Float32Array(this.numUsers);
+    if ((opts.threads ?? 1) > 1) this.helper = new UpdateHelper(this.opt, this.backbone.tables);
   }
 
-  static create(train: Csr, config: TrainConfig): Trainer {
-    return new Trainer(train, config);
+  static create(train: Csr, config: TrainConfig, opts: TrainerOptions = {}): Trainer {
+    return new Trainer(train, config, opts);
+  }
+
+  /** Stops the helper thread, if any (the trainer stays usable on one thread). */
+  async close(): Promise<void> {
+    const h = this.helper;
+    this.helper = undefined;
+    await h?.close();
   }
 
   get epoch(): number {
@@ -149,11 +171,21 @@ export class Trainer {
   }
 
   /** One training step on n sampled triples; returns its losses (before the update). */
-  private step(n: number): { loss: number; bpr: number; reg: number; def: number } {
-    this.sampler.fill(this.batch, n);
+  private step(n: number, nextN: number): { loss: number; bpr: number; reg: number; def: number } {
+    if (!this.prefetched) this.sampler.fill(this.batch, n);
+    this.prefetched = false;
     const r = this.forwardBackward();
     this.opt.begin();
-    for (const t of this.backbone.tables) this.opt.update(t);
+    if (this.helper) {
+      this.helper.start(this.opt);
+      // the next batch's sampling needs no parameters: draw it while the helper finishes its
+      // half of the update (same draws in the same order as without the helper)
+      if (nextN > 0) {
+        this.sampler.fill(this.batch, nextN);
+        this.prefetched = true;
+      }
+      this.helper.finish();
+    } else for (const t of this.backbone.tables) this.opt.update(t);
     return r;
   }
 
@@ -205,7 +237,7 @@ export class Trainer {
     let sLoss = 0, sBpr = 0, sReg = 0, sDef = 0;
     for (let s = 0; s < steps; s++) {
       const n = Math.min(B, total - s * B);
-      const r = this.step(n);
+      const r = this.step(n, s + 1 < steps ? Math.min(B, total - (s + 1) * B) : 0);
       sLoss += r.loss;
       sBpr += r.bpr;
       sReg += r.reg;
@@ -251,8 +283,8 @@ export class Trainer {
     return { epoch: this._epoch, tensors, state: JSON.parse(JSON.stringify(state)) };
   }
 
-  static restore(train: Csr, config: TrainConfig, ckpt: Checkpoint): Trainer {
-    const tr = new Trainer(train, config);
+  static restore(train: Csr, config: TrainConfig, ckpt: Checkpoint, opts: TrainerOptions = {}): Trainer {
+    const tr = new Trainer(train, config, opts);
     const st = ckpt.state as TrainerState;
     if (st.backbone !== config.backbone.name || st.defenseName !== config.defense.name || st.optimizer !== config.optimizer)
       throw new RrError('FAILED_PRECONDITION', `checkpoint is for ${st.backbone}/${st.defenseName}/${st.optimizer}, not ${config.backbone.name}/${config.defense.name}/${config.optimizer}`);

@@ -113,6 +113,28 @@ describe('training', () => {
   const small = (defense: TrainConfigInput['defense'], extra: Partial<TrainConfigInput> = {}) =>
     resolveTrainConfig({ backbone: { name: 'mf' }, defense, dim: 8, batchSize: 32, epochs: 4, seed: 7, ...extra });
 
+  it('trains bit-identically with the optimiser update split over two threads', async () => {
+    for (const [defense, extra] of [
+      [{ name: 'pamacf', params: { warmup_epochs: 1 } }, {}],
+      [{ name: 'apr', params: { warmup_epochs: 1 } }, { backbone: { name: 'lightgcn', params: { layers: 2 } } }],
+      [{ name: 'none' }, { backbone: { name: 'neumf' } }],
+    ] as Array<[TrainConfigInput['defense'], Partial<TrainConfigInput>]>) {
+      const cfg = small(defense, { ...extra, epochs: 3 });
+      const one = Trainer.create(train, cfg);
+      const two = Trainer.create(train, cfg, { threads: 2 });
+      const l1: number[] = [];
+      const l2: number[] = [];
+      for (let e = 0; e < 3; e++) {
+        l1.push(one.runEpoch().metrics.loss!);
+        l2.push(two.runEpoch().metrics.loss!);
+      }
+      await two.close();
+      expect(l2).toEqual(l1);
+      const e1 = one.exportModel(), e2 = two.exportModel();
+      for (const k of Object.keys(e1.tensors)) expect(Buffer.from(e2.tensors[k].data.buffer).equals(Buffer.from(e1.tensors[k].data.buffer))).toBe(true);
+    }
+  });
+
   it('resumes bit-identically from a checkpoint (through the binary encoding)', () => {
     for (const [defense, extra] of [
       [{ name: 'pamacf', params: { warmup_epochs: 1 } }, {}],

@@ -49,6 +49,8 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
         home: i === 0 ? home : join(home, `trainer-${i + 1}`),
         dataAddress: dataSrv.address,
         registryAddress: evalSrv.address,
+        // several in-process trainers share the cores: one update thread each
+        threads: (opts.trainers ?? 1) > 1 ? 1 : undefined,
       }),
     );
   return {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
@@ -23,6 +24,11 @@ export interface TrainerServiceOptions {
   registryAddress: string;
   /** Jobs trained at once (default 1: a job already uses the cores it needs). */
   concurrency?: number;
+  /**
+   * Threads per job for the optimiser update (default: 2 when the machine has 2+ cores, else
+   * 1). Results do not depend on it; set 1 when several trainers share the cores.
+   */
+  threads?: number;
 }
 
 interface Running {
@@ -152,6 +158,7 @@ export class JobScheduler {
       evalEvery: job.evalEvery,
       checkpointPath: this.checkpointPath(job.id),
       cancelFlag: flag,
+      threads: this.opts.threads ?? Math.min(2, availableParallelism()),
     };
     const worker = startTsWorker(new URL('./worker.ts', import.meta.url), input as unknown as Record<string, unknown>);
     const r: Running = { worker, cancelFlag: new Int32Array(flag), epochSeconds: [] };

@@ -21,6 +21,8 @@ export interface WorkerInput {
   checkpointPath: string;
   /** Int32Array over a SharedArrayBuffer: [0] = 1 asks the worker to stop at the next step. */
   cancelFlag: SharedArrayBuffer;
+  /** Optimiser-update threads (results are identical for any value). */
+  threads: number;
 }
 
 export type WorkerMessage =
@@ -38,8 +40,16 @@ async function run(input: WorkerInput): Promise<void> {
   const { data } = await fetchInteractionData(input.dataAddress, input.datasetId);
   const train = input.trainOnValid ? csrUnion(data.train, data.valid) : data.train;
   const model = existsSync(input.checkpointPath)
-    ? Trainer.restore(train, input.config, decodeCheckpoint(readFileSync(input.checkpointPath)))
-    : Trainer.create(train, input.config);
+    ? Trainer.restore(train, input.config, decodeCheckpoint(readFileSync(input.checkpointPath)), { threads: input.threads })
+    : Trainer.create(train, input.config, { threads: input.threads });
+  try {
+    await trainLoop(model, input, data, post, cancel);
+  } finally {
+    await model.close();
+  }
+}
+
+async function trainLoop(model: Trainer, input: WorkerInput, data: Awaited<ReturnType<typeof fetchInteractionData>>['data'], post: (m: WorkerMessage) => void, cancel: Int32Array): Promise<void> {
   post({ type: 'started', epoch: model.epoch, numUsers: data.numUsers, numItems: data.numItems });
   while (model.epoch < input.config.epochs) {
     const r = model.runEpoch(() => {

@@ -1,0 +1,89 @@
+import type { Worker } from 'node:worker_threads';
+import { startTsWorker } from '@robustrec/core';
+import type { Adam, AdamOptions, OptimizerKind, ParamTable, SharedTableArrays } from './optim';
+
+/** Control words shared with the helper thread. */
+const SEQ = 0; // bumped by the caller for each request (-1 in CMD stops the helper)
+const CMD = 1; // 1 = update, -1 = stop
+const STEP = 2; // optimiser step to apply
+const DONE = 3; // last SEQ the helper finished
+const FAILED = 4; // 1 when the helper threw
+const RANGES = 8; // per table: q0, q1
+
+export interface HelperInit {
+  kind: OptimizerKind;
+  options: AdamOptions;
+  tables: Array<{ name: string; rows: number; width: number; arrays: SharedTableArrays }>;
+  ctrl: Int32Array;
+}
+
+/**
+ * A second thread for the optimiser update, the largest single cost of a dot-product
+ * training step: the touched rows of each table are split in two halves, the helper updates
+ * the second half in place (shared memory) while the caller updates the first. Each row's
+ * update is independent of the others, so parameters are bit-identical to a one-thread run.
+ * The handoff is a seq-cst counter with Atomics.wait/notify (no event loop involved).
+ */
+export class UpdateHelper {
+  private readonly ctrl: Int32Array;
+  private readonly worker: Worker;
+  private seq = 0;
+  private error = '';
+
+  constructor(opt: Adam, private readonly tables: readonly ParamTable[]) {
+    this.ctrl = new Int32Array(new SharedArrayBuffer((RANGES + 2 * tables.length) * 4));
+    const init: HelperInit = {
+      kind: opt.kind,
+      options: { lr: opt.lr, weightDecay: opt.wd, beta1: opt.b1, beta2: opt.b2, eps: opt.eps },
+      tables: tables.map((t) => ({ name: t.name, rows: t.rows, width: t.width, arrays: t.sharedArrays() })),
+      ctrl: this.ctrl,
+    };
+    this.worker = startTsWorker(new URL('./update-worker.ts', import.meta.url), { init });
+    this.worker.on('error', (e) => (this.error = e.message));
+    this.worker.unref();
+  }
+
+  /** One optimiser step (opt.begin() already called) over every table, then clears the gradients. */
+  update(opt: Adam): void {
+    this.start(opt);
+    this.finish();
+  }
+
+  /** Hands the second halves to the helper and updates the first halves on this thread. */
+  start(opt: Adam): void {
+    const c = this.ctrl;
+    const halves = this.tables.map((t) => t.touchedCount >> 1);
+    this.tables.forEach((t, i) => {
+      c[RANGES + 2 * i] = halves[i]!;
+      c[RANGES + 2 * i + 1] = t.touchedCount;
+    });
+    c[STEP] = opt.step;
+    c[CMD] = 1;
+    const seq = ++this.seq;
+    Atomics.store(c, SEQ, seq);
+    Atomics.notify(c, SEQ);
+    this.tables.forEach((t, i) => opt.updateRange(t, 0, halves[i]!));
+  }
+
+  /** Waits for the helper's halves, then clears the gradients. */
+  finish(): void {
+    const c = this.ctrl;
+    const seq = this.seq;
+    const deadline = Date.now() + 120_000;
+    while (Atomics.load(c, DONE) !== seq) {
+      if (this.error || Atomics.load(c, FAILED)) throw new Error(`optimiser helper thread failed: ${this.error || 'see its stderr'}`);
+      if (Date.now() > deadline) throw new Error('optimiser helper thread did not answer within 120 s');
+      Atomics.wait(c, DONE, Atomics.load(c, DONE), 1_000);
+    }
+    for (const t of this.tables) t.clearGrad();
+  }
+
+  close(): Promise<number> {
+    this.ctrl[CMD] = -1;
+    Atomics.store(this.ctrl, SEQ, ++this.seq);
+    Atomics.notify(this.ctrl, SEQ);
+    return this.worker.terminate();
+  }
+}
+
+export const helperControl = { SEQ, CMD, STEP, DONE, FAILED, RANGES };

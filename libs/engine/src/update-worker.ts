@@ -1,0 +1,24 @@
+/** Thread of an UpdateHelper: applies optimiser steps to its half of the touched rows. */
+import { workerData } from 'node:worker_threads';
+import { Adam, ParamTable } from './optim';
+import { helperControl as H, type HelperInit } from './update-helper';
+
+const init = (workerData as { init: HelperInit }).init;
+const opt = new Adam(init.kind, init.options);
+const tables = init.tables.map((t) => new ParamTable(t.name, t.rows, t.width, t.arrays));
+const c = init.ctrl;
+let seen = 0;
+for (;;) {
+  Atomics.wait(c, H.SEQ, seen);
+  seen = Atomics.load(c, H.SEQ);
+  if (c[H.CMD] === -1) break;
+  try {
+    opt.step = c[H.STEP]!;
+    tables.forEach((t, i) => opt.updateRange(t, c[H.RANGES + 2 * i]!, c[H.RANGES + 2 * i + 1]!));
+  } catch (e) {
+    console.error(e);
+    Atomics.store(c, H.FAILED, 1);
+  }
+  Atomics.store(c, H.DONE, seen);
+  Atomics.notify(c, H.DONE);
+}
