@@ -43,13 +43,10 @@ export class UpdateHelper {
     this.worker.unref();
   }
 
-  /** One optimiser step (opt.begin() already called) over every table, then clears the gradients. */
-  update(opt: Adam): void {
-    this.start(opt);
-    this.finish();
-  }
-
-  /** Hands the second halves to the helper and updates the first halves on this thread. */
+  /**
+   * One optimiser step (opt.begin() already called) over every table: hands the second halves
+   * to the helper and updates the first halves on this thread; finish() completes it.
+   */
   start(opt: Adam): void {
     const c = this.ctrl;
     const halves = this.tables.map((t) => t.touchedCount >> 1);

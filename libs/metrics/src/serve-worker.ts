@@ -5,7 +5,7 @@
 import { parentPort } from 'node:worker_threads';
 import type { Csr } from '@robustrec/core';
 import { BLOCK, DotKernel } from './kernel';
-import type { SharedDotModel } from './serve-pool';
+import type { ServeJob, ServeReply, SharedDotModel } from './serve-pool';
 import { maskRow, TopK } from './topk';
 
 interface Loaded {
@@ -16,16 +16,7 @@ interface Loaded {
 const models = new Map<string, Loaded>();
 const selectors = new Map<number, TopK>();
 
-interface Job {
-  id: number;
-  key: string;
-  users: Uint32Array;
-  k: number;
-  exclude: boolean;
-  model?: SharedDotModel;
-}
-
-parentPort!.on('message', (msg: Job | { unload: string }) => {
+parentPort!.on('message', (msg: ServeJob | { unload: string }) => {
   if ('unload' in msg) {
     models.delete(msg.unload);
     return;
@@ -52,8 +43,8 @@ parentPort!.on('message', (msg: Job | { unload: string }) => {
         for (let j = 0; j < got; j++) scores[(s + r) * k + j] = row[items[(s + r) * k + j]!]!;
       }
     }
-    parentPort!.postMessage({ id: msg.id, items, scores }, [items.buffer, scores.buffer]);
+    parentPort!.postMessage({ id: msg.id, items, scores } satisfies ServeReply, [items.buffer, scores.buffer]);
   } catch (e) {
-    parentPort!.postMessage({ id: msg.id, error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+    parentPort!.postMessage({ id: msg.id, error: e instanceof Error ? (e.stack ?? e.message) : String(e) } satisfies ServeReply);
   }
 });

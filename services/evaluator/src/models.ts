@@ -64,10 +64,8 @@ export class ModelServer {
   private readonly pool: ServePool;
 
   constructor(private readonly registry: ModelRegistry, private readonly datasets: DatasetCache, opts: { threads?: number } = {}) {
-    // One worker by default: a single worker lets batches grow under load (one kernel pass per
-    // batch), where two split the queue into small, lane-wasting batches (measured: 2,071 vs
-    // 1,766 req/s at 32 clients on the 2-core bench machine).
-    this.pool = new ServePool(opts.threads ?? Number(process.env.ROBUSTREC_SERVE_THREADS ?? 1));
+    const env = process.env.ROBUSTREC_SERVE_THREADS;
+    this.pool = new ServePool(opts.threads ?? (env ? Number(env) : undefined));
   }
 
   load(model: evaluator.Model): Promise<ServedModel> {
