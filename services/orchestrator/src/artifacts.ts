@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { evaluator } from '@robustrec/contracts';
 import { downloadModel } from '@robustrec/grpc';
 import { buildReport, reportToCsv, reportToMarkdown, stat, type Report } from './report';
-import { histogramChart, lineChart, type Series } from './plots';
+import { histogramChart, lineChart, svgToPng, type Series } from './plots';
 import type { ExperimentSpec } from './spec';
 import type { CellRecord } from './store';
 
 /**
- * Writes a spec's report artifacts: report.md / report.csv / report.json, one SVG per
+ * Writes a spec's report artifacts: report.md / report.csv / report.json, one SVG + PNG per
  * swept parameter (Figure 3 style) and, when an evaluator address is given, the
  * per-user perturbation-magnitude histogram of the defended models (Figure 2b).
  */
@@ -16,9 +16,14 @@ export async function writeReport(spec: ExperimentSpec, cells: CellRecord[], out
   mkdirSync(outDir, { recursive: true });
   const report = buildReport(spec, cells);
   const files: string[] = [];
-  const put = (name: string, content: string): void => {
+  const put = (name: string, content: string | Buffer): void => {
     writeFileSync(join(outDir, name), content);
     files.push(join(outDir, name));
+  };
+  // Every chart is written twice: SVG (exact, scalable) and PNG (for viewers without SVG).
+  const chart = (name: string, svg: string): void => {
+    put(`${name}.svg`, svg);
+    put(`${name}.png`, svgToPng(svg));
   };
   put('report.md', reportToMarkdown(report));
   put('report.csv', reportToCsv(report));
@@ -39,7 +44,7 @@ export async function writeReport(spec: ExperimentSpec, cells: CellRecord[], out
             }),
           }))
           .filter((s) => s.points.length);
-        if (series.length) put(`sweep-${model}-${param}-${metric.replace('@', '')}.svg`.replace(/[^\w.-]+/g, '_'), lineChart(`${model}: ${metric} vs ${param}`, param, metric, series));
+        if (series.length) chart(`sweep-${model}-${param}-${metric.replace('@', '')}`.replace(/[^\w.-]+/g, '_'), lineChart(`${model}: ${metric} vs ${param}`, param, metric, series));
       }
     }
   }
@@ -59,7 +64,7 @@ export async function writeReport(spec: ExperimentSpec, cells: CellRecord[], out
         /* models evaluated elsewhere may not be downloadable; the histogram is optional */
       }
     }
-    if (samples.length) put('perturbation-magnitudes.svg', histogramChart('Per-user perturbation magnitude (last epoch)', 'magnitude', samples));
+    if (samples.length) chart('perturbation-magnitudes', histogramChart('Per-user perturbation magnitude (last epoch)', 'magnitude', samples));
   }
   return { report, files };
 }

@@ -20,7 +20,7 @@ Commands:
   demo                      start the four services in-process, run the default experiment, print the tables
   up                        start the four services (data :50051, attack :50052, trainer :50053, evaluator :50054) until Ctrl-C
   run <spec.yaml>           run an experiment grid (resumes: finished cells are skipped)
-  report <spec.yaml>        write the report (Markdown, CSV, JSON, SVG plots) of a spec's stored cells
+  report <spec.yaml>        write the report (Markdown, CSV, JSON, SVG + PNG plots) of a spec's stored cells
   status [spec.yaml]        cells done/failed per spec; health of the configured services
   list <datasets|profiles|generators|models|jobs|evaluations>
 

@@ -1,5 +1,7 @@
+import { Resvg } from '@resvg/resvg-js';
+
 /**
- * Dependency-free SVG charts for the reports: line charts with error bars (the paper's
+ * SVG charts for the reports: line charts with error bars (the paper's
  * Figure 3 sweeps) and overlaid histograms (Figure 2b, perturbation magnitudes).
  */
 export interface Series {
@@ -86,4 +88,14 @@ export function histogramChart(title: string, xLabel: string, samples: Array<{ n
       .join('\n'),
     samples.map((s) => s.name),
   );
+}
+
+/**
+ * Rasterises one of these charts to PNG (resvg, prebuilt binary from npm, no install
+ * script). Text uses the system's fonts; on a machine without any the PNG has no labels,
+ * and the SVG beside it stays the complete figure.
+ */
+export function svgToPng(svg: string, scale = 2): Buffer {
+  const r = new Resvg(svg, { fitTo: { mode: 'zoom', value: scale }, font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } });
+  return r.render().asPng();
 }

@@ -1,7 +1,11 @@
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { writeReport } from '../src/artifacts';
 import { expandCells, parseSpec } from '../src/spec';
 import { buildReport, reportToCsv, reportToMarkdown } from '../src/report';
-import { histogramChart, lineChart } from '../src/plots';
+import { histogramChart, lineChart, svgToPng } from '../src/plots';
 import type { CellRecord } from '../src/store';
 
 const SPEC = `
@@ -83,5 +87,25 @@ describe('reports', () => {
     expect(svg).toContain('<path d="M');
     const h = histogramChart('mag', 'm', [{ name: 'APR', values: [0.3, 0.3] }, { name: 'PamaCF', values: [0.1, 0.5, 0.6] }]);
     expect((h.match(/<rect x=/g) ?? []).length).toBeGreaterThan(40);
+  });
+
+  it('renders charts to PNG with the chart drawn, not a blank page', () => {
+    const svg = lineChart('rho', 'rho', 'recall@20', [{ name: 'Clean', points: [{ x: 0.1, y: 0.1 }, { x: 0.5, y: 0.12 }] }]);
+    const png = svgToPng(svg);
+    expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([1120, 720]); // IHDR: 560×360 at 2×
+    const blank = svgToPng('<svg xmlns="http://www.w3.org/2000/svg" width="560" height="360"><rect width="560" height="360" fill="white"/></svg>');
+    expect(png.length).toBeGreaterThan(blank.length * 5);
+  });
+
+  it('writes tables and one SVG + PNG per swept metric', async () => {
+    const spec = parseSpec(SPEC);
+    const swept = (attack: string, rho: number, seed: number, r: number, t: number): CellRecord => ({ ...cell(`PamaCF[rho=${rho}]`, attack, seed, { 'recall@20': r, 't_hr@50': t }), sweepParam: 'rho', sweepValue: rho });
+    const cells = [swept('Clean', 0.1, 1, 0.12, 0), swept('Clean', 0.5, 1, 0.13, 0), swept('Random', 0.1, 1, 0.11, 0.004), swept('Random', 0.5, 1, 0.12, 0.002)];
+    const out = mkdtempSync(join(tmpdir(), 'rr-report-'));
+    await writeReport(spec, cells, out);
+    const names = readdirSync(out).sort();
+    expect(names).toEqual(['report.csv', 'report.json', 'report.md', 'sweep-PamaCF-rho-recall20.png', 'sweep-PamaCF-rho-recall20.svg', 'sweep-PamaCF-rho-t_hr50.png', 'sweep-PamaCF-rho-t_hr50.svg']);
+    expect(readFileSync(join(out, 'sweep-PamaCF-rho-t_hr50.svg'), 'utf8')).toContain('Random');
   });
 });
