@@ -103,7 +103,10 @@ export class Orchestrator {
       rec.jobId = job.id;
       rec.modelId = job.modelId;
       rec.versions = job.provenance?.versions ?? {};
-      const ev = await this.evaluate(rec.modelId, rec.datasetId, cell.ks);
+      // Poisoned data carries its targets in its lineage; on clean data, targets named in the
+      // spec give the clean model's T-HR on them (the baseline an attack must beat).
+      const cleanTargets = cell.attack.profiles || cell.attack.generator ? [] : (cell.attack.targets ?? []);
+      const ev = await this.evaluate(rec.modelId, rec.datasetId, cell.ks, cleanTargets);
       rec.evaluationId = ev.id;
       rec.metrics = {
         ...Object.fromEntries(ev.metrics.map((m) => [metricKey(m), m.value])),
@@ -224,10 +227,10 @@ export class Orchestrator {
     }
   }
 
-  private async evaluate(modelId: string, datasetId: string, ks: number[]): Promise<evaluator.Evaluation> {
+  private async evaluate(modelId: string, datasetId: string, ks: number[], targetItems: number[]): Promise<evaluator.Evaluation> {
     const c = createClient(evaluator.EvaluatorServiceClient, this.endpoints.evaluator);
     try {
-      const res = await call(c, c.evaluate, { model: { id: modelId, name: '', version: 0 }, datasetId, split: common.Split.SPLIT_TEST, ks, targetItems: [] });
+      const res = await call(c, c.evaluate, { model: { id: modelId, name: '', version: 0 }, datasetId, split: common.Split.SPLIT_TEST, ks, targetItems });
       return res.evaluation!;
     } finally {
       c.close();

@@ -31,6 +31,7 @@ export interface AttackSpec {
   options?: Record<string, string>;
   budget?: number;
   numTargets?: number;
+  /** Target items for a generator; on a clean entry (no profiles, no generator), the items whose T-HR the clean model is measured on. */
   targets?: number[];
   targetSelection?: 'unpopular' | 'popular' | 'random';
   profileLength?: number;
@@ -124,6 +125,7 @@ export function parseSpec(text: string, source = 'spec'): ExperimentSpec {
   const attacks = list('attacks').map((a, i) => {
     if (a.profiles !== undefined && a.generator !== undefined) throw invalidArgument(`attacks[${i}]`, 'give either profiles or generator, not both');
     numMap(a.params, `attacks[${i}].params`);
+    if (a.targets !== undefined) numbers(a.targets, `attacks[${i}].targets`);
     return a as unknown as AttackSpec;
   });
   const models = list('models').map((m, i) => {
