@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeCheckpoint, encodeCheckpoint } from '@robustrec/models';
 import { data, trainer } from '@robustrec/contracts';
 import { call, checkHealth, createClient, downloadModel, iterate, listServices } from '@robustrec/grpc';
 import { startDataService } from '@robustrec/data-service';
@@ -137,8 +140,33 @@ describe('TrainerService', () => {
     expect(a.header.provenance?.seed).toBe(7);
   });
 
-  // NaN/inf detection itself is unit-tested in libs/models (NonFiniteLossError): the validated
-  // hyper-parameter ranges leave no way to make a job diverge from the outside.
+  // The validated hyper-parameter ranges leave no way to make a job diverge from the outside,
+  // so the divergence is planted: the job's checkpoint is overwritten with NaN parameters
+  // while its trainer is down, and the resumed job must stop FAILED, not register garbage.
+  it('stops a job whose loss becomes non-finite with FAILED and registers no model', async () => {
+    let c = client();
+    const { job } = await call(c, c.startJob, { datasetId, config: config({ epochs: 200 }), name: 'diverges', idempotencyKey: '' });
+    c.close();
+    await watchUntil(job!.id, (ev) => (ev.progress?.epoch ?? 0) >= 1);
+    child!.kill('SIGKILL');
+    await exited(child!);
+    const path = join(tmp.dir, 'trainer', 'checkpoints', `${job!.id}.ckpt`);
+    const ckpt = decodeCheckpoint(readFileSync(path));
+    for (const t of Object.values(ckpt.tensors)) t.fill(Number.NaN);
+    writeFileSync(path, encodeCheckpoint(ckpt));
+    await startTrainer();
+    const events = await watchUntil(job!.id, (ev) => ev.job!.state === S.JOB_STATE_SUCCEEDED || ev.job!.state === S.JOB_STATE_FAILED);
+    const end = events.at(-1)!.job!;
+    expect(end.state).toBe(S.JOB_STATE_FAILED);
+    expect(end.error).toMatch(/non-finite/);
+    expect(end.modelId).toBe('');
+    // The service keeps serving: the failed job is listed as such.
+    c = client();
+    const failed = await call(c, c.listJobs, { state: S.JOB_STATE_FAILED });
+    c.close();
+    expect(failed.jobs.map((j) => j.id)).toContain(job!.id);
+  });
+
   it('cancels a running job and lists it', async () => {
     const c = client();
     const { job: long } = await call(c, c.startJob, { datasetId, config: config({ epochs: 200 }), name: 'cancel-me', idempotencyKey: '' });

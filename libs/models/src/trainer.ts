@@ -64,6 +64,7 @@ export class Trainer {
   private helper: UpdateHelper | undefined;
   /** this.batch already holds the next step's samples (drawn during the previous update). */
   private prefetched = false;
+  private aborted = false;
   private readonly rng: Rng;
   private readonly sampler: Sampler;
   private readonly batch: Batch;
@@ -227,6 +228,7 @@ export class Trainer {
   /** Trains one epoch. Throws NonFiniteLossError (and refuses further epochs) on NaN/inf. */
   runEpoch(onStep?: (step: number, steps: number) => void): EpochResult {
     if (this.failed) throw new NonFiniteLossError(`trainer failed earlier: ${this.failed}`);
+    if (this.aborted) throw new RrError('FAILED_PRECONDITION', 'an epoch of this trainer was aborted mid-way; restore it from a checkpoint');
     const t0 = performance.now();
     const B = this.config.batchSize;
     const total = this.sampler.samplesPerEpoch;
@@ -242,7 +244,14 @@ export class Trainer {
       sBpr += r.bpr;
       sReg += r.reg;
       sDef += r.def;
-      onStep?.(s + 1, steps);
+      try {
+        onStep?.(s + 1, steps);
+      } catch (e) {
+        // A callback that throws (a cancel) leaves the epoch half done: parameters, rng and
+        // the prefetched batch belong to no epoch boundary, so this object is done with.
+        this.aborted = true;
+        throw e;
+      }
     }
     for (const t of this.backbone.tables) this.opt.catchUpAll(t);
     for (const t of this.backbone.tables)

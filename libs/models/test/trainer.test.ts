@@ -211,6 +211,15 @@ describe('training', () => {
     expect(() => t.runEpoch()).toThrow(/failed earlier/);
   });
 
+  it('refuses to continue an epoch that a callback aborted', () => {
+    const t = Trainer.create(train, small({ name: 'none', params: {} }));
+    expect(() => t.runEpoch((step) => {
+      if (step === 2) throw new Error('cancelled');
+    })).toThrow('cancelled');
+    expect(t.epoch).toBe(0);
+    expect(() => t.runEpoch()).toThrow(/aborted mid-way/);
+  });
+
   it('neumf trains through the tfjs head and its scorer runs the MLP', () => {
     const cfg = resolveTrainConfig({ backbone: { name: 'neumf' }, defense: { name: 'apr', params: { warmup_epochs: 1 } }, dim: 8, batchSize: 64, epochs: 3, seed: 1, lr: 1e-2 });
     const t = Trainer.create(train, cfg);
