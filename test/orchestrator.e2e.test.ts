@@ -78,5 +78,20 @@ describe('orchestrator CLI', () => {
     expect(md).toContain('Table 2');
     expect(md).toMatch(/\| PamaCF \| \d/);
     expect(md).toMatch(/Table 2[^\n]*\n\n\| Model \| Clean T-HR@50/);
+
+    // A sweep point that equals a finished cell's training (another spec, same data and
+    // config) reuses that model instead of training it again.
+    const sweep = join(tmp.dir, 'sweep.yaml');
+    writeFileSync(sweep, SPEC.replace('name: e2e', 'name: e2e-sweep').replace(/  - name: Random\n    generator: random\n    budget: 0.02\n/, '').replace(/  - name: MF\n    backbone: mf\n/, '').replace('params: { rho: 0.3, warmup_epochs: 1 }', 'params: { warmup_epochs: 1 }\n    sweep: { rho: [0.3] }'));
+    const third = spawnTs('services/orchestrator/src/main.ts', ['run', sweep, '--home', tmp.dir]);
+    expect(await exited(third)).toBe(0);
+    expect(third.output()).toContain('reusing the model trained for e2e/PamaCF');
+    const again = new ExperimentStore(join(tmp.dir, 'orchestrator', 'experiments.db'));
+    const [point] = again.list('e2e-sweep');
+    again.close();
+    const original = cells.find((c) => c.variant === 'PamaCF' && c.attack === 'Clean')!;
+    expect(point!.variant).toBe('PamaCF[rho=0.3]');
+    expect(point!.modelId).toBe(original.modelId);
+    expect(point!.metrics['recall@20']).toBe(original.metrics['recall@20']);
   }, 400_000);
 });

@@ -99,10 +99,21 @@ export class Orchestrator {
         ? await this.once(`attack:${cleanId}:${canonicalJson(cell.attack)}`, () => this.poison(cleanId, cell.attack))
         : cleanId;
       this.store.upsert(rec);
-      const job = await this.train(spec, cell, rec.datasetId, trainerAddress);
-      rec.jobId = job.id;
-      rec.modelId = job.modelId;
-      rec.versions = job.provenance?.versions ?? {};
+      const earlier = this.sameTraining(cell, rec.datasetId);
+      if (earlier) {
+        // The same training config on the same dataset was done by another cell (e.g. a
+        // sweep point equal to a grid cell): reuse its model, evaluate with this cell's ks.
+        this.events.log?.(`cell ${cell.attack.name}/${cell.model.variant}/seed ${cell.seed}: reusing the model trained for ${earlier.specName}/${earlier.variant}`);
+        rec.jobId = earlier.jobId;
+        rec.modelId = earlier.modelId;
+        rec.versions = earlier.versions;
+      }
+      const job = earlier ? undefined : await this.train(spec, cell, rec.datasetId, trainerAddress);
+      if (job) {
+        rec.jobId = job.id;
+        rec.modelId = job.modelId;
+        rec.versions = job.provenance?.versions ?? {};
+      }
       // Poisoned data carries its targets in its lineage; on clean data, targets named in the
       // spec give the clean model's T-HR on them (the baseline an attack must beat).
       const cleanTargets = cell.attack.profiles || cell.attack.generator ? [] : (cell.attack.targets ?? []);
@@ -110,7 +121,7 @@ export class Orchestrator {
       rec.evaluationId = ev.id;
       rec.metrics = {
         ...Object.fromEntries(ev.metrics.map((m) => [metricKey(m), m.value])),
-        seconds_per_epoch: job.secondsPerEpoch,
+        seconds_per_epoch: job ? job.secondsPerEpoch : earlier!.metrics.seconds_per_epoch!,
       };
       rec.state = 'done';
     } catch (e) {
@@ -193,25 +204,18 @@ export class Orchestrator {
     }
   }
 
+  /** A finished cell of any spec in this store that trained exactly this config on this dataset. */
+  private sameTraining(cell: Cell, datasetId: string): CellRecord | undefined {
+    const want = canonicalJson(trainConfigOf(cell));
+    return this.store
+      .list()
+      .find((c) => c.state === 'done' && c.datasetId === datasetId && c.modelId !== '' && canonicalJson(trainConfigOf(c.config as Cell)) === want);
+  }
+
   private async train(spec: ExperimentSpec, cell: Cell, datasetId: string, address: string): Promise<trainer.Job> {
     const c = createClient(trainer.TrainerServiceClient, address);
     try {
-      const t = cell.train;
-      const config: trainer.TrainConfig = {
-        backbone: { name: cell.model.backbone, params: cell.model.backboneParams ?? {}, options: {} },
-        defense: { name: cell.model.defense ?? 'none', params: cell.model.params ?? {}, options: cell.model.options ?? {} },
-        epochs: t.epochs ?? 0,
-        batchSize: t.batchSize ?? 0,
-        dim: t.dim ?? 0,
-        lr: t.lr ?? 0,
-        weightDecay: t.weightDecay,
-        l2: undefined,
-        optimizer: t.optimizer === 'sparse_adam' ? trainer.Optimizer.OPTIMIZER_SPARSE_ADAM : trainer.Optimizer.OPTIMIZER_UNSPECIFIED,
-        seed: cell.seed,
-        trainOnValid: cell.dataset.trainOnValid ?? false,
-        evalEvery: 0,
-        initStd: 0,
-      };
+      const config = trainConfigOf(cell);
       // The idempotency key makes a re-run (after a crash) reattach to the same job.
       const { job } = await call(c, c.startJob, { datasetId, config, name: `${spec.name}/${cell.model.variant}`, idempotencyKey: `${spec.name}:${cell.key}` });
       let last = job!;
@@ -256,4 +260,24 @@ export function datasetRequest(d: DatasetSpec): data.ImportDatasetRequest {
   else if (src.interactions) req.interactions = { delimiter: '', hasHeader: false, userColumn: '', itemColumn: '', timestampColumn: '', ratingColumn: '', minRating: 0, ...src.interactions } as data.InteractionFileSource;
   else if (src.lightgcn) req.lightgcn = { directory: lightgcnDir(src as DatasetSpec)!, mergeValidIntoTrain: merge };
   return req;
+}
+
+/** The trainer config a cell asks for; two cells with equal configs on one dataset train the same model. */
+function trainConfigOf(cell: Cell): trainer.TrainConfig {
+  const t = cell.train;
+  return {
+    backbone: { name: cell.model.backbone, params: cell.model.backboneParams ?? {}, options: {} },
+    defense: { name: cell.model.defense ?? 'none', params: cell.model.params ?? {}, options: cell.model.options ?? {} },
+    epochs: t.epochs ?? 0,
+    batchSize: t.batchSize ?? 0,
+    dim: t.dim ?? 0,
+    lr: t.lr ?? 0,
+    weightDecay: t.weightDecay,
+    l2: undefined,
+    optimizer: t.optimizer === 'sparse_adam' ? trainer.Optimizer.OPTIMIZER_SPARSE_ADAM : trainer.Optimizer.OPTIMIZER_UNSPECIFIED,
+    seed: cell.seed,
+    trainOnValid: cell.dataset.trainOnValid ?? false,
+    evalEvery: 0,
+    initStd: 0,
+  };
 }
