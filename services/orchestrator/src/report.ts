@@ -1,4 +1,4 @@
-import type { ExperimentSpec } from './spec';
+import { poisons, type ExperimentSpec } from './spec';
 import type { CellRecord } from './store';
 
 /**
@@ -88,7 +88,7 @@ export function buildReport(spec: ExperimentSpec, cells: CellRecord[]): Report {
   const datasets = uniq(cells.map((c) => c.dataset));
   const attacks = spec.attacks.map((a) => a.name);
   // Table 2 columns: attacks, plus clean entries that name targets to measure T-HR on.
-  const attacked = spec.attacks.filter((a) => a.profiles || a.generator || a.targets?.length).map((a) => a.name);
+  const attacked = spec.attacks.filter((a) => poisons(a) || a.targets?.length).map((a) => a.name);
   return {
     spec: spec.name,
     table1: datasets.map((d) => block(spec, cells, d, attacks, ['recall@20', 'ndcg@20'], true)),

@@ -4,7 +4,7 @@ import { attack, common, data, evaluator, trainer } from '@robustrec/contracts';
 import { canonicalJson, datasetsDir, RrError } from '@robustrec/core';
 import { call, createClient, iterate } from '@robustrec/grpc';
 import type { AttackSpec, Cell, DatasetSpec, ExperimentSpec } from './spec';
-import { expandCells } from './spec';
+import { expandCells, poisons } from './spec';
 import type { CellRecord, ExperimentStore } from './store';
 
 /** Addresses of the services an experiment drives; several trainers/attackers spread the cells. */
@@ -95,10 +95,11 @@ export class Orchestrator {
     this.store.upsert(rec);
     try {
       const cleanId = await this.once(`dataset:${canonicalJson(cell.dataset)}`, () => this.importDataset(cell.dataset));
-      rec.datasetId = cell.attack.profiles || cell.attack.generator
+      rec.datasetId = poisons(cell.attack)
         ? await this.once(`attack:${cleanId}:${canonicalJson(cell.attack)}`, () => this.poison(cleanId, cell.attack))
         : cleanId;
       this.store.upsert(rec);
+      let secondsPerEpoch: number;
       const earlier = this.sameTraining(cell, rec.datasetId);
       if (earlier) {
         // The same training config on the same dataset was done by another cell (e.g. a
@@ -107,21 +108,21 @@ export class Orchestrator {
         rec.jobId = earlier.jobId;
         rec.modelId = earlier.modelId;
         rec.versions = earlier.versions;
-      }
-      const job = earlier ? undefined : await this.train(spec, cell, rec.datasetId, trainerAddress);
-      if (job) {
+        secondsPerEpoch = earlier.metrics.seconds_per_epoch!;
+      } else {
+        const job = await this.train(spec, cell, rec.datasetId, trainerAddress);
         rec.jobId = job.id;
         rec.modelId = job.modelId;
         rec.versions = job.provenance?.versions ?? {};
+        secondsPerEpoch = job.secondsPerEpoch;
       }
       // Poisoned data carries its targets in its lineage; on clean data, targets named in the
       // spec give the clean model's T-HR on them (the baseline an attack must beat).
-      const cleanTargets = cell.attack.profiles || cell.attack.generator ? [] : (cell.attack.targets ?? []);
-      const ev = await this.evaluate(rec.modelId, rec.datasetId, cell.ks, cleanTargets);
+      const ev = await this.evaluate(rec.modelId, rec.datasetId, cell.ks, poisons(cell.attack) ? [] : (cell.attack.targets ?? []));
       rec.evaluationId = ev.id;
       rec.metrics = {
         ...Object.fromEntries(ev.metrics.map((m) => [metricKey(m), m.value])),
-        seconds_per_epoch: job ? job.secondsPerEpoch : earlier!.metrics.seconds_per_epoch!,
+        seconds_per_epoch: secondsPerEpoch,
       };
       rec.state = 'done';
     } catch (e) {

@@ -38,6 +38,9 @@ export interface AttackSpec {
   seed?: number;
 }
 
+/** Whether an attack entry poisons the data (published profiles or a generator); otherwise it is clean. */
+export const poisons = (a: AttackSpec): boolean => Boolean(a.profiles || a.generator);
+
 export interface ModelSpec {
   name: string;
   backbone: string;
