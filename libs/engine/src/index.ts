@@ -4,3 +4,4 @@ export * from './spmm';
 export * from './backend';
 export * from './reference';
 export * from './update-helper';
+export * from './spmm-helper';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng, csrFromPairs } from '@robustrec/core';
 import {
   bprDot, gatherRows, l2Local, perturbRows, referenceMfLoss, referenceLightGcnLoss, normalizedAdjacency, spmm, spmmSparseInput,
-  rowSqNorms, scatterAddRows, type ReferenceMagnitude,
+  rowSqNorms, scatterAddRows, type ReferenceMagnitude, SpmmHelper, balancedSplit, sharedF32,
 } from '../src';
 
 const rand = (rng: Rng, n: number, std = 0.5): Float32Array => Float32Array.from({ length: n }, () => rng.normal() * std);
@@ -96,6 +96,33 @@ describe('sparse propagation', () => {
     spmm(a, xs, 4, pull);
     spmmSparseInput(a, xs, 4, rows, 2, push);
     for (let i = 0; i < pull.length; i++) expect(push[i]).toBeCloseTo(pull[i], 6);
+  });
+  it('splits a full product over two threads bit-identically (with and without acc)', async () => {
+    // a larger random graph so both threads get rows of every degree
+    const rng = new Rng(11);
+    const us: number[] = [], is: number[] = [];
+    for (let u = 0; u < 300; u++) for (let t = 0; t < 1 + (u % 17); t++) us.push(u), is.push((u * 7 + t * 13) % 200);
+    const big = normalizedAdjacency(csrFromPairs(300, 200, us, is));
+    const split = balancedSplit(big);
+    expect(split).toBeGreaterThan(0);
+    expect(split).toBeLessThan(big.numRows);
+    const w = 16;
+    const x = sharedF32(big.numRows * w);
+    x.set(rand(rng, x.length));
+    const one = new Float32Array(x.length), two = sharedF32(x.length);
+    spmm(big, x, w, one);
+    const helper = new SpmmHelper(big);
+    try {
+      helper.spmm(x, w, two);
+      expect(Buffer.compare(Buffer.from(one.buffer), Buffer.from(two.buffer))).toBe(0);
+      const accOne = rand(rng, x.length), accTwo = sharedF32(x.length);
+      accTwo.set(accOne);
+      spmm(big, x, w, one, 0, big.numRows, accOne);
+      helper.spmm(x, w, two, accTwo);
+      expect(Array.from(accTwo)).toEqual(Array.from(accOne));
+    } finally {
+      await helper.close();
+    }
   });
   it('LightGCN reference runs on the same adjacency (gradient flows to non-batch rows)', () => {
     const rng = new Rng(5);

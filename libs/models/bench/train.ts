@@ -134,7 +134,7 @@ async function main(): Promise<void> {
     ['APR eps=0.3', { backbone: { name: 'mf' }, defense: { name: 'apr', params: { eps: 0.3, warmup_epochs: 0 } } }],
     ['PamaCF published rho=0.3', { backbone: { name: 'mf' }, defense: { name: 'pamacf', params: { rho: 0.3, warmup_epochs: 0 } } }],
   ];
-  for (const [name, input] of speed) {
+  for (const [name, input] of E > 0 ? speed : []) {
     const tr = Trainer.create(train, resolveTrainConfig(input), { threads });
     const times: number[] = [];
     for (let e = 0; e < E; e++) times.push(tr.runEpoch().seconds);

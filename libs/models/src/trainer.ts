@@ -47,8 +47,9 @@ interface TrainerState {
 /** Execution settings that do not change results. */
 export interface TrainerOptions {
   /**
-   * Threads for the optimiser update (1 or 2). Rows update independently, so parameters are
-   * bit-identical for any value; use 1 when several trainers share the cores.
+   * Threads for the optimiser update and a backbone's full propagations (1 or 2). Rows are
+   * computed independently, so parameters are bit-identical for any value; use 1 when several
+   * trainers share the cores.
    */
   threads?: number;
 }
@@ -95,6 +96,7 @@ export class Trainer {
       rng: root.fork('init'),
       params: config.backbone.params,
       options: config.backbone.options,
+      threads: opts.threads ?? 1,
     });
     this.defense = ddef.create({ numUsers: this.numUsers, train, params: config.defense.params, options: config.defense.options });
     this.opt = new Adam(config.optimizer, { lr: config.lr, weightDecay: config.weightDecay });
@@ -117,7 +119,7 @@ export class Trainer {
   async close(): Promise<void> {
     const h = this.helper;
     this.helper = undefined;
-    await h?.close();
+    await Promise.all([h?.close(), this.backbone.close?.()]);
   }
 
   get epoch(): number {

@@ -25,6 +25,8 @@ export interface BackboneContext {
   rng: Rng;
   params: Record<string, number>;
   options: Record<string, string>;
+  /** Threads the backbone may use for its own work (results must not depend on it). */
+  threads: number;
 }
 
 export interface Batch {
@@ -55,6 +57,8 @@ export interface Backbone {
   finalEmbeddings(): { users: Float32Array; items: Float32Array };
   /** Scoring tensors of the exported model (besides perturbation_magnitude). */
   exportTensors(): Record<string, { shape: number[]; data: Float32Array }>;
+  /** Releases threads the backbone started (ctx.threads > 1). */
+  close?(): Promise<void>;
 }
 
 export interface ScorerCore {

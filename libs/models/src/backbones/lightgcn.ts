@@ -1,4 +1,4 @@
-import { ParamTable, l2RowsInto, normalizedAdjacency, spmm, spmmRow, spmmSparseInput } from '@robustrec/engine';
+import { ParamTable, SpmmHelper, l2RowsInto, normalizedAdjacency, sharedF32, spmm, spmmRow, spmmSparseInput } from '@robustrec/engine';
 import type { Backbone, BackboneDef, Batch } from '../types';
 import { dotHead, dotScorer, initNormal } from './dot';
 
@@ -24,10 +24,14 @@ export const lightgcn: BackboneDef = {
     // users and items drawn as two tables (same stream order as MF)
     initNormal(E, ctx.rng, ctx.initStd);
     const adj = normalizedAdjacency(ctx.train);
-    const layers: Float32Array[] = Array.from({ length: K }, () => new Float32Array(N * w)); // E^1..E^{K-1} (+1 spare)
+    // full products on two threads when allowed (bit-identical); their operands in shared memory
+    let helper = ctx.threads > 1 ? new SpmmHelper(adj) : undefined;
+    const propagate = (x: Float32Array, out: Float32Array, acc?: Float32Array): void =>
+      helper ? helper.spmm(x, w, out, acc) : spmm(adj, x, w, out, 0, N, acc);
+    const layers: Float32Array[] = Array.from({ length: K }, () => sharedF32(N * w)); // E^1..E^{K-1} (+1 spare)
     const G = new Float32Array(N * w);
-    const H0 = new Float32Array(N * w);
-    const H1 = new Float32Array(N * w);
+    const H0 = sharedF32(N * w);
+    const H1 = sharedF32(N * w);
     const gRows = new Uint32Array(N);
     const gMark = new Uint8Array(N);
     const inv = 1 / (K + 1);
@@ -44,13 +48,13 @@ export const lightgcn: BackboneDef = {
       }
     };
     const fullFinal = (): Float32Array => {
-      const acc = E.data.slice();
+      const acc = sharedF32(N * w);
+      acc.set(E.data);
       let prev = E.data;
-      const buf = [new Float32Array(N * w), new Float32Array(N * w)];
+      const buf = [sharedF32(N * w), sharedF32(N * w)];
       for (let l = 0; l < K; l++) {
         const nx = buf[l % 2];
-        spmm(adj, prev, w, nx);
-        for (let i = 0; i < acc.length; i++) acc[i] += nx[i];
+        propagate(prev, nx, acc);
         prev = nx;
       }
       for (let i = 0; i < acc.length; i++) acc[i] *= inv;
@@ -73,7 +77,7 @@ export const lightgcn: BackboneDef = {
       forward(b: Batch, eu, ei, ej) {
         let prev = E.data;
         for (let l = 0; l < K - 1; l++) {
-          spmm(adj, prev, w, layers[l]);
+          propagate(prev, layers[l]);
           prev = layers[l];
         }
         for (let q = 0; q < b.n; q++) {
@@ -102,8 +106,7 @@ export const lightgcn: BackboneDef = {
         let cur = H0;
         let nxt = H1;
         for (let l = 1; l < K; l++) {
-          spmm(adj, cur, w, nxt);
-          for (let i = 0; i < grad.length; i++) grad[i] += nxt[i];
+          propagate(cur, nxt, grad);
           const t = cur;
           cur = nxt;
           nxt = t;
@@ -126,6 +129,11 @@ export const lightgcn: BackboneDef = {
       finalEmbeddings() {
         const f = fullFinal();
         return { users: f.subarray(0, nu * w), items: f.subarray(nu * w) };
+      },
+      async close() {
+        const h = helper;
+        helper = undefined;
+        await h?.close();
       },
       exportTensors() {
         const f = fullFinal();
