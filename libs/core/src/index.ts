@@ -6,3 +6,4 @@ export * from './config';
 export * from './provenance';
 export * from './util';
 export * from './workers';
+export * from './wasm';

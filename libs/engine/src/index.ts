@@ -5,3 +5,4 @@ export * from './backend';
 export * from './reference';
 export * from './update-helper';
 export * from './spmm-helper';
+export * from './spmm-wasm';

@@ -1,35 +1,27 @@
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
-import { startTsWorker } from '@robustrec/core';
+import { startTsWorker, type WasmMemory } from '@robustrec/core';
+import type { SharedTableArrays } from './optim';
 import { spmm, type WeightedCsr } from './spmm';
+import { WASM_SPMM_BLOCK, WasmArena, WasmSpmm, type SpmmOffsets } from './spmm-wasm';
 
 /** Control words shared with the helper thread. */
 const SEQ = 0; // bumped by the caller per request; -1 in CMD stops the helper
-const CMD = 1; // 1 = spmm, -1 = stop
+const CMD = 1; // 1 = product, -1 = stop
 const DONE = 2; // last SEQ the helper finished
 const FAILED = 3; // 1 when the helper threw
 
-/** One request: out = Â·x (and acc += out) for rows [rowStart, rowEnd). Arrays are shared memory. */
-export interface SpmmRequest {
-  x: Float32Array;
-  width: number;
-  out: Float32Array;
-  acc?: Float32Array;
-  rowStart: number;
-  rowEnd: number;
-}
+/** One request for rows [rowStart, rowEnd): typed arrays (JS kernel) or arena offsets (wasm kernel). */
+export type SpmmRequest =
+  | { kind: 'js'; x: Float32Array; width: number; out: Float32Array; acc?: Float32Array; rowStart: number; rowEnd: number }
+  | { kind: 'wasm'; offsets: SpmmOffsets; rowStart: number; rowEnd: number };
 
 export interface SpmmHelperInit {
-  adj: WeightedCsr;
   ctrl: Int32Array;
   port: MessagePort;
-}
-
-/** Copies a typed array into shared memory (so a helper thread sees the same bytes). */
-export function sharedCopy<T extends Float32Array | Uint32Array>(a: T): T {
-  const Ctor = a.constructor as new (b: SharedArrayBuffer) => T;
-  const s = new Ctor(new SharedArrayBuffer(a.byteLength));
-  s.set(a as never);
-  return s;
+  /** JS kernel: the adjacency in shared memory. */
+  adj?: WeightedCsr;
+  /** wasm kernel: the arena's memory and the adjacency's byte offsets in it. */
+  wasm?: { memory: WasmMemory; adj: { indptr: number; indices: number; values: number } };
 }
 
 /** A zero-filled shared Float32Array. */
@@ -38,65 +30,123 @@ export function sharedF32(len: number): Float32Array {
 }
 
 /**
- * A second thread for full sparse propagations Â·X (LightGCN's largest cost): the rows are
- * split where the work (non-zeros + rows) halves, the helper computes the second part in
- * place while the caller computes the first. The product is in pull form (each output row
- * written once, by one thread, with the same code), so results are bit-identical to one
- * thread. x, out and acc must live in shared memory (sharedF32 / ParamTable arrays).
- * Requests travel over a MessagePort that the helper reads synchronously
- * (receiveMessageOnPort) after an Atomics wake-up, so no event loop is involved.
+ * Full sparse products Â·X for a graph backbone (LightGCN's largest cost), on one or two
+ * threads:
+ * - widths that are a multiple of 32 run the WebAssembly SIMD kernel (spmm-wasm.ts) over a
+ *   shared arena that holds the adjacency and every table the products touch (allocate them
+ *   with `alloc` / `tableArrays`);
+ * - other widths run the JS kernel over shared memory.
+ * With two threads the rows are split where the work (non-zeros + rows) halves and a helper
+ * thread computes the second part while the caller computes the first. Each output row is
+ * written once, by one thread, with the same code, so results do not depend on the thread
+ * count. Requests reach the helper over a MessagePort that it reads synchronously
+ * (receiveMessageOnPort) after an Atomics wake-up: no event loop is involved.
  */
-export class SpmmHelper {
-  private readonly ctrl = new Int32Array(new SharedArrayBuffer(16));
-  private readonly worker: Worker;
-  private readonly port: MessagePort;
-  private readonly split: number;
+export class Propagation {
+  readonly adj: WeightedCsr;
+  private readonly arena: WasmArena | undefined;
+  private readonly kernel: WasmSpmm | undefined;
+  private split: number;
+  private helper: { worker: Worker; port: MessagePort; ctrl: Int32Array; error: string } | undefined;
   private seq = 0;
-  private error = '';
 
-  constructor(private readonly adj: WeightedCsr) {
-    const shared: WeightedCsr = {
-      numRows: adj.numRows,
-      indptr: adj.indptr.buffer instanceof SharedArrayBuffer ? adj.indptr : sharedCopy(adj.indptr),
-      indices: adj.indices.buffer instanceof SharedArrayBuffer ? adj.indices : sharedCopy(adj.indices),
-      values: adj.values.buffer instanceof SharedArrayBuffer ? adj.values : sharedCopy(adj.values),
-    };
-    this.adj = shared;
-    this.split = balancedSplit(shared);
-    const { port1, port2 } = new MessageChannel();
-    this.port = port1;
-    const init: SpmmHelperInit = { adj: shared, ctrl: this.ctrl, port: port2 };
-    this.worker = startTsWorker(new URL('./spmm-worker.ts', import.meta.url), { init }, { transferList: [port2] });
-    this.worker.on('error', (e) => (this.error = e.message));
-    this.worker.unref();
-    this.port.unref();
-  }
-
-  /** out = Â·x over all rows, and acc += out when acc is given. */
-  spmm(x: Float32Array, width: number, out: Float32Array, acc?: Float32Array): void {
-    const req: SpmmRequest = { x, width, out, acc, rowStart: this.split, rowEnd: this.adj.numRows };
-    this.port.postMessage(req);
-    const c = this.ctrl;
-    c[CMD] = 1;
-    const seq = ++this.seq;
-    Atomics.store(c, SEQ, seq);
-    Atomics.notify(c, SEQ);
-    spmm(this.adj, x, width, out, 0, this.split, acc);
-    const deadline = Date.now() + 120_000;
-    while (Atomics.load(c, DONE) !== seq) {
-      if (this.error || Atomics.load(c, FAILED)) throw new Error(`propagation helper thread failed: ${this.error || 'see its stderr'}`);
-      if (Date.now() > deadline) throw new Error('propagation helper thread did not answer within 120 s');
-      Atomics.wait(c, DONE, Atomics.load(c, DONE), 1_000);
+  /**
+   * @param floats how many floats of tables the caller will allocate (alloc + tableArrays),
+   *   so the arena can be sized once
+   */
+  constructor(adj: WeightedCsr, readonly width: number, threads: number, floats: number) {
+    if (width % WASM_SPMM_BLOCK === 0) {
+      // 6 floats per table element: data, grad, m, v (+ last, touched per row) are in `floats`
+      this.arena = new WasmArena(WasmArena.bytesFor({ numRows: adj.numRows, nnz: adj.indptr[adj.numRows] }, floats));
+      this.adj = this.arena.adjacency(adj);
+      this.kernel = new WasmSpmm(this.arena.memory, WasmSpmm.offsetsOf(this.adj));
+    } else {
+      this.adj = { numRows: adj.numRows, indptr: sharedCopy(adj.indptr), indices: sharedCopy(adj.indices), values: sharedCopy(adj.values) };
+    }
+    this.split = threads > 1 ? balancedSplit(this.adj) : this.adj.numRows;
+    if (threads > 1) {
+      const { port1, port2 } = new MessageChannel();
+      const ctrl = new Int32Array(new SharedArrayBuffer(16));
+      const init: SpmmHelperInit = this.arena
+        ? { ctrl, port: port2, wasm: { memory: this.arena.memory, adj: WasmSpmm.offsetsOf(this.adj) } }
+        : { ctrl, port: port2, adj: this.adj };
+      const worker = startTsWorker(new URL('./spmm-worker.ts', import.meta.url), { init }, { transferList: [port2] });
+      const h = { worker, port: port1, ctrl, error: '' };
+      worker.on('error', (e) => (h.error = e.message));
+      worker.unref();
+      port1.unref();
+      this.helper = h;
     }
   }
 
-  close(): Promise<number> {
-    this.ctrl[CMD] = -1;
-    Atomics.store(this.ctrl, SEQ, ++this.seq);
-    Atomics.notify(this.ctrl, SEQ);
-    this.port.close();
-    return this.worker.terminate();
+  /** Which kernel runs the products. */
+  get kernelName(): 'wasm-simd' | 'js' {
+    return this.kernel ? 'wasm-simd' : 'js';
   }
+
+  /** A zeroed float table the products can read and write. */
+  alloc(len: number): Float32Array {
+    return this.arena ? this.arena.f32(len) : sharedF32(len);
+  }
+
+  /** Storage for a ParamTable whose data/grad the products read and write. */
+  tableArrays(rows: number, width: number): SharedTableArrays | undefined {
+    return this.arena?.tableArrays(rows, width);
+  }
+
+  /** out = Â·x over all rows, and acc += out when acc is given. */
+  product(x: Float32Array, out: Float32Array, acc?: Float32Array): void {
+    const n = this.adj.numRows;
+    const w = this.width;
+    let req: SpmmRequest;
+    let offsets: SpmmOffsets | undefined;
+    if (this.arena) {
+      for (const a of [x, out, acc]) if (a && !this.arena.owns(a)) throw new Error('propagation operands must be allocated by Propagation.alloc');
+      offsets = { x: x.byteOffset, out: out.byteOffset, acc: acc ? acc.byteOffset : 0, width: w };
+      req = { kind: 'wasm', offsets, rowStart: this.split, rowEnd: n };
+    } else {
+      req = { kind: 'js', x, width: w, out, acc, rowStart: this.split, rowEnd: n };
+    }
+    const h = this.helper;
+    if (h) {
+      h.port.postMessage(req);
+      h.ctrl[CMD] = 1;
+      Atomics.store(h.ctrl, SEQ, ++this.seq);
+      Atomics.notify(h.ctrl, SEQ);
+    }
+    if (offsets) this.kernel!.run(offsets, 0, this.split);
+    else spmm(this.adj, x, w, out, 0, this.split, acc);
+    if (h) {
+      const seq = this.seq;
+      const deadline = Date.now() + 120_000;
+      while (Atomics.load(h.ctrl, DONE) !== seq) {
+        if (h.error || Atomics.load(h.ctrl, FAILED)) throw new Error(`propagation helper thread failed: ${h.error || 'see its stderr'}`);
+        if (Date.now() > deadline) throw new Error('propagation helper thread did not answer within 120 s');
+        Atomics.wait(h.ctrl, DONE, Atomics.load(h.ctrl, DONE), 1_000);
+      }
+    }
+  }
+
+  /** Stops the helper thread, if any (the object stays usable on one thread). */
+  async close(): Promise<void> {
+    const h = this.helper;
+    if (!h) return;
+    this.helper = undefined;
+    this.split = this.adj.numRows;
+    h.ctrl[CMD] = -1;
+    Atomics.store(h.ctrl, SEQ, ++this.seq);
+    Atomics.notify(h.ctrl, SEQ);
+    h.port.close();
+    await h.worker.terminate();
+  }
+}
+
+/** Copies a typed array into shared memory (so a helper thread sees the same bytes). */
+export function sharedCopy<T extends Float32Array | Uint32Array>(a: T): T {
+  const Ctor = a.constructor as new (b: SharedArrayBuffer) => T;
+  const s = new Ctor(new SharedArrayBuffer(a.byteLength));
+  s.set(a as never);
+  return s;
 }
 
 /** The row where rows + non-zeros (the cost of a pull product) reach half of their total. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng, csrFromPairs } from '@robustrec/core';
 import {
   bprDot, gatherRows, l2Local, perturbRows, referenceMfLoss, referenceLightGcnLoss, normalizedAdjacency, spmm, spmmSparseInput,
-  rowSqNorms, scatterAddRows, type ReferenceMagnitude, SpmmHelper, balancedSplit, sharedF32,
+  rowSqNorms, scatterAddRows, type ReferenceMagnitude, Propagation, balancedSplit,
 } from '../src';
 
 const rand = (rng: Rng, n: number, std = 0.5): Float32Array => Float32Array.from({ length: n }, () => rng.normal() * std);
@@ -97,33 +97,41 @@ describe('sparse propagation', () => {
     spmmSparseInput(a, xs, 4, rows, 2, push);
     for (let i = 0; i < pull.length; i++) expect(push[i]).toBeCloseTo(pull[i], 6);
   });
-  it('splits a full product over two threads bit-identically (with and without acc)', async () => {
-    // a larger random graph so both threads get rows of every degree
-    const rng = new Rng(11);
-    const us: number[] = [], is: number[] = [];
-    for (let u = 0; u < 300; u++) for (let t = 0; t < 1 + (u % 17); t++) us.push(u), is.push((u * 7 + t * 13) % 200);
-    const big = normalizedAdjacency(csrFromPairs(300, 200, us, is));
-    const split = balancedSplit(big);
-    expect(split).toBeGreaterThan(0);
-    expect(split).toBeLessThan(big.numRows);
-    const w = 16;
-    const x = sharedF32(big.numRows * w);
-    x.set(rand(rng, x.length));
-    const one = new Float32Array(x.length), two = sharedF32(x.length);
-    spmm(big, x, w, one);
-    const helper = new SpmmHelper(big);
-    try {
-      helper.spmm(x, w, two);
-      expect(Buffer.compare(Buffer.from(one.buffer), Buffer.from(two.buffer))).toBe(0);
-      const accOne = rand(rng, x.length), accTwo = sharedF32(x.length);
-      accTwo.set(accOne);
-      spmm(big, x, w, one, 0, big.numRows, accOne);
-      helper.spmm(x, w, two, accTwo);
-      expect(Array.from(accTwo)).toEqual(Array.from(accOne));
-    } finally {
-      await helper.close();
-    }
-  });
+  // w = 16: JS kernel over shared memory; w = 64: wasm SIMD kernel over the shared arena
+  for (const w of [16, 64])
+    it(`full products: one thread and two give identical bits, acc fused (width ${w})`, async () => {
+      // a larger graph so both threads get rows of every degree
+      const rng = new Rng(11);
+      const us: number[] = [], is: number[] = [];
+      for (let u = 0; u < 300; u++) for (let t = 0; t < 1 + (u % 17); t++) us.push(u), is.push((u * 7 + t * 13) % 200);
+      const big = normalizedAdjacency(csrFromPairs(300, 200, us, is));
+      const split = balancedSplit(big);
+      expect(split).toBeGreaterThan(0);
+      expect(split).toBeLessThan(big.numRows);
+      const n = big.numRows * w;
+      const one = new Propagation(big, w, 1, 4 * n);
+      const two = new Propagation(big, w, 2, 4 * n);
+      expect(one.kernelName).toBe(w === 64 ? 'wasm-simd' : 'js');
+      try {
+        const x1 = one.alloc(n), x2 = two.alloc(n), o1 = one.alloc(n), o2 = two.alloc(n), a1 = one.alloc(n), a2 = two.alloc(n);
+        x1.set(rand(rng, n));
+        x2.set(x1);
+        a1.set(rand(rng, n));
+        a2.set(a1);
+        one.product(x1, o1, a1);
+        two.product(x2, o2, a2);
+        expect(Buffer.from(o2.slice().buffer).equals(Buffer.from(o1.slice().buffer))).toBe(true);
+        expect(Buffer.from(a2.slice().buffer).equals(Buffer.from(a1.slice().buffer))).toBe(true);
+        // against the JS kernel (double accumulation) within float rounding
+        const ref = new Float32Array(n);
+        spmm(big, x1, w, ref);
+        expect(relErr(o1, ref)).toBeLessThan(1e-6);
+        // a product on an array the arena does not hold is refused, not silently wrong
+        if (w === 64) expect(() => two.product(new Float32Array(n), o2)).toThrow(/Propagation.alloc/);
+      } finally {
+        await two.close();
+      }
+    });
   it('LightGCN reference runs on the same adjacency (gradient flows to non-batch rows)', () => {
     const rng = new Rng(5);
     const U = rand(rng, 4 * 3), V = rand(rng, 5 * 3);

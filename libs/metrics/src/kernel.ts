@@ -10,58 +10,17 @@
  * or thread split (deterministic evaluation).
  */
 
+import { op, wasm, wasmModuleBytes } from '@robustrec/core';
+
 /** Users per block (multiple of 4). */
 export const BLOCK = 64;
 
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) return [...out, b];
-    out.push(b | 0x80);
-  }
-}
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-const str = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
-
-// opcodes
-const BLOCK_ = [0x02, 0x40];
-const LOOP = [0x03, 0x40];
-const END = 0x0b;
-const BR = 0x0c;
-const BR_IF = 0x0d;
-const get = (i: number): number[] => [0x20, i];
-const set = (i: number): number[] => [0x21, i];
-const tee = (i: number): number[] => [0x22, i];
-const i32c = (n: number): number[] => [0x41, ...sleb(n)];
-const I32_ADD = 0x6a;
-const I32_SUB = 0x6b;
-const I32_MUL = 0x6c;
-const I32_SHL = 0x74;
-const I32_GE_U = 0x4f;
-const memarg = (align: number, offset: number): number[] => [...uleb(align), ...uleb(offset)];
-const V128_LOAD = (off: number): number[] => [0xfd, ...uleb(0x00), ...memarg(4, off)];
-const V128_LOAD32_SPLAT = (off: number): number[] => [0xfd, ...uleb(0x09), ...memarg(2, off)];
-const V128_STORE = (off: number): number[] => [0xfd, ...uleb(0x0b), ...memarg(4, off)];
-const V128_ZERO = [0xfd, ...uleb(0x0c), ...new Array<number>(16).fill(0)];
-const F32X4_ADD = [0xfd, ...uleb(0xe4)];
-const F32X4_MUL = [0xfd, ...uleb(0xe6)];
+const { BLOCK: BLOCK_, LOOP, END, BR, BR_IF, get, set, tee, i32c, I32_ADD, I32_SUB, I32_MUL, I32_SHL, I32_GE_U, V128_LOAD, V128_LOAD32_SPLAT, V128_STORE, V128_ZERO, F32X4_ADD, F32X4_MUL } = op;
 
 /** score(itemOff, userOff, outOff, nQuads, p0, p1, dim, strideBytes) */
 function buildModule(): Uint8Array {
   const [itemOff, userOff, outOff, nQuads, p0, p1, dim, stride] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const [q, p, d, ip, up, op] = [8, 9, 10, 11, 12, 13];
+  const [q, p, d, ip, up, outp] = [8, 9, 10, 11, 12, 13];
   const acc = (k: number): number => 14 + k;
   const [a, b, u] = [22, 23, 24];
   const code: number[] = [
@@ -87,11 +46,11 @@ function buildModule(): Uint8Array {
     ...get(up), ...i32c(16), I32_ADD, ...set(up),
     ...get(d), ...i32c(1), I32_SUB, ...tee(d), BR_IF, 0,
     END,
-    ...get(outOff), ...get(q), ...i32c(2), I32_SHL, ...get(stride), I32_MUL, I32_ADD, ...get(p), ...i32c(5), I32_SHL, I32_ADD, ...set(op),
+    ...get(outOff), ...get(q), ...i32c(2), I32_SHL, ...get(stride), I32_MUL, I32_ADD, ...get(p), ...i32c(5), I32_SHL, I32_ADD, ...set(outp),
     ...[0, 1, 2, 3].flatMap((r) => [
-      ...get(op), ...get(acc(2 * r)), ...V128_STORE(0),
-      ...get(op), ...get(acc(2 * r + 1)), ...V128_STORE(16),
-      ...(r < 3 ? [...get(op), ...get(stride), I32_ADD, ...set(op)] : []),
+      ...get(outp), ...get(acc(2 * r)), ...V128_STORE(0),
+      ...get(outp), ...get(acc(2 * r + 1)), ...V128_STORE(16),
+      ...(r < 3 ? [...get(outp), ...get(stride), I32_ADD, ...set(outp)] : []),
     ]),
     ...get(p), ...i32c(1), I32_ADD, ...set(p),
     BR, 0,
@@ -99,27 +58,9 @@ function buildModule(): Uint8Array {
     ...get(q), ...i32c(1), I32_ADD, ...set(q),
     BR, 0,
     END, END,
-    END,
   ];
-  const body = [...uleb(2), ...uleb(6), 0x7f, ...uleb(11), 0x7b, ...code];
-  return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [1, 0x60, 8, ...new Array<number>(8).fill(0x7f), 0]),
-    ...section(2, [1, ...str('env'), ...str('mem'), 0x02, 0x00, ...uleb(1)]),
-    ...section(3, [1, 0]),
-    ...section(7, [1, ...str('score'), 0x00, 0]),
-    ...section(10, [1, ...uleb(body.length), ...body]),
-  ]);
+  return wasmModuleBytes('score', 8, [[6, 0x7f], [11, 0x7b]], code, { shared: false });
 }
-
-// The workspace compiles without the DOM lib, whose types carry WebAssembly: the few
-// constructors used here, typed locally.
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-  Memory: new (desc: { initial: number }) => { buffer: ArrayBuffer };
-}
-const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 let compiled: object | undefined;
 function wasmModule(): object {

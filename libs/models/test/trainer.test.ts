@@ -43,19 +43,22 @@ describe('training step vs tfjs autodiff reference (loss and gradients within 1e
       expect(relErr(got.grads.user_embedding, ref.grads[0])).toBeLessThan(1e-5);
       expect(relErr(got.grads.item_embedding, ref.grads[1])).toBeLessThan(1e-5);
     });
-    it(`lightgcn + ${name} (perturbing propagated embeddings)`, () => {
-      const cfg = resolveTrainConfig({ backbone: { name: 'lightgcn' }, defense, dim: 8, batchSize: 16, l2: 1e-2, seed: 5 });
-      const tr = Trainer.create(train, cfg);
-      const E = tr.tables[0].data;
-      const nu = train.numRows, d = 8;
-      const b = batch();
-      const ref = referenceLightGcnLoss(E.slice(0, nu * d), E.slice(nu * d), nu, train.numCols, d, normalizedAdjacency(train), 3, { ...b, l2: 1e-2, adv });
-      const got = tr.gradientsFor(b.users, b.pos, b.neg);
-      expect(Math.abs(got.loss - ref.loss) / ref.loss).toBeLessThan(1e-5);
-      const g = got.grads.embedding;
-      expect(relErr(g.subarray(0, nu * d), ref.grads[0])).toBeLessThan(1e-5);
-      expect(relErr(g.subarray(nu * d), ref.grads[1])).toBeLessThan(1e-5);
-    });
+    // d = 8: JS propagation kernel; d = 32: WebAssembly SIMD kernel over the shared arena
+    for (const d of [8, 32])
+      it(`lightgcn + ${name} (perturbing propagated embeddings), dim ${d}`, async () => {
+        const cfg = resolveTrainConfig({ backbone: { name: 'lightgcn' }, defense, dim: d, batchSize: 16, l2: 1e-2, seed: 5 });
+        const tr = Trainer.create(train, cfg, { threads: d === 32 ? 2 : 1 });
+        const E = tr.tables[0].data;
+        const nu = train.numRows;
+        const b = batch();
+        const ref = referenceLightGcnLoss(E.slice(0, nu * d), E.slice(nu * d), nu, train.numCols, d, normalizedAdjacency(train), 3, { ...b, l2: 1e-2, adv });
+        const got = tr.gradientsFor(b.users, b.pos, b.neg);
+        await tr.close();
+        expect(Math.abs(got.loss - ref.loss) / ref.loss).toBeLessThan(1e-5);
+        const g = got.grads.embedding;
+        expect(relErr(g.subarray(0, nu * d), ref.grads[0])).toBeLessThan(1e-5);
+        expect(relErr(g.subarray(nu * d), ref.grads[1])).toBeLessThan(1e-5);
+      });
   }
   it('mf + pamacf paper magnitude (mean norm over all users)', () => {
     const cfg = resolveTrainConfig({ backbone: { name: 'mf' }, defense: { name: 'pamacf', params: { rho: 0.5, warmup_epochs: 0 }, options: { magnitude: 'paper' } }, dim: 8, batchSize: 16, l2: 1e-3, seed: 2 });
@@ -117,6 +120,7 @@ describe('training', () => {
     for (const [defense, extra] of [
       [{ name: 'pamacf', params: { warmup_epochs: 1 } }, {}],
       [{ name: 'apr', params: { warmup_epochs: 1 } }, { backbone: { name: 'lightgcn', params: { layers: 2 } } }],
+      [{ name: 'none' }, { backbone: { name: 'lightgcn' }, dim: 32 }], // wasm propagation kernel
       [{ name: 'none' }, { backbone: { name: 'neumf' } }],
     ] as Array<[TrainConfigInput['defense'], Partial<TrainConfigInput>]>) {
       const cfg = small(defense, { ...extra, epochs: 3 });

@@ -1,4 +1,4 @@
-import { ParamTable, SpmmHelper, l2RowsInto, normalizedAdjacency, sharedF32, spmm, spmmRow, spmmSparseInput } from '@robustrec/engine';
+import { ParamTable, Propagation, l2RowsInto, normalizedAdjacency, spmmRow, spmmSparseInput } from '@robustrec/engine';
 import type { Backbone, BackboneDef, Batch } from '../types';
 import { dotHead, dotScorer, initNormal } from './dot';
 
@@ -20,18 +20,19 @@ export const lightgcn: BackboneDef = {
     const nu = ctx.numUsers;
     const ni = ctx.numItems;
     const N = nu + ni;
-    const E = new ParamTable('embedding', N, w);
+    // Full products run on ctx.threads threads (bit-identical for any count) with the wasm
+    // SIMD kernel when w % 32 == 0; E, the layers and the scratch tables live where it reads.
+    // Floats: E's data/grad/m/v, K layers (E^1..E^{K-1} + a spare), H0, H1, fullFinal's sum.
+    const prop = new Propagation(normalizedAdjacency(ctx.train), w, ctx.threads, (4 + K + 3) * N * w + 2 * N);
+    const adj = prop.adj;
+    const E = new ParamTable('embedding', N, w, prop.tableArrays(N, w));
     // users and items drawn as two tables (same stream order as MF)
     initNormal(E, ctx.rng, ctx.initStd);
-    const adj = normalizedAdjacency(ctx.train);
-    // full products on two threads when allowed (bit-identical); their operands in shared memory
-    let helper = ctx.threads > 1 ? new SpmmHelper(adj) : undefined;
-    const propagate = (x: Float32Array, out: Float32Array, acc?: Float32Array): void =>
-      helper ? helper.spmm(x, w, out, acc) : spmm(adj, x, w, out, 0, N, acc);
-    const layers: Float32Array[] = Array.from({ length: K }, () => sharedF32(N * w)); // E^1..E^{K-1} (+1 spare)
+    const layers: Float32Array[] = Array.from({ length: K }, () => prop.alloc(N * w));
     const G = new Float32Array(N * w);
-    const H0 = sharedF32(N * w);
-    const H1 = sharedF32(N * w);
+    const H0 = prop.alloc(N * w);
+    const H1 = prop.alloc(N * w);
+    const sum = prop.alloc(N * w);
     const gRows = new Uint32Array(N);
     const gMark = new Uint8Array(N);
     const inv = 1 / (K + 1);
@@ -47,16 +48,16 @@ export const lightgcn: BackboneDef = {
         out[off + k] = s * inv;
       }
     };
+    // final rows of every node (a fresh array); H0/H1 are free between steps
     const fullFinal = (): Float32Array => {
-      const acc = sharedF32(N * w);
-      acc.set(E.data);
+      sum.set(E.data);
       let prev = E.data;
-      const buf = [sharedF32(N * w), sharedF32(N * w)];
+      const buf = [H0, H1];
       for (let l = 0; l < K; l++) {
-        const nx = buf[l % 2];
-        propagate(prev, nx, acc);
-        prev = nx;
+        prop.product(prev, buf[l % 2], sum);
+        prev = buf[l % 2];
       }
+      const acc = sum.slice();
       for (let i = 0; i < acc.length; i++) acc[i] *= inv;
       return acc;
     };
@@ -77,7 +78,7 @@ export const lightgcn: BackboneDef = {
       forward(b: Batch, eu, ei, ej) {
         let prev = E.data;
         for (let l = 0; l < K - 1; l++) {
-          propagate(prev, layers[l]);
+          prop.product(prev, layers[l]);
           prev = layers[l];
         }
         for (let q = 0; q < b.n; q++) {
@@ -106,7 +107,7 @@ export const lightgcn: BackboneDef = {
         let cur = H0;
         let nxt = H1;
         for (let l = 1; l < K; l++) {
-          propagate(cur, nxt, grad);
+          prop.product(cur, nxt, grad);
           const t = cur;
           cur = nxt;
           nxt = t;
@@ -130,11 +131,7 @@ export const lightgcn: BackboneDef = {
         const f = fullFinal();
         return { users: f.subarray(0, nu * w), items: f.subarray(nu * w) };
       },
-      async close() {
-        const h = helper;
-        helper = undefined;
-        await h?.close();
-      },
+      close: () => prop.close(),
       exportTensors() {
         const f = fullFinal();
         return {
