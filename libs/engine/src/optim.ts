@@ -145,6 +145,9 @@ export class Adam {
   private readonly win1 = new Float64Array(401);
   private winUpTo = -1;
   private memo = new Float64Array(1024).fill(NaN);
+  /** factors(upTo − k, upTo) for k ≤ WINDOW at fcacheUpTo: rows skipped equally long share them. */
+  private readonly fcache: Array<CatchUp | undefined> = new Array<CatchUp | undefined>(401);
+  private fcacheUpTo = -1;
 
   constructor(
     readonly kind: OptimizerKind,
@@ -169,10 +172,12 @@ export class Adam {
   }
 
   /**
-   * Applies the current step to the rows in touched-slots [q0, q1). Rows are independent, so
-   * disjoint ranges may run on different threads with results identical to one `update`.
+   * Applies the current step to the rows in touched-slots q0, q0 + stride, … < q1. Rows are
+   * independent, so disjoint sets may run on different threads with results identical to one
+   * `update`. (Two threads take alternate slots: slot order follows first touch, e.g. a batch's
+   * positives before its negatives, whose long-untouched rows take the slower catch-up path.)
    */
-  updateRange(p: ParamTable, q0: number, q1: number): void {
+  updateRange(p: ParamTable, q0: number, q1: number, stride = 1): void {
     const t = this.step;
     const { lr, b1, b2, eps } = this;
     const w = p.width;
@@ -182,7 +187,7 @@ export class Adam {
     const lazyExact = this.kind === 'adamw';
     const decay = 1 - lr * this.wd;
     const { data, grad, m, v, last, touched } = p;
-    for (let q = q0; q < q1; q++) {
+    for (let q = q0; q < q1; q += stride) {
       const r = touched[q];
       const o = r * w;
       const go = q * w - o;
@@ -254,6 +259,18 @@ export class Adam {
    * no longer depend on upTo.
    */
   private factors(l: number, upTo: number): CatchUp {
+    const k = upTo - l;
+    if (k <= WINDOW) {
+      if (this.fcacheUpTo !== upTo) {
+        this.fcache.fill(undefined);
+        this.fcacheUpTo = upTo;
+      }
+      return (this.fcache[k] ??= this.computeFactors(l, upTo));
+    }
+    return this.computeFactors(l, upTo);
+  }
+
+  private computeFactors(l: number, upTo: number): CatchUp {
     const k = upTo - l;
     const d = 1 - this.lr * this.wd;
     let s0: number, s1: number;

@@ -19,8 +19,8 @@ export interface HelperInit {
 
 /**
  * A second thread for the optimiser update, the largest single cost of a dot-product
- * training step: the touched rows of each table are split in two halves, the helper updates
- * the second half in place (shared memory) while the caller updates the first. Each row's
+ * training step: the touched rows of each table are split in two (alternate slots), the helper
+ * updates the odd slots in place (shared memory) while the caller updates the even ones. Each row's
  * update is independent of the others, so parameters are bit-identical to a one-thread run.
  * The handoff is a seq-cst counter with Atomics.wait/notify (no event loop involved).
  */
@@ -44,14 +44,13 @@ export class UpdateHelper {
   }
 
   /**
-   * One optimiser step (opt.begin() already called) over every table: hands the second halves
-   * to the helper and updates the first halves on this thread; finish() completes it.
+   * One optimiser step (opt.begin() already called) over every table: hands the odd slots
+   * to the helper and updates the even slots on this thread; finish() completes it.
    */
   start(opt: Adam): void {
     const c = this.ctrl;
-    const halves = this.tables.map((t) => t.touchedCount >> 1);
     this.tables.forEach((t, i) => {
-      c[RANGES + 2 * i] = halves[i]!;
+      c[RANGES + 2 * i] = 1;
       c[RANGES + 2 * i + 1] = t.touchedCount;
     });
     c[STEP] = opt.step;
@@ -59,10 +58,10 @@ export class UpdateHelper {
     const seq = ++this.seq;
     Atomics.store(c, SEQ, seq);
     Atomics.notify(c, SEQ);
-    this.tables.forEach((t, i) => opt.updateRange(t, 0, halves[i]!));
+    this.tables.forEach((t) => opt.updateRange(t, 0, t.touchedCount, 2));
   }
 
-  /** Waits for the helper's halves, then clears the gradients. */
+  /** Waits for the helper's slots, then clears the gradients. */
   finish(): void {
     const c = this.ctrl;
     const seq = this.seq;

@@ -1,4 +1,4 @@
-/** Thread of an UpdateHelper: applies optimiser steps to its half of the touched rows. */
+/** Thread of an UpdateHelper: applies optimiser steps to its (odd) slots of the touched rows. */
 import { workerData } from 'node:worker_threads';
 import { Adam, ParamTable } from './optim';
 import { helperControl as H, type HelperInit } from './update-helper';
@@ -14,7 +14,7 @@ for (;;) {
   if (c[H.CMD] === -1) break;
   try {
     opt.step = c[H.STEP]!;
-    tables.forEach((t, i) => opt.updateRange(t, c[H.RANGES + 2 * i]!, c[H.RANGES + 2 * i + 1]!));
+    tables.forEach((t, i) => opt.updateRange(t, c[H.RANGES + 2 * i]!, c[H.RANGES + 2 * i + 1]!, 2));
   } catch (e) {
     console.error(e);
     Atomics.store(c, H.FAILED, 1);
