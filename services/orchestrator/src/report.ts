@@ -52,14 +52,17 @@ function block(
       stat(mine.filter((c) => c.variant === model && c.attack === attack && c.metrics[metric] !== undefined).map((c) => c.metrics[metric]!)),
     ),
   }));
-  // The proposed model is the spec's last model (without sweep variants: its first variant);
-  // the backbone row is the first model without a defense.
-  const proposed = rows.find((r) => r.model === spec.models.at(-1)?.name) ?? rows.at(-1);
+  // The proposed model is the spec's last model (a swept one: its first variant); it is
+  // compared with the other models, never with its own variants, so a sweep-only spec has no
+  // Gain rows. The backbone row is the first model without a defense.
+  const proposedName = spec.models.at(-1)?.name ?? '';
+  const isProposed = (m: string): boolean => m === proposedName || m.startsWith(`${proposedName}[`);
+  const proposed = rows.find((r) => r.model === proposedName) ?? rows.find((r) => isProposed(r.model));
   const backboneName = spec.models.find((m) => !m.defense || m.defense === 'none')?.name;
   const backbone = rows.find((r) => r.model === backboneName);
   const gains: TableBlock['gains'] = [];
-  if (proposed && rows.length > 1) {
-    const others = rows.filter((r) => r !== proposed && !r.model.startsWith(`${proposed.model}[`));
+  const others = rows.filter((r) => !isProposed(r.model));
+  if (proposed && others.length) {
     const rel = (p: number, b: number): number => (higherIsBetter ? (p - b) / b : (b - p) / b);
     gains.push({
       label: 'Gain',

@@ -107,5 +107,12 @@ describe('reports', () => {
     const names = readdirSync(out).sort();
     expect(names).toEqual(['report.csv', 'report.json', 'report.md', 'sweep-PamaCF-rho-recall20.png', 'sweep-PamaCF-rho-recall20.svg', 'sweep-PamaCF-rho-t_hr50.png', 'sweep-PamaCF-rho-t_hr50.svg']);
     expect(readFileSync(join(out, 'sweep-PamaCF-rho-t_hr50.svg'), 'utf8')).toContain('Random');
+    // only variants of the proposed model: nothing to gain over, so no Gain rows
+    const r = buildReport(spec, cells);
+    expect(r.table1[0]!.rows.map((x) => x.model)).toEqual(['PamaCF[rho=0.1]', 'PamaCF[rho=0.5]']);
+    expect(r.table1[0]!.gains).toEqual([]);
+    // with MF beside the sweep: the Gain row is the first variant's, over MF
+    const withMf = buildReport(spec, [cell('MF', 'Clean', 1, { 'recall@20': 0.1 }), ...cells]);
+    expect(withMf.table1[0]!.gains[0]!.values[0]).toBeCloseTo(0.2, 10); // (0.12 - 0.10) / 0.10
   });
 });
