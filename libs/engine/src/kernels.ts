@@ -6,9 +6,9 @@
  * [r·width, (r+1)·width).
  */
 
-/** out[b] = table[rows[b]] for b < n. */
-export function gatherRows(table: Float32Array, width: number, rows: Uint32Array, n: number, out: Float32Array): void {
-  for (let b = 0; b < n; b++) {
+/** out[b] = table[rows[b]] for from ≤ b < n. */
+export function gatherRows(table: Float32Array, width: number, rows: Uint32Array, n: number, out: Float32Array, from = 0): void {
+  for (let b = from; b < n; b++) {
     const src = rows[b] * width;
     const o = b * width;
     for (let k = 0; k < width; k++) out[o + k] = table[src + k];

@@ -1,10 +1,11 @@
-import type { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { startTsWorker } from '@robustrec/core';
+import { gatherRows } from './kernels';
 import type { Adam, AdamOptions, OptimizerKind, ParamTable, SharedTableArrays } from './optim';
 
 /** Control words shared with the helper thread. */
 const SEQ = 0; // bumped by the caller for each request (-1 in CMD stops the helper)
-const CMD = 1; // 1 = update, -1 = stop
+const CMD = 1; // 1 = update, 2 = gather (request on the port), -1 = stop
 const STEP = 2; // optimiser step to apply
 const DONE = 3; // last SEQ the helper finished
 const FAILED = 4; // 1 when the helper threw
@@ -15,7 +16,20 @@ export interface HelperInit {
   options: AdamOptions;
   tables: Array<{ name: string; rows: number; width: number; arrays: SharedTableArrays }>;
   ctrl: Int32Array;
+  port: MessagePort;
 }
+
+/** out[b] = table[rows[b]] for from ≤ b < n; every array in shared memory. */
+export interface GatherJob {
+  table: Float32Array;
+  width: number;
+  rows: Uint32Array;
+  n: number;
+  out: Float32Array;
+  from?: number;
+}
+
+const isShared = (a: ArrayBufferView): boolean => a.buffer instanceof SharedArrayBuffer;
 
 /**
  * A second thread for the optimiser update, the largest single cost of a dot-product
@@ -27,18 +41,23 @@ export interface HelperInit {
 export class UpdateHelper {
   private readonly ctrl: Int32Array;
   private readonly worker: Worker;
+  private readonly port: MessagePort;
   private seq = 0;
   private error = '';
 
   constructor(opt: Adam, private readonly tables: readonly ParamTable[]) {
     this.ctrl = new Int32Array(new SharedArrayBuffer((RANGES + 2 * tables.length) * 4));
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    port1.unref();
     const init: HelperInit = {
       kind: opt.kind,
       options: { lr: opt.lr, weightDecay: opt.wd, beta1: opt.b1, beta2: opt.b2, eps: opt.eps },
       tables: tables.map((t) => ({ name: t.name, rows: t.rows, width: t.width, arrays: t.sharedArrays() })),
       ctrl: this.ctrl,
+      port: port2,
     };
-    this.worker = startTsWorker(new URL('./update-worker.ts', import.meta.url), { init });
+    this.worker = startTsWorker(new URL('./update-worker.ts', import.meta.url), { init }, { transferList: [port2] });
     this.worker.on('error', (e) => (this.error = e.message));
     this.worker.unref();
   }
@@ -63,6 +82,30 @@ export class UpdateHelper {
 
   /** Waits for the helper's slots, then clears the gradients. */
   finish(): void {
+    this.wait();
+    for (const t of this.tables) t.clearGrad();
+  }
+
+  /**
+   * Row gathers (a step's forward copies) split over the two threads: the helper copies the
+   * second half of each job's rows while this thread copies the first. Copies are exact, so
+   * the result is the same as one thread's. Jobs on non-shared arrays run here.
+   */
+  gather(jobs: GatherJob[]): void {
+    if (!jobs.every((j) => isShared(j.table) && isShared(j.rows) && isShared(j.out))) {
+      for (const j of jobs) gatherRows(j.table, j.width, j.rows, j.n, j.out, j.from ?? 0);
+      return;
+    }
+    const half = jobs.map((j) => (j.n + (j.from ?? 0)) >> 1);
+    this.port.postMessage(jobs.map((j, i) => ({ ...j, from: half[i] })));
+    this.ctrl[CMD] = 2;
+    Atomics.store(this.ctrl, SEQ, ++this.seq);
+    Atomics.notify(this.ctrl, SEQ);
+    jobs.forEach((j, i) => gatherRows(j.table, j.width, j.rows, half[i]!, j.out, j.from ?? 0));
+    this.wait();
+  }
+
+  private wait(): void {
     const c = this.ctrl;
     const seq = this.seq;
     const deadline = Date.now() + 120_000;
@@ -71,10 +114,10 @@ export class UpdateHelper {
       if (Date.now() > deadline) throw new Error('optimiser helper thread did not answer within 120 s');
       Atomics.wait(c, DONE, Atomics.load(c, DONE), 1_000);
     }
-    for (const t of this.tables) t.clearGrad();
   }
 
   close(): Promise<number> {
+    this.port.close();
     this.ctrl[CMD] = -1;
     Atomics.store(this.ctrl, SEQ, ++this.seq);
     Atomics.notify(this.ctrl, SEQ);

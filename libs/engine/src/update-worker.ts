@@ -1,7 +1,8 @@
-/** Thread of an UpdateHelper: applies optimiser steps to its (odd) slots of the touched rows. */
-import { workerData } from 'node:worker_threads';
+/** Thread of an UpdateHelper: applies optimiser steps to its (odd) slots of the touched rows, and gathers rows. */
+import { receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { gatherRows } from './kernels';
 import { Adam, ParamTable } from './optim';
-import { helperControl as H, type HelperInit } from './update-helper';
+import { helperControl as H, type GatherJob, type HelperInit } from './update-helper';
 
 const init = (workerData as { init: HelperInit }).init;
 const opt = new Adam(init.kind, init.options);
@@ -13,8 +14,14 @@ for (;;) {
   seen = Atomics.load(c, H.SEQ);
   if (c[H.CMD] === -1) break;
   try {
-    opt.step = c[H.STEP]!;
-    tables.forEach((t, i) => opt.updateRange(t, c[H.RANGES + 2 * i]!, c[H.RANGES + 2 * i + 1]!, 2));
+    if (c[H.CMD] === 2) {
+      const msg = receiveMessageOnPort(init.port);
+      if (!msg) throw new Error('woken for a gather without a request');
+      for (const j of msg.message as GatherJob[]) gatherRows(j.table, j.width, j.rows, j.n, j.out, j.from ?? 0);
+    } else {
+      opt.step = c[H.STEP]!;
+      tables.forEach((t, i) => opt.updateRange(t, c[H.RANGES + 2 * i]!, c[H.RANGES + 2 * i + 1]!, 2));
+    }
   } catch (e) {
     console.error(e);
     Atomics.store(c, H.FAILED, 1);

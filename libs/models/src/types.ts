@@ -1,5 +1,5 @@
 import type { Csr, Rng } from '@robustrec/core';
-import type { ParamTable } from '@robustrec/engine';
+import type { GatherJob, ParamTable } from '@robustrec/engine';
 import type { ComponentSpec, ResolvedComponent } from './spec';
 
 /** Scores pairs of final rows and back-propagates through the scoring function. */
@@ -27,6 +27,8 @@ export interface BackboneContext {
   options: Record<string, string>;
   /** Threads the backbone may use for its own work (results must not depend on it). */
   threads: number;
+  /** Row gathers of a step, on the trainer's two threads when it has them (exact copies). */
+  gather(jobs: GatherJob[]): void;
 }
 
 export interface Batch {

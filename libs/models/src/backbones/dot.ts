@@ -1,7 +1,7 @@
-import { bprDot, gatherRows, l2Local, rowDots, type ParamTable } from '@robustrec/engine';
+import { bprDot, l2Local, rowDots, type ParamTable } from '@robustrec/engine';
 import type { Rng } from '@robustrec/core';
 import { dotProductScorer } from '@robustrec/metrics';
-import type { Backbone, Head, ScorerCore } from '../types';
+import type { Backbone, BackboneContext, Head, ScorerCore } from '../types';
 
 /** Dot-product scoring through the fused kernels. */
 export function dotHead(width: number): Head {
@@ -41,12 +41,14 @@ export function dotScorer(tensors: Record<string, { shape: number[]; data: Float
  * Batch rows that are plain rows of the user/item tables (MF, NeuMF): gather, scatter the
  * gradients back, and the L2 term on the gathered (ego) rows.
  */
-export function egoRows(U: ParamTable, V: ParamTable, w: number): Pick<Backbone, 'forward' | 'backward' | 'regularize' | 'finalEmbeddings'> {
+export function egoRows(U: ParamTable, V: ParamTable, w: number, gather: BackboneContext['gather']): Pick<Backbone, 'forward' | 'backward' | 'regularize' | 'finalEmbeddings'> {
   return {
     forward(b, eu, ei, ej) {
-      gatherRows(U.data, w, b.users, b.n, eu);
-      gatherRows(V.data, w, b.pos, b.n, ei);
-      gatherRows(V.data, w, b.neg, b.n, ej);
+      gather([
+        { table: U.data, width: w, rows: b.users, n: b.n, out: eu },
+        { table: V.data, width: w, rows: b.pos, n: b.n, out: ei },
+        { table: V.data, width: w, rows: b.neg, n: b.n, out: ej },
+      ]);
     },
     backward(b, gu, gi, gj) {
       U.accumulate(b.users, b.n, gu);

@@ -18,7 +18,7 @@ export const mf: BackboneDef = {
       tables: [U, V],
       width: w,
       head: dotHead(w),
-      ...egoRows(U, V, w),
+      ...egoRows(U, V, w, ctx.gather),
       exportTensors: () => ({
         user_embedding: { shape: [ctx.numUsers, w], data: U.data.slice() },
         item_embedding: { shape: [ctx.numItems, w], data: V.data.slice() },
