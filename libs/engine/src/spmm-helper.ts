@@ -1,14 +1,9 @@
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { startTsWorker, type WasmMemory } from '@robustrec/core';
 import type { SharedTableArrays } from './optim';
+import { HelperLink } from './helper-thread';
 import { spmm, type WeightedCsr } from './spmm';
 import { WASM_SPMM_BLOCK, WasmArena, WasmSpmm, type SpmmOffsets } from './spmm-wasm';
-
-/** Control words shared with the helper thread. */
-const SEQ = 0; // bumped by the caller per request; -1 in CMD stops the helper
-const CMD = 1; // 1 = product, -1 = stop
-const DONE = 2; // last SEQ the helper finished
-const FAILED = 3; // 1 when the helper threw
 
 /** One request for rows [rowStart, rowEnd): typed arrays (JS kernel) or arena offsets (wasm kernel). */
 export type SpmmRequest =
@@ -47,8 +42,7 @@ export class Propagation {
   private readonly arena: WasmArena | undefined;
   private readonly kernel: WasmSpmm | undefined;
   private split: number;
-  private helper: { worker: Worker; port: MessagePort; ctrl: Int32Array; error: string } | undefined;
-  private seq = 0;
+  private helper: { worker: Worker; port: MessagePort; link: HelperLink } | undefined;
 
   /**
    * @param floats how many floats of tables the caller will allocate (alloc + tableArrays),
@@ -71,8 +65,8 @@ export class Propagation {
         ? { ctrl, port: port2, wasm: { memory: this.arena.memory, adj: WasmSpmm.offsetsOf(this.adj) } }
         : { ctrl, port: port2, adj: this.adj };
       const worker = startTsWorker(new URL('./spmm-worker.ts', import.meta.url), { init }, { transferList: [port2] });
-      const h = { worker, port: port1, ctrl, error: '' };
-      worker.on('error', (e) => (h.error = e.message));
+      const h = { worker, port: port1, link: new HelperLink(ctrl, 'propagation helper') };
+      worker.on('error', (e) => (h.link.error = e.message));
       worker.unref();
       port1.unref();
       this.helper = h;
@@ -110,21 +104,11 @@ export class Propagation {
     const h = this.helper;
     if (h) {
       h.port.postMessage(req);
-      h.ctrl[CMD] = 1;
-      Atomics.store(h.ctrl, SEQ, ++this.seq);
-      Atomics.notify(h.ctrl, SEQ);
+      h.link.post(1);
     }
     if (offsets) this.kernel!.run(offsets, 0, this.split);
     else spmm(this.adj, x, w, out, 0, this.split, acc);
-    if (h) {
-      const seq = this.seq;
-      const deadline = Date.now() + 120_000;
-      while (Atomics.load(h.ctrl, DONE) !== seq) {
-        if (h.error || Atomics.load(h.ctrl, FAILED)) throw new Error(`propagation helper thread failed: ${h.error || 'see its stderr'}`);
-        if (Date.now() > deadline) throw new Error('propagation helper thread did not answer within 120 s');
-        Atomics.wait(h.ctrl, DONE, Atomics.load(h.ctrl, DONE), 1_000);
-      }
-    }
+    h?.link.wait();
   }
 
   /** Stops the helper thread, if any (the object stays usable on one thread). */
@@ -133,9 +117,7 @@ export class Propagation {
     if (!h) return;
     this.helper = undefined;
     this.split = this.adj.numRows;
-    h.ctrl[CMD] = -1;
-    Atomics.store(h.ctrl, SEQ, ++this.seq);
-    Atomics.notify(h.ctrl, SEQ);
+    h.link.post(-1);
     h.port.close();
     await h.worker.terminate();
   }
@@ -162,4 +144,3 @@ export function balancedSplit(a: WeightedCsr): number {
   return lo;
 }
 
-export const spmmHelperControl = { SEQ, CMD, DONE, FAILED };

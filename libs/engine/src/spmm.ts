@@ -63,44 +63,38 @@ export function spmm(a: WeightedCsr, x: Float32Array, width: number, out: Float3
     }
     return;
   }
-  for (let r = rowStart; r < rowEnd; r++) {
-    const o = r * width;
-    const p0 = indptr[r];
-    const p1 = indptr[r + 1];
-    for (let kb = 0; kb < width; kb += 8) {
-      let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
-      for (let p = p0; p < p1; p++) {
-        const s = indices[p] * width + kb;
-        const w = values[p];
-        a0 += w * x[s];
-        a1 += w * x[s + 1];
-        a2 += w * x[s + 2];
-        a3 += w * x[s + 3];
-        a4 += w * x[s + 4];
-        a5 += w * x[s + 5];
-        a6 += w * x[s + 6];
-        a7 += w * x[s + 7];
-      }
-      const q = o + kb;
-      out[q] = a0;
-      out[q + 1] = a1;
-      out[q + 2] = a2;
-      out[q + 3] = a3;
-      out[q + 4] = a4;
-      out[q + 5] = a5;
-      out[q + 6] = a6;
-      out[q + 7] = a7;
-      if (acc) {
-        acc[q] += out[q];
-        acc[q + 1] += out[q + 1];
-        acc[q + 2] += out[q + 2];
-        acc[q + 3] += out[q + 3];
-        acc[q + 4] += out[q + 4];
-        acc[q + 5] += out[q + 5];
-        acc[q + 6] += out[q + 6];
-        acc[q + 7] += out[q + 7];
-      }
+  for (let r = rowStart; r < rowEnd; r++) blockedRow(a, x, width, r, out, r * width, acc);
+}
+
+/** Row r of Â·x into out[outOff…] (and acc[outOff…] += it), 8 register accumulators per block. */
+function blockedRow(a: WeightedCsr, x: Float32Array, width: number, r: number, out: Float32Array, outOff: number, acc?: Float32Array): void {
+  const { indptr, indices, values } = a;
+  const p0 = indptr[r];
+  const p1 = indptr[r + 1];
+  for (let kb = 0; kb < width; kb += 8) {
+    let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+    for (let p = p0; p < p1; p++) {
+      const s = indices[p] * width + kb;
+      const w = values[p];
+      a0 += w * x[s];
+      a1 += w * x[s + 1];
+      a2 += w * x[s + 2];
+      a3 += w * x[s + 3];
+      a4 += w * x[s + 4];
+      a5 += w * x[s + 5];
+      a6 += w * x[s + 6];
+      a7 += w * x[s + 7];
     }
+    const q = outOff + kb;
+    out[q] = a0;
+    out[q + 1] = a1;
+    out[q + 2] = a2;
+    out[q + 3] = a3;
+    out[q + 4] = a4;
+    out[q + 5] = a5;
+    out[q + 6] = a6;
+    out[q + 7] = a7;
+    if (acc) for (let k = q; k < q + 8; k++) acc[k] += out[k];
   }
 }
 
@@ -161,28 +155,5 @@ export function spmmRow(a: WeightedCsr, x: Float32Array, width: number, r: numbe
     }
     return;
   }
-  for (let kb = 0; kb < width; kb += 8) {
-    let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
-    for (let p = p0; p < p1; p++) {
-      const s = indices[p] * width + kb;
-      const w = values[p];
-      a0 += w * x[s];
-      a1 += w * x[s + 1];
-      a2 += w * x[s + 2];
-      a3 += w * x[s + 3];
-      a4 += w * x[s + 4];
-      a5 += w * x[s + 5];
-      a6 += w * x[s + 6];
-      a7 += w * x[s + 7];
-    }
-    const q = outOff + kb;
-    out[q] = a0;
-    out[q + 1] = a1;
-    out[q + 2] = a2;
-    out[q + 3] = a3;
-    out[q + 4] = a4;
-    out[q + 5] = a5;
-    out[q + 6] = a6;
-    out[q + 7] = a7;
-  }
+  blockedRow(a, x, width, r, out, outOff);
 }

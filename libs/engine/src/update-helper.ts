@@ -1,15 +1,14 @@
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { startTsWorker } from '@robustrec/core';
+import { FIRST_FREE, HelperLink } from './helper-thread';
 import { gatherRows } from './kernels';
 import type { Adam, AdamOptions, OptimizerKind, ParamTable, SharedTableArrays } from './optim';
 
-/** Control words shared with the helper thread. */
-const SEQ = 0; // bumped by the caller for each request (-1 in CMD stops the helper)
-const CMD = 1; // 1 = update, 2 = gather (request on the port), -1 = stop
-const STEP = 2; // optimiser step to apply
-const DONE = 3; // last SEQ the helper finished
-const FAILED = 4; // 1 when the helper threw
-const RANGES = 8; // per table: q0, q1
+// control words beyond the link's (helper-thread.ts)
+const STEP = FIRST_FREE; // optimiser step to apply
+const RANGES = 8; // per table: first slot, slot count
+const UPDATE = 1;
+const GATHER = 2;
 
 export interface HelperInit {
   kind: OptimizerKind;
@@ -40,13 +39,13 @@ const isShared = (a: ArrayBufferView): boolean => a.buffer instanceof SharedArra
  */
 export class UpdateHelper {
   private readonly ctrl: Int32Array;
+  private readonly link: HelperLink;
   private readonly worker: Worker;
   private readonly port: MessagePort;
-  private seq = 0;
-  private error = '';
 
   constructor(opt: Adam, private readonly tables: readonly ParamTable[]) {
     this.ctrl = new Int32Array(new SharedArrayBuffer((RANGES + 2 * tables.length) * 4));
+    this.link = new HelperLink(this.ctrl, 'optimiser helper');
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     port1.unref();
@@ -58,7 +57,7 @@ export class UpdateHelper {
       port: port2,
     };
     this.worker = startTsWorker(new URL('./update-worker.ts', import.meta.url), { init }, { transferList: [port2] });
-    this.worker.on('error', (e) => (this.error = e.message));
+    this.worker.on('error', (e) => (this.link.error = e.message));
     this.worker.unref();
   }
 
@@ -73,16 +72,13 @@ export class UpdateHelper {
       c[RANGES + 2 * i + 1] = t.touchedCount;
     });
     c[STEP] = opt.step;
-    c[CMD] = 1;
-    const seq = ++this.seq;
-    Atomics.store(c, SEQ, seq);
-    Atomics.notify(c, SEQ);
+    this.link.post(UPDATE);
     this.tables.forEach((t) => opt.updateRange(t, 0, t.touchedCount, 2));
   }
 
   /** Waits for the helper's slots, then clears the gradients. */
   finish(): void {
-    this.wait();
+    this.link.wait();
     for (const t of this.tables) t.clearGrad();
   }
 
@@ -98,31 +94,16 @@ export class UpdateHelper {
     }
     const half = jobs.map((j) => (j.n + (j.from ?? 0)) >> 1);
     this.port.postMessage(jobs.map((j, i) => ({ ...j, from: half[i] })));
-    this.ctrl[CMD] = 2;
-    Atomics.store(this.ctrl, SEQ, ++this.seq);
-    Atomics.notify(this.ctrl, SEQ);
+    this.link.post(GATHER);
     jobs.forEach((j, i) => gatherRows(j.table, j.width, j.rows, half[i]!, j.out, j.from ?? 0));
-    this.wait();
-  }
-
-  private wait(): void {
-    const c = this.ctrl;
-    const seq = this.seq;
-    const deadline = Date.now() + 120_000;
-    while (Atomics.load(c, DONE) !== seq) {
-      if (this.error || Atomics.load(c, FAILED)) throw new Error(`optimiser helper thread failed: ${this.error || 'see its stderr'}`);
-      if (Date.now() > deadline) throw new Error('optimiser helper thread did not answer within 120 s');
-      Atomics.wait(c, DONE, Atomics.load(c, DONE), 1_000);
-    }
+    this.link.wait();
   }
 
   close(): Promise<number> {
     this.port.close();
-    this.ctrl[CMD] = -1;
-    Atomics.store(this.ctrl, SEQ, ++this.seq);
-    Atomics.notify(this.ctrl, SEQ);
+    this.link.post(-1);
     return this.worker.terminate();
   }
 }
 
-export const helperControl = { SEQ, CMD, STEP, DONE, FAILED, RANGES };
+export const helperControl = { STEP, RANGES, GATHER };

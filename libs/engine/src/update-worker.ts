@@ -1,5 +1,6 @@
 /** Thread of an UpdateHelper: applies optimiser steps to its (odd) slots of the touched rows, and gathers rows. */
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { serveRequests } from './helper-thread';
 import { gatherRows } from './kernels';
 import { Adam, ParamTable } from './optim';
 import { helperControl as H, type GatherJob, type HelperInit } from './update-helper';
@@ -8,24 +9,13 @@ const init = (workerData as { init: HelperInit }).init;
 const opt = new Adam(init.kind, init.options);
 const tables = init.tables.map((t) => new ParamTable(t.name, t.rows, t.width, t.arrays));
 const c = init.ctrl;
-let seen = 0;
-for (;;) {
-  Atomics.wait(c, H.SEQ, seen);
-  seen = Atomics.load(c, H.SEQ);
-  if (c[H.CMD] === -1) break;
-  try {
-    if (c[H.CMD] === 2) {
-      const msg = receiveMessageOnPort(init.port);
-      if (!msg) throw new Error('woken for a gather without a request');
-      for (const j of msg.message as GatherJob[]) gatherRows(j.table, j.width, j.rows, j.n, j.out, j.from ?? 0);
-    } else {
-      opt.step = c[H.STEP]!;
-      tables.forEach((t, i) => opt.updateRange(t, c[H.RANGES + 2 * i]!, c[H.RANGES + 2 * i + 1]!, 2));
-    }
-  } catch (e) {
-    console.error(e);
-    Atomics.store(c, H.FAILED, 1);
+serveRequests(c, (cmd) => {
+  if (cmd === H.GATHER) {
+    const msg = receiveMessageOnPort(init.port);
+    if (!msg) throw new Error('woken for a gather without a request');
+    for (const j of msg.message as GatherJob[]) gatherRows(j.table, j.width, j.rows, j.n, j.out, j.from ?? 0);
+  } else {
+    opt.step = c[H.STEP]!;
+    tables.forEach((t, i) => opt.updateRange(t, c[H.RANGES + 2 * i]!, c[H.RANGES + 2 * i + 1]!, 2));
   }
-  Atomics.store(c, H.DONE, seen);
-  Atomics.notify(c, H.DONE);
-}
+});
