@@ -15,6 +15,21 @@ export function gatherRows(table: Float32Array, width: number, rows: Uint32Array
   }
 }
 
+/** out[b] = table[rows[b]] for from ≤ b < n (a step's gather, possibly split over threads). */
+export interface GatherJob {
+  table: Float32Array;
+  width: number;
+  rows: Uint32Array;
+  n: number;
+  out: Float32Array;
+  from?: number;
+}
+
+/** Runs gather jobs on this thread. */
+export function gatherAll(jobs: readonly GatherJob[]): void {
+  for (const j of jobs) gatherRows(j.table, j.width, j.rows, j.n, j.out, j.from ?? 0);
+}
+
 /** table[rows[b]] += scale · src[b] for b < n (repeated rows accumulate). */
 export function scatterAddRows(
   table: Float32Array,

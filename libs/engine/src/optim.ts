@@ -53,13 +53,12 @@ export class ParamTable {
   ) {
     const n = rows * width;
     // Shared memory, so an UpdateHelper thread can update half of the touched rows in place.
-    const f32 = (len: number): Float32Array => new Float32Array(new SharedArrayBuffer(len * 4));
-    this.data = shared?.data ?? f32(n);
-    this.grad = shared?.grad ?? f32(n);
-    this.m = shared?.m ?? f32(n);
-    this.v = shared?.v ?? f32(n);
+    this.data = shared?.data ?? sharedF32(n);
+    this.grad = shared?.grad ?? sharedF32(n);
+    this.m = shared?.m ?? sharedF32(n);
+    this.v = shared?.v ?? sharedF32(n);
     this.last = shared?.last ?? new Int32Array(new SharedArrayBuffer(rows * 4));
-    this.touched = shared?.touched ?? new Uint32Array(new SharedArrayBuffer(rows * 4));
+    this.touched = shared?.touched ?? sharedU32(rows);
     this.slot = new Int32Array(rows).fill(-1);
   }
 
@@ -107,6 +106,14 @@ export class ParamTable {
     for (let t = 0; t < this.touchedCount; t++) this.slot[this.touched[t]] = -1;
     this.touchedCount = 0;
   }
+}
+
+/** Zero-filled typed arrays in shared memory (helper threads see the same bytes). */
+export function sharedF32(len: number): Float32Array {
+  return new Float32Array(new SharedArrayBuffer(len * 4));
+}
+export function sharedU32(len: number): Uint32Array {
+  return new Uint32Array(new SharedArrayBuffer(len * 4));
 }
 
 export interface SharedTableArrays {

@@ -1,6 +1,6 @@
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { startTsWorker, type WasmMemory } from '@robustrec/core';
-import type { SharedTableArrays } from './optim';
+import { sharedF32, type SharedTableArrays } from './optim';
 import { HelperLink } from './helper-thread';
 import { spmm, type WeightedCsr } from './spmm';
 import { WASM_SPMM_BLOCK, WasmArena, WasmSpmm, type SpmmOffsets } from './spmm-wasm';
@@ -17,11 +17,6 @@ export interface SpmmHelperInit {
   adj?: WeightedCsr;
   /** wasm kernel: the arena's memory and the adjacency's byte offsets in it. */
   wasm?: { memory: WasmMemory; adj: { indptr: number; indices: number; values: number } };
-}
-
-/** A zero-filled shared Float32Array. */
-export function sharedF32(len: number): Float32Array {
-  return new Float32Array(new SharedArrayBuffer(len * 4));
 }
 
 /**
@@ -50,7 +45,6 @@ export class Propagation {
    */
   constructor(adj: WeightedCsr, readonly width: number, threads: number, floats: number) {
     if (width % WASM_SPMM_BLOCK === 0) {
-      // 6 floats per table element: data, grad, m, v (+ last, touched per row) are in `floats`
       this.arena = new WasmArena(WasmArena.bytesFor({ numRows: adj.numRows, nnz: adj.indptr[adj.numRows] }, floats));
       this.adj = this.arena.adjacency(adj);
       this.kernel = new WasmSpmm(this.arena.memory, WasmSpmm.offsetsOf(this.adj));

@@ -1,12 +1,12 @@
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { startTsWorker } from '@robustrec/core';
 import { FIRST_FREE, HelperLink } from './helper-thread';
-import { gatherRows } from './kernels';
+import { gatherAll, gatherRows, type GatherJob } from './kernels';
 import type { Adam, AdamOptions, OptimizerKind, ParamTable, SharedTableArrays } from './optim';
 
 // control words beyond the link's (helper-thread.ts)
 const STEP = FIRST_FREE; // optimiser step to apply
-const RANGES = 8; // per table: first slot, slot count
+const COUNTS = 8; // per table: touched slots (the helper takes the odd ones)
 const UPDATE = 1;
 const GATHER = 2;
 
@@ -16,16 +16,6 @@ export interface HelperInit {
   tables: Array<{ name: string; rows: number; width: number; arrays: SharedTableArrays }>;
   ctrl: Int32Array;
   port: MessagePort;
-}
-
-/** out[b] = table[rows[b]] for from ≤ b < n; every array in shared memory. */
-export interface GatherJob {
-  table: Float32Array;
-  width: number;
-  rows: Uint32Array;
-  n: number;
-  out: Float32Array;
-  from?: number;
 }
 
 const isShared = (a: ArrayBufferView): boolean => a.buffer instanceof SharedArrayBuffer;
@@ -44,7 +34,7 @@ export class UpdateHelper {
   private readonly port: MessagePort;
 
   constructor(opt: Adam, private readonly tables: readonly ParamTable[]) {
-    this.ctrl = new Int32Array(new SharedArrayBuffer((RANGES + 2 * tables.length) * 4));
+    this.ctrl = new Int32Array(new SharedArrayBuffer((COUNTS + tables.length) * 4));
     this.link = new HelperLink(this.ctrl, 'optimiser helper');
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
@@ -67,10 +57,7 @@ export class UpdateHelper {
    */
   start(opt: Adam): void {
     const c = this.ctrl;
-    this.tables.forEach((t, i) => {
-      c[RANGES + 2 * i] = 1;
-      c[RANGES + 2 * i + 1] = t.touchedCount;
-    });
+    this.tables.forEach((t, i) => (c[COUNTS + i] = t.touchedCount));
     c[STEP] = opt.step;
     this.link.post(UPDATE);
     this.tables.forEach((t) => opt.updateRange(t, 0, t.touchedCount, 2));
@@ -88,10 +75,7 @@ export class UpdateHelper {
    * the result is the same as one thread's. Jobs on non-shared arrays run here.
    */
   gather(jobs: GatherJob[]): void {
-    if (!jobs.every((j) => isShared(j.table) && isShared(j.rows) && isShared(j.out))) {
-      for (const j of jobs) gatherRows(j.table, j.width, j.rows, j.n, j.out, j.from ?? 0);
-      return;
-    }
+    if (!jobs.every((j) => isShared(j.table) && isShared(j.rows) && isShared(j.out))) return gatherAll(jobs);
     const half = jobs.map((j) => (j.n + (j.from ?? 0)) >> 1);
     this.port.postMessage(jobs.map((j, i) => ({ ...j, from: half[i] })));
     this.link.post(GATHER);
@@ -106,4 +90,4 @@ export class UpdateHelper {
   }
 }
 
-export const helperControl = { STEP, RANGES, GATHER };
+export const helperControl = { STEP, COUNTS, GATHER };

@@ -1,9 +1,9 @@
 /** Thread of an UpdateHelper: applies optimiser steps to its (odd) slots of the touched rows, and gathers rows. */
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { serveRequests } from './helper-thread';
-import { gatherRows } from './kernels';
+import { gatherAll, type GatherJob } from './kernels';
 import { Adam, ParamTable } from './optim';
-import { helperControl as H, type GatherJob, type HelperInit } from './update-helper';
+import { helperControl as H, type HelperInit } from './update-helper';
 
 const init = (workerData as { init: HelperInit }).init;
 const opt = new Adam(init.kind, init.options);
@@ -13,9 +13,9 @@ serveRequests(c, (cmd) => {
   if (cmd === H.GATHER) {
     const msg = receiveMessageOnPort(init.port);
     if (!msg) throw new Error('woken for a gather without a request');
-    for (const j of msg.message as GatherJob[]) gatherRows(j.table, j.width, j.rows, j.n, j.out, j.from ?? 0);
+    gatherAll(msg.message as GatherJob[]);
   } else {
     opt.step = c[H.STEP]!;
-    tables.forEach((t, i) => opt.updateRange(t, c[H.RANGES + 2 * i]!, c[H.RANGES + 2 * i + 1]!, 2));
+    tables.forEach((t, i) => opt.updateRange(t, 1, c[H.COUNTS + i]!, 2));
   }
 });

@@ -1,5 +1,5 @@
 import { RrError, Rng, type Csr } from '@robustrec/core';
-import { Adam, allFinite, backendInfo, gatherRows, UpdateHelper, type ParamTable } from '@robustrec/engine';
+import { Adam, allFinite, backendInfo, gatherAll, sharedF32, sharedU32, UpdateHelper, type ParamTable } from '@robustrec/engine';
 import { backbones } from './backbones';
 import type { TrainConfig } from './config';
 import { defenses } from './defenses';
@@ -97,10 +97,7 @@ export class Trainer {
       params: config.backbone.params,
       options: config.backbone.options,
       threads: opts.threads ?? 1,
-      gather: (jobs) => {
-        if (this.helper) this.helper.gather(jobs);
-        else for (const j of jobs) gatherRows(j.table, j.width, j.rows, j.n, j.out, j.from ?? 0);
-      },
+      gather: (jobs) => (this.helper ? this.helper.gather(jobs) : gatherAll(jobs)),
     });
     this.defense = ddef.create({ numUsers: this.numUsers, train, params: config.defense.params, options: config.defense.options });
     this.opt = new Adam(config.optimizer, { lr: config.lr, weightDecay: config.weightDecay });
@@ -108,10 +105,9 @@ export class Trainer {
     this.sampler = new Sampler(train, this.rng);
     const B = config.batchSize;
     // shared memory: a helper thread may read the batch and write the gathered rows
-    const u32 = (): Uint32Array => new Uint32Array(new SharedArrayBuffer(B * 4));
-    this.batch = { users: u32(), pos: u32(), neg: u32(), posIdx: new Uint32Array(B), n: 0 };
+    this.batch = { users: sharedU32(B), pos: sharedU32(B), neg: sharedU32(B), posIdx: new Uint32Array(B), n: 0 };
     const w = this.backbone.width;
-    this.bufs = Array.from({ length: 9 }, () => new Float32Array(new SharedArrayBuffer(B * w * 4)));
+    this.bufs = Array.from({ length: 9 }, () => sharedF32(B * w));
     this.nbufs = Array.from({ length: 4 }, () => new Float32Array(B));
     this.magnitudes = new Float32Array(this.numUsers);
     if ((opts.threads ?? 1) > 1) this.helper = new UpdateHelper(this.opt, this.backbone.tables);
