@@ -15,21 +15,6 @@ export function gatherRows(table: Float32Array, width: number, rows: Uint32Array
   }
 }
 
-/** out[b] = table[rows[b]] for from ≤ b < n (a step's gather, possibly split over threads). */
-export interface GatherJob {
-  table: Float32Array;
-  width: number;
-  rows: Uint32Array;
-  n: number;
-  out: Float32Array;
-  from?: number;
-}
-
-/** Runs gather jobs on this thread. */
-export function gatherAll(jobs: readonly GatherJob[]): void {
-  for (const j of jobs) gatherRows(j.table, j.width, j.rows, j.n, j.out, j.from ?? 0);
-}
-
 /** table[rows[b]] += scale · src[b] for b < n (repeated rows accumulate). */
 export function scatterAddRows(
   table: Float32Array,
@@ -67,9 +52,31 @@ export function bprDot(
   perRow?: Float32Array,
   posScores?: Float32Array,
 ): number {
-  let total = 0;
-  const inv = weight / n;
-  for (let b = 0; b < n; b++) {
+  const loss = new Float64Array(n);
+  bprRows(eu, ei, ej, width, weight / n, gu, gi, gj, loss, posScores, 0, n);
+  if (perRow) perRow.set(loss);
+  return sumTo(loss, n) / n;
+}
+
+/**
+ * bprDot's rows from ≤ b < to: loss[b] = softplus(<u,j> − <u,i>), posScores[b] = <u,i>,
+ * and scale · ∂loss[b]/∂rows added into gu, gi, gj (scale = weight / n).
+ */
+export function bprRows(
+  eu: Float32Array,
+  ei: Float32Array,
+  ej: Float32Array,
+  width: number,
+  scale: number,
+  gu: Float32Array,
+  gi: Float32Array,
+  gj: Float32Array,
+  loss: Float64Array,
+  posScores: Float32Array | undefined,
+  from: number,
+  to: number,
+): void {
+  for (let b = from; b < to; b++) {
     const o = b * width;
     let sp = 0;
     let sn = 0;
@@ -79,12 +86,10 @@ export function bprDot(
       sn += u * ej[o + k];
     }
     const x = sp - sn;
-    const l = softplus(-x);
-    total += l;
-    if (perRow) perRow[b] = l;
+    loss[b] = softplus(-x);
     if (posScores) posScores[b] = sp;
     // d softplus(-x)/dx = -sigmoid(-x)
-    const c = (-1 / (1 + Math.exp(x))) * inv;
+    const c = (-1 / (1 + Math.exp(x))) * scale;
     for (let k = 0; k < width; k++) {
       const u = eu[o + k];
       const pi = ei[o + k];
@@ -94,7 +99,13 @@ export function bprDot(
       gj[o + k] -= c * u;
     }
   }
-  return total / n;
+}
+
+/** a[0] + … + a[n−1], left to right (per-row partials summed in one order, whatever the split). */
+export function sumTo(a: Float64Array, n: number): number {
+  let s = 0;
+  for (let b = 0; b < n; b++) s += a[b];
+  return s;
 }
 
 /** Dot products of n row pairs: out[b] = <a_b, c_b>. */
@@ -120,7 +131,7 @@ export function rowSqNorms(a: Float32Array, n: number, width: number, out: Float
 /**
  * Adversarial perturbation, Δ_b = eps_b · g_b / max(||g_b||, 1e-12) (as torch's
  * F.normalize), written as out = src + Δ. g is treated as a constant. eps is one value
- * per row (a Float32Array) or the same for all rows (a number).
+ * per row (a Float32Array) or the same for all rows (a number). Rows from ≤ b < n.
  */
 export function perturbRows(
   src: Float32Array,
@@ -129,8 +140,9 @@ export function perturbRows(
   n: number,
   width: number,
   out: Float32Array,
+  from = 0,
 ): void {
-  for (let b = 0; b < n; b++) {
+  for (let b = from; b < n; b++) {
     const o = b * width;
     let s = 0;
     for (let k = 0; k < width; k++) s += g[o + k] * g[o + k];
@@ -176,13 +188,60 @@ export function allFinite(a: Float32Array | Float64Array, n = a.length): boolean
  * 2·l2/n · x_b into g (same layout as x). Used when the scored rows are the ego rows (MF).
  */
 export function l2Local(x: Float32Array, g: Float32Array, n: number, width: number, l2: number): number {
-  let s = 0;
-  const c = (2 * l2) / n;
-  const end = n * width;
-  for (let k = 0; k < end; k++) {
-    const v = x[k];
-    s += v * v;
-    g[k] += c * v;
-  }
-  return (l2 * s) / n;
+  const sums = new Float64Array(n);
+  l2Rows(x, g, width, (2 * l2) / n, sums, 0, n);
+  return (l2 * sumTo(sums, n)) / n;
 }
+
+/** l2Local's rows from ≤ b < to: sums[b] = ||x_b||², g_b += c · x_b. */
+export function l2Rows(x: Float32Array, g: Float32Array, width: number, c: number, sums: Float64Array, from: number, to: number): void {
+  for (let b = from; b < to; b++) {
+    let s = 0;
+    for (let k = b * width, end = k + width; k < end; k++) {
+      const v = x[k];
+      s += v * v;
+      g[k] += c * v;
+    }
+    sums[b] = s;
+  }
+}
+
+/**
+ * One row-wise kernel call over a batch's rows: row b of every output depends only on row b
+ * of the inputs, so a call can be split by rows across threads (RowRunner) with results
+ * identical to one thread's; per-row sums go to Float64Arrays and are summed in one order.
+ */
+export type RowJob =
+  | { op: 'gather'; table: Float32Array; width: number; rows: Uint32Array; out: Float32Array }
+  | { op: 'perturb'; src: Float32Array; g: Float32Array; eps: Float32Array | number; width: number; out: Float32Array }
+  | {
+      op: 'bpr';
+      eu: Float32Array;
+      ei: Float32Array;
+      ej: Float32Array;
+      width: number;
+      scale: number;
+      gu: Float32Array;
+      gi: Float32Array;
+      gj: Float32Array;
+      loss: Float64Array;
+      posScores?: Float32Array;
+    }
+  | { op: 'l2'; x: Float32Array; g: Float32Array; width: number; c: number; sums: Float64Array };
+
+/** Runs jobs, in order, on rows from ≤ b < to. */
+export function runRows(jobs: readonly RowJob[], from: number, to: number): void {
+  for (const j of jobs) {
+    if (j.op === 'gather') gatherRows(j.table, j.width, j.rows, to, j.out, from);
+    else if (j.op === 'perturb') perturbRows(j.src, j.g, j.eps, to, j.width, j.out, from);
+    else if (j.op === 'bpr') bprRows(j.eu, j.ei, j.ej, j.width, j.scale, j.gu, j.gi, j.gj, j.loss, j.posScores, from, to);
+    else l2Rows(j.x, j.g, j.width, j.c, j.sums, from, to);
+  }
+}
+
+/** Runs a step's row jobs over rows 0 ≤ b < n: on this thread, or split with a helper thread. */
+export interface RowRunner {
+  run(jobs: RowJob[], n: number): void;
+}
+
+export const serialRows: RowRunner = { run: (jobs, n) => runRows(jobs, 0, n) };

@@ -115,6 +115,9 @@ export function sharedF32(len: number): Float32Array {
 export function sharedU32(len: number): Uint32Array {
   return new Uint32Array(new SharedArrayBuffer(len * 4));
 }
+export function sharedF64(len: number): Float64Array {
+  return new Float64Array(new SharedArrayBuffer(len * 8));
+}
 
 export interface SharedTableArrays {
   data: Float32Array;

@@ -1,14 +1,14 @@
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { startTsWorker } from '@robustrec/core';
 import { FIRST_FREE, HelperLink } from './helper-thread';
-import { gatherAll, gatherRows, type GatherJob } from './kernels';
+import { runRows, type RowJob, type RowRunner } from './kernels';
 import type { Adam, AdamOptions, OptimizerKind, ParamTable, SharedTableArrays } from './optim';
 
 // control words beyond the link's (helper-thread.ts)
 const STEP = FIRST_FREE; // optimiser step to apply
 const COUNTS = 8; // per table: touched slots (the helper takes the odd ones)
 const UPDATE = 1;
-const GATHER = 2;
+const ROWS = 2;
 
 export interface HelperInit {
   kind: OptimizerKind;
@@ -18,16 +18,16 @@ export interface HelperInit {
   port: MessagePort;
 }
 
-const isShared = (a: ArrayBufferView): boolean => a.buffer instanceof SharedArrayBuffer;
-
 /**
- * A second thread for the optimiser update, the largest single cost of a dot-product
- * training step: the touched rows of each table are split in two (alternate slots), the helper
- * updates the odd slots in place (shared memory) while the caller updates the even ones. Each row's
- * update is independent of the others, so parameters are bit-identical to a one-thread run.
- * The handoff is a seq-cst counter with Atomics.wait/notify (no event loop involved).
+ * A second thread for a dot-product training step. The optimiser update, the largest single
+ * cost: the touched rows of each table are split in two (alternate slots), the helper
+ * updates the odd slots in place (shared memory) while the caller updates the even ones. The
+ * step's row kernels (gathers, BPR, perturbation, L2; a RowRunner): the helper takes the
+ * second half of the batch rows. Each row's work is independent of the others, so parameters
+ * and losses are bit-identical to a one-thread run. The handoff is a seq-cst counter with
+ * Atomics.wait/notify (no event loop involved).
  */
-export class UpdateHelper {
+export class UpdateHelper implements RowRunner {
   private readonly ctrl: Int32Array;
   private readonly link: HelperLink;
   private readonly worker: Worker;
@@ -70,16 +70,15 @@ export class UpdateHelper {
   }
 
   /**
-   * Row gathers (a step's forward copies) split over the two threads: the helper copies the
-   * second half of each job's rows while this thread copies the first. Copies are exact, so
-   * the result is the same as one thread's. Jobs on non-shared arrays run here.
+   * Row jobs over rows 0 ≤ b < n: the helper runs the second half of the rows while this
+   * thread runs the first. Jobs touching non-shared arrays run here only.
    */
-  gather(jobs: GatherJob[]): void {
-    if (!jobs.every((j) => isShared(j.table) && isShared(j.rows) && isShared(j.out))) return gatherAll(jobs);
-    const half = jobs.map((j) => (j.n + (j.from ?? 0)) >> 1);
-    this.port.postMessage(jobs.map((j, i) => ({ ...j, from: half[i] })));
-    this.link.post(GATHER);
-    jobs.forEach((j, i) => gatherRows(j.table, j.width, j.rows, half[i]!, j.out, j.from ?? 0));
+  run(jobs: RowJob[], n: number): void {
+    if (!jobs.every(allShared)) return runRows(jobs, 0, n);
+    const half = n >> 1;
+    this.port.postMessage({ jobs, from: half, to: n });
+    this.link.post(ROWS);
+    runRows(jobs, 0, half);
     this.link.wait();
   }
 
@@ -90,4 +89,7 @@ export class UpdateHelper {
   }
 }
 
-export const helperControl = { STEP, COUNTS, GATHER };
+const allShared = (j: RowJob): boolean =>
+  Object.values(j).every((v) => !ArrayBuffer.isView(v) || v.buffer instanceof SharedArrayBuffer);
+
+export const helperControl = { STEP, COUNTS, ROWS };

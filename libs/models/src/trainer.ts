@@ -1,5 +1,5 @@
 import { RrError, Rng, type Csr } from '@robustrec/core';
-import { Adam, allFinite, backendInfo, gatherAll, sharedF32, sharedU32, UpdateHelper, type ParamTable } from '@robustrec/engine';
+import { Adam, allFinite, backendInfo, serialRows, sharedF32, sharedU32, UpdateHelper, type ParamTable, type RowRunner } from '@robustrec/engine';
 import { backbones } from './backbones';
 import type { TrainConfig } from './config';
 import { defenses } from './defenses';
@@ -63,6 +63,8 @@ export class Trainer {
   private readonly opt: Adam;
   /** Second thread for the optimiser update (TrainerOptions.threads = 2). */
   private helper: UpdateHelper | undefined;
+  /** A step's row kernels: split with the helper thread when there is one. */
+  private readonly rows: RowRunner = { run: (jobs, n) => (this.helper ?? serialRows).run(jobs, n) };
   /** this.batch already holds the next step's samples (drawn during the previous update). */
   private prefetched = false;
   private aborted = false;
@@ -97,7 +99,7 @@ export class Trainer {
       params: config.backbone.params,
       options: config.backbone.options,
       threads: opts.threads ?? 1,
-      gather: (jobs) => (this.helper ? this.helper.gather(jobs) : gatherAll(jobs)),
+      rows: this.rows,
     });
     this.defense = ddef.create({ numUsers: this.numUsers, train, params: config.defense.params, options: config.defense.options });
     this.opt = new Adam(config.optimizer, { lr: config.lr, weightDecay: config.weightDecay });
@@ -108,7 +110,7 @@ export class Trainer {
     this.batch = { users: sharedU32(B), pos: sharedU32(B), neg: sharedU32(B), posIdx: new Uint32Array(B), n: 0 };
     const w = this.backbone.width;
     this.bufs = Array.from({ length: 9 }, () => sharedF32(B * w));
-    this.nbufs = Array.from({ length: 4 }, () => new Float32Array(B));
+    this.nbufs = Array.from({ length: 4 }, () => sharedF32(B));
     this.magnitudes = new Float32Array(this.numUsers);
     if ((opts.threads ?? 1) > 1) this.helper = new UpdateHelper(this.opt, this.backbone.tables);
   }
@@ -161,6 +163,7 @@ export class Trainer {
       magnitudes: this.magnitudes,
       scratch: [s0, s1, s2],
       scratchN: this.nbufs.slice(2),
+      rows: this.rows,
     };
     const def = this.defense.apply(ctx);
     // after the defense: its directions are ∂BPR/∂rows without the L2 term

@@ -1,5 +1,5 @@
 import type { Csr, Rng } from '@robustrec/core';
-import type { GatherJob, ParamTable } from '@robustrec/engine';
+import type { ParamTable, RowRunner } from '@robustrec/engine';
 import type { ComponentSpec, ResolvedComponent } from './spec';
 
 /** Scores pairs of final rows and back-propagates through the scoring function. */
@@ -27,8 +27,8 @@ export interface BackboneContext {
   options: Record<string, string>;
   /** Threads the backbone may use for its own work (results must not depend on it). */
   threads: number;
-  /** Row gathers of a step, on the trainer's two threads when it has them (exact copies). */
-  gather(jobs: GatherJob[]): void;
+  /** A step's row kernels (gathers, BPR, …), on the trainer's two threads when it has them (same results). */
+  rows: RowRunner;
 }
 
 export interface Batch {
@@ -93,9 +93,11 @@ export interface StepContext {
   posScores: Float32Array;
   /** Per-user ε of the current epoch (write the ε applied to each batch user). */
   magnitudes: Float32Array;
-  /** Scratch buffers [n × width] and [n]. */
+  /** Scratch buffers [n × width] and [n] (shared memory, so row jobs may use them). */
   scratch: Float32Array[];
   scratchN: Float32Array[];
+  /** Runs row kernels on the trainer's threads. */
+  rows: RowRunner;
 }
 
 export interface EpochContext {

@@ -1,12 +1,24 @@
-import { bprDot, l2Local, rowDots, type ParamTable } from '@robustrec/engine';
+import { rowDots, sharedF64, sumTo, type ParamTable, type RowRunner } from '@robustrec/engine';
 import type { Rng } from '@robustrec/core';
 import { dotProductScorer } from '@robustrec/metrics';
 import type { Backbone, BackboneContext, Head, ScorerCore } from '../types';
 
-/** Dot-product scoring through the fused kernels. */
-export function dotHead(width: number): Head {
+/** Grows a shared per-row Float64Array scratch to at least n rows. */
+function rowScratch(): (n: number) => Float64Array {
+  let a = sharedF64(0);
+  return (n) => (a.length >= n ? a : (a = sharedF64(n)));
+}
+
+/** Dot-product scoring through the fused kernels; the BPR pass runs on the step's row runner. */
+export function dotHead(width: number, rows: RowRunner): Head {
+  const scratch = rowScratch();
   return {
-    bpr: (eu, ei, ej, n, weight, gu, gi, gj, perRow, posScores) => bprDot(eu, ei, ej, n, width, weight, gu, gi, gj, perRow, posScores),
+    bpr(eu, ei, ej, n, weight, gu, gi, gj, perRow, posScores) {
+      const loss = scratch(n);
+      rows.run([{ op: 'bpr', eu, ei, ej, width, scale: weight / n, gu, gi, gj, loss, posScores }], n);
+      if (perRow) for (let b = 0; b < n; b++) perRow[b] = loss[b];
+      return sumTo(loss, n) / n;
+    },
     score: (eu, ei, n, out) => rowDots(eu, ei, n, width, out),
     scoreBackward: (eu, ei, n, ds, gu, gi) => {
       for (let b = 0; b < n; b++) {
@@ -41,14 +53,18 @@ export function dotScorer(tensors: Record<string, { shape: number[]; data: Float
  * Batch rows that are plain rows of the user/item tables (MF, NeuMF): gather, scatter the
  * gradients back, and the L2 term on the gathered (ego) rows.
  */
-export function egoRows(U: ParamTable, V: ParamTable, w: number, gather: BackboneContext['gather']): Pick<Backbone, 'forward' | 'backward' | 'regularize' | 'finalEmbeddings'> {
+export function egoRows(U: ParamTable, V: ParamTable, w: number, rows: RowRunner): Pick<Backbone, 'forward' | 'backward' | 'regularize' | 'finalEmbeddings'> {
+  const scratch = rowScratch();
   return {
     forward(b, eu, ei, ej) {
-      gather([
-        { table: U.data, width: w, rows: b.users, n: b.n, out: eu },
-        { table: V.data, width: w, rows: b.pos, n: b.n, out: ei },
-        { table: V.data, width: w, rows: b.neg, n: b.n, out: ej },
-      ]);
+      rows.run(
+        [
+          { op: 'gather', table: U.data, width: w, rows: b.users, out: eu },
+          { op: 'gather', table: V.data, width: w, rows: b.pos, out: ei },
+          { op: 'gather', table: V.data, width: w, rows: b.neg, out: ej },
+        ],
+        b.n,
+      );
     },
     backward(b, gu, gi, gj) {
       U.accumulate(b.users, b.n, gu);
@@ -57,7 +73,19 @@ export function egoRows(U: ParamTable, V: ParamTable, w: number, gather: Backbon
     },
     // the gathered rows are the ego rows: the L2 gradient joins the batch-local one
     regularize(b, l2, eu, ei, ej, gu, gi, gj) {
-      return l2Local(eu, gu, b.n, w, l2) + l2Local(ei, gi, b.n, w, l2) + l2Local(ej, gj, b.n, w, l2);
+      const n = b.n;
+      const sums = scratch(3 * n);
+      const c = (2 * l2) / n;
+      const [su, si, sj] = [0, 1, 2].map((k) => sums.subarray(k * n, (k + 1) * n));
+      rows.run(
+        [
+          { op: 'l2', x: eu, g: gu, width: w, c, sums: su! },
+          { op: 'l2', x: ei, g: gi, width: w, c, sums: si! },
+          { op: 'l2', x: ej, g: gj, width: w, c, sums: sj! },
+        ],
+        n,
+      );
+      return (l2 * sumTo(su!, n)) / n + (l2 * sumTo(si!, n)) / n + (l2 * sumTo(sj!, n)) / n;
     },
     finalEmbeddings: () => ({ users: U.data, items: V.data }),
   };

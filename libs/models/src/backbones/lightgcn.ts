@@ -74,7 +74,7 @@ export const lightgcn: BackboneDef = {
     return {
       tables: [E],
       width: w,
-      head: dotHead(w),
+      head: dotHead(w, ctx.rows),
       forward(b: Batch, eu, ei, ej) {
         let prev = E.data;
         for (let l = 0; l < K - 1; l++) {

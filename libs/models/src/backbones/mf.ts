@@ -17,8 +17,8 @@ export const mf: BackboneDef = {
     return {
       tables: [U, V],
       width: w,
-      head: dotHead(w),
-      ...egoRows(U, V, w, ctx.gather),
+      head: dotHead(w, ctx.rows),
+      ...egoRows(U, V, w, ctx.rows),
       exportTensors: () => ({
         user_embedding: { shape: [ctx.numUsers, w], data: U.data.slice() },
         item_embedding: { shape: [ctx.numItems, w], data: V.data.slice() },

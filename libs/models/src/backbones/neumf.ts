@@ -118,7 +118,7 @@ export const neumf: BackboneDef = {
       tables: [U, V, m.W1, m.b1, m.W2, m.b2, m.h],
       width: w,
       head: neumfHead(d, m),
-      ...egoRows(U, V, w, ctx.gather),
+      ...egoRows(U, V, w, ctx.rows),
       exportTensors: () => ({
         user_embedding: { shape: [ctx.numUsers, w], data: U.data.slice() },
         item_embedding: { shape: [ctx.numItems, w], data: V.data.slice() },

@@ -1,4 +1,3 @@
-import { perturbRows } from '@robustrec/engine';
 import type { StepContext } from '../types';
 
 /**
@@ -10,9 +9,14 @@ export function adversarialTerm(s: StepContext, eps: Float32Array, lambda: numbe
   const { batch, width, eu, ei, ej, gu, gi, gj } = s;
   const n = batch.n;
   const [pu, pi, pj] = s.scratch;
-  perturbRows(eu, gu, eps, n, width, pu);
-  perturbRows(ei, gi, eps, n, width, pi);
-  perturbRows(ej, gj, eps, n, width, pj);
+  s.rows.run(
+    [
+      { op: 'perturb', src: eu, g: gu, eps, width, out: pu! },
+      { op: 'perturb', src: ei, g: gi, eps, width, out: pi! },
+      { op: 'perturb', src: ej, g: gj, eps, width, out: pj! },
+    ],
+    n,
+  );
   for (let b = 0; b < n; b++) s.magnitudes[batch.users[b]] = eps[b];
   return lambda * s.head.bpr(pu, pi, pj, n, lambda, gu, gi, gj);
 }
