@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { credentials, loadPackageDefinition, type GrpcObject, type ServiceClientConstructor } from '@grpc/grpc-js';
+import { credentials, loadPackageDefinition, status, type GrpcObject, type ServiceClientConstructor } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { join } from 'node:path';
 import { data, evaluator, scoring } from '@robustrec/contracts';
@@ -145,6 +145,30 @@ describe('evaluator, registry and scoring', () => {
     const batch: scoring.RecommendBatchResponse[] = [];
     for await (const r of iterate(sc.recommendBatch({ model: ref, users: [3, 1, 2], k: 4, includeSeen: false }))) batch.push(r);
     expect(batch.map((b) => b.user)).toEqual([3, 1, 2]);
+    // RecommendStream: one response per request, in order; bad requests answer with their
+    // status code and the stream goes on
+    const stream = sc.recommendStream();
+    const streamed: scoring.RecommendStreamResponse[] = [];
+    const ended = new Promise<void>((res, rej) => {
+      stream.on('data', (r: scoring.RecommendStreamResponse) => streamed.push(r));
+      stream.on('end', () => res());
+      stream.on('error', rej);
+    });
+    const reqs = [
+      { model: ref, user: 3, k: 4, includeSeen: false },
+      { model: ref, user: 100_000, k: 4, includeSeen: false },
+      { model: ref, user: 1, k: 0, includeSeen: false },
+      { model: { id: '', name: 'missing', version: 0 }, user: 1, k: 4, includeSeen: false },
+      { model: ref, user: 1, k: 4, includeSeen: false },
+    ];
+    for (const r of reqs) stream.write(r);
+    stream.end();
+    await ended;
+    expect(streamed.map((a) => a.errorCode)).toEqual([status.OK, status.NOT_FOUND, status.INVALID_ARGUMENT, status.NOT_FOUND, status.OK]);
+    expect(streamed[1]!.errorMessage).toMatch(/user/);
+    expect(streamed[2]!.errorMessage).toMatch(/\bk\b/);
+    expect(streamed[0]!.response!.items).toEqual(batch[0]!.items);
+    expect(streamed[4]!.response!.items).toEqual(batch[1]!.items);
     // still serving after the errors
     expect((await call(sc, sc.recommend, { model: ref, user: 1, k: 3, includeSeen: false })).items).toHaveLength(3);
     sc.close();

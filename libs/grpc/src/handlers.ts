@@ -1,10 +1,12 @@
 import type {
+  handleBidiStreamingCall,
   handleClientStreamingCall,
   handleServerStreamingCall,
   handleUnaryCall,
   ServerReadableStream,
   ServerUnaryCall,
   ServerWritableStream,
+  StatusObject,
 } from '@grpc/grpc-js';
 import { toStatus } from './errors';
 
@@ -50,6 +52,28 @@ export function clientStream<Req, Res>(
         (res) => callback(null, res),
         (e) => callback(toStatus(e)),
       );
+  };
+}
+
+/**
+ * A bidirectional stream answering each request with one response, in request order.
+ * Requests run concurrently (so they can share the server's batching); a failed request
+ * becomes onError's response and the stream goes on.
+ */
+export function requestStream<Req, Res>(fn: (req: Req) => Promise<Res>, onError: (status: Partial<StatusObject>) => Res): handleBidiStreamingCall<Req, Res> {
+  return (call) => {
+    let written = Promise.resolve();
+    call.on('data', (req: Req) => {
+      const res = Promise.resolve()
+        .then(() => fn(req))
+        .catch((e: unknown) => onError(toStatus(e)));
+      written = written.then(async () => {
+        const msg = await res;
+        if (!call.cancelled && !call.destroyed) call.write(msg);
+      });
+    });
+    call.on('end', () => void written.then(() => call.end()));
+    call.on('error', () => undefined); // a client that goes away ends its stream; nothing to report
   };
 }
 

@@ -1,8 +1,10 @@
 /**
  * npm run bench:serve — load test of ScoringService over loopback: a Gowalla-sized MF
  * model (random N(0, 0.1) embeddings unless ROBUSTREC_BENCH_MODEL names a registered model
- * in ROBUSTREC_HOME), Recommend top-20 excluding seen items, 32 concurrent clients,
- * 10,000+ requests. Prints throughput, p50/p99 latency and errors.
+ * in ROBUSTREC_HOME), Recommend top-20 excluding seen items, 32 concurrent closed-loop clients,
+ * 10,000+ requests, once with unary Recommend calls and once over RecommendStream (one
+ * long-lived stream per client). Prints throughput, p50/p99 latency, errors and CPU per request.
+ * BENCH_MODES=unary or =stream runs one of them.
  */
 import { data, scoring } from '@robustrec/contracts';
 import { gowallaDir, hostDescription, Rng } from '@robustrec/core';
@@ -15,13 +17,36 @@ import { startEvaluatorService } from '../src';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 32);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 12_000);
+const MODES = (process.env.BENCH_MODES ?? 'unary,stream').split(',') as Mode[];
+type Mode = 'unary' | 'stream';
+
+/** One client's closed loop over RecommendStream: send a request, wait for its answer. */
+function streamCaller(c: scoring.ScoringServiceClient): { ask(req: scoring.RecommendRequest): Promise<scoring.RecommendResponse>; close(): void } {
+  const stream = c.recommendStream();
+  const waiting: Array<{ res: (r: scoring.RecommendResponse) => void; rej: (e: Error) => void }> = [];
+  stream.on('data', (r: scoring.RecommendStreamResponse) => {
+    const w = waiting.shift()!;
+    if (r.errorCode) w.rej(new Error(`${r.errorCode}: ${r.errorMessage}`));
+    else w.res(r.response!);
+  });
+  stream.on('error', (e: Error) => waiting.splice(0).forEach((w) => w.rej(e)));
+  return {
+    ask: (req) =>
+      new Promise((res, rej) => {
+        waiting.push({ res, rej });
+        stream.write(req);
+      }),
+    close: () => stream.end(),
+  };
+}
 
 /** Client mode: 32 concurrent clients in this process, results as JSON on stdout. */
-async function runClients(address: string, modelName: string): Promise<void> {
+async function runClients(address: string, modelName: string, mode: Mode): Promise<void> {
   const clients = Array.from({ length: CLIENTS }, () => createClient(scoring.ScoringServiceClient, address));
   const model = { id: '', name: modelName, version: 0 };
   await call(clients[0]!, clients[0]!.loadModel, { model });
-  await call(clients[0]!, clients[0]!.recommend, { model, user: 0, k: 20, includeSeen: false }); // warm-up
+  const callers = clients.map((c) => (mode === 'stream' ? streamCaller(c) : { ask: (req: scoring.RecommendRequest) => call(c, c.recommend, req), close: () => undefined }));
+  await Promise.all(callers.map((c) => c.ask({ model, user: 0, k: 20, includeSeen: false }))); // warm-up
   const lat: number[] = [];
   let errors = 0;
   let issued = 0;
@@ -29,12 +54,12 @@ async function runClients(address: string, modelName: string): Promise<void> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(
-    clients.map(async (c) => {
+    callers.map(async (c) => {
       while (issued < REQUESTS) {
         issued++;
         const s = performance.now();
         try {
-          await call(c, c.recommend, { model, user: rng.int(29858), k: 20, includeSeen: false });
+          await c.ask({ model, user: rng.int(29858), k: 20, includeSeen: false });
           lat.push(performance.now() - s);
         } catch {
           errors++;
@@ -46,13 +71,14 @@ async function runClients(address: string, modelName: string): Promise<void> {
   const cpu = process.cpuUsage(cpu0);
   lat.sort((a, b) => a - b);
   const pct = (p: number): number => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))]!;
+  for (const c of callers) c.close();
   for (const c of clients) c.close();
   process.stdout.write(JSON.stringify({ n: lat.length, errors, secs, p50: pct(50), p99: pct(99), max: lat.at(-1), clientCpuMs: (cpu.user + cpu.system) / 1000 }));
 }
 
 const at = process.argv.indexOf('--client');
 if (at >= 0) {
-  await runClients(process.argv[at + 1]!, process.argv[at + 2]!);
+  await runClients(process.argv[at + 1]!, process.argv[at + 2]!, process.argv[at + 3] as Mode);
   process.exit(0);
 }
 
@@ -77,17 +103,20 @@ if (!modelName) {
 // The load comes from a separate process so that the clients' own gRPC work does not
 // share the server's event loop (as with any real client).
 const { spawn } = await import('node:child_process');
-const serverCpu0 = process.cpuUsage();
-const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--client', evalSrv.address, modelName], { stdio: ['ignore', 'pipe', 'inherit'] });
-let out = '';
-child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-await new Promise((r) => child.on('exit', r));
-const serverCpu = process.cpuUsage(serverCpu0);
-const res = JSON.parse(out) as { n: number; errors: number; secs: number; p50: number; p99: number; max: number; clientCpuMs: number };
 console.log(`host: ${hostDescription()}, node ${process.version}; model ${modelName} (${process.env.ROBUSTREC_BENCH_MODEL ? 'registered model' : 'random N(0,0.1) embeddings, Gowalla size'})`);
-console.log(`${res.n + res.errors} requests, ${CLIENTS} concurrent clients (separate process), top-20: ${(res.n / res.secs).toFixed(0)} req/s, p50 ${res.p50.toFixed(2)} ms, p99 ${res.p99.toFixed(2)} ms, max ${res.max.toFixed(1)} ms, errors ${res.errors}`);
-const perReq = (ms: number): string => `${((ms * 1000) / (res.n + res.errors)).toFixed(0)} us`;
-console.log(`CPU per request: server ${perReq((serverCpu.user + serverCpu.system) / 1000)} (all threads, incl. model load), clients ${perReq(res.clientCpuMs)}`);
+for (const mode of MODES) {
+  const serverCpu0 = process.cpuUsage();
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--client', evalSrv.address, modelName, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  await new Promise((r) => child.on('exit', r));
+  const serverCpu = process.cpuUsage(serverCpu0);
+  const res = JSON.parse(out) as { n: number; errors: number; secs: number; p50: number; p99: number; max: number; clientCpuMs: number };
+  const how = mode === 'stream' ? 'RecommendStream, one stream per client' : 'unary Recommend';
+  console.log(`${how}: ${res.n + res.errors} requests, ${CLIENTS} concurrent clients (separate process), top-20: ${(res.n / res.secs).toFixed(0)} req/s, p50 ${res.p50.toFixed(2)} ms, p99 ${res.p99.toFixed(2)} ms, max ${res.max.toFixed(1)} ms, errors ${res.errors}`);
+  const perReq = (ms: number): string => `${((ms * 1000) / (res.n + res.errors)).toFixed(0)} us`;
+  console.log(`  CPU per request: server ${perReq((serverCpu.user + serverCpu.system) / 1000)} (all threads), clients ${perReq(res.clientCpuMs)}`);
+}
 await evalSrv.shutdown();
 await dataSrv.shutdown();
 if (!process.env.ROBUSTREC_BENCH_MODEL) rmSync(home, { recursive: true, force: true });

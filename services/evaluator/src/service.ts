@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { common, evaluator, inference, scoring } from '@robustrec/contracts';
 import { homeDir, invalidArgument, newId, notFound, provenance, resourceExhausted, RrError } from '@robustrec/core';
-import { clientStream, serverStream, startServer, unary, writeMessage } from '@robustrec/grpc';
+import { clientStream, requestStream, serverStream, startServer, unary, writeMessage } from '@robustrec/grpc';
 import { DEFAULT_KS, evaluateRankingAsync } from '@robustrec/metrics';
 import { DatasetCache, ModelServer, scorerFor, type ServedModel } from './models';
 import { ModelRegistry, tensorBytes } from './registry';
@@ -129,14 +129,19 @@ export async function startEvaluatorService(opts: EvaluatorServiceOptions) {
     listEvaluations: unary((req) => ({ evaluations: registry.listEvaluations(req.modelId, req.datasetId) })),
   };
 
+  const recommend = async (req: scoring.RecommendRequest): Promise<scoring.RecommendResponse> => {
+    const s = await server.resolve(req.model);
+    checkUser(s, req.user);
+    checkK(s, req.k);
+    const r = await server.recommend(s, req.user, req.k, req.includeSeen);
+    return { ...r, modelId: s.model.id };
+  };
   const scoringImpl: scoring.ScoringServiceServer = {
-    recommend: unary(async (req) => {
-      const s = await server.resolve(req.model);
-      checkUser(s, req.user);
-      checkK(s, req.k);
-      const r = await server.recommend(s, req.user, req.k, req.includeSeen);
-      return { ...r, modelId: s.model.id };
-    }),
+    recommend: unary(recommend),
+    recommendStream: requestStream<scoring.RecommendRequest, scoring.RecommendStreamResponse>(
+      async (req) => ({ response: await recommend(req), errorCode: 0, errorMessage: '' }),
+      (st) => ({ response: undefined, errorCode: st.code ?? 13, errorMessage: st.details ?? '' }),
+    ),
     score: unary(async (req) => {
       const s = await server.resolve(req.model);
       checkUser(s, req.user);
