@@ -161,10 +161,12 @@ describe('evaluator, registry and scoring', () => {
       { model: { id: '', name: 'missing', version: 0 }, user: 1, k: 4, includeSeen: false },
       { model: ref, user: 1, k: 4, includeSeen: false },
     ];
-    for (const r of reqs) stream.write(r);
+    for (const request of reqs) stream.write({ request });
+    stream.write({ request: undefined });
     stream.end();
     await ended;
-    expect(streamed.map((a) => a.errorCode)).toEqual([status.OK, status.NOT_FOUND, status.INVALID_ARGUMENT, status.NOT_FOUND, status.OK]);
+    expect(streamed.map((a) => a.errorCode)).toEqual([status.OK, status.NOT_FOUND, status.INVALID_ARGUMENT, status.NOT_FOUND, status.OK, status.INVALID_ARGUMENT]);
+    expect(streamed[5]!.errorMessage).toMatch(/request/);
     expect(streamed[1]!.errorMessage).toMatch(/user/);
     expect(streamed[2]!.errorMessage).toMatch(/\bk\b/);
     expect(streamed[0]!.response!.items).toEqual(batch[0]!.items);

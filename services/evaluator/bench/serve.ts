@@ -34,7 +34,7 @@ function streamCaller(c: scoring.ScoringServiceClient): { ask(req: scoring.Recom
     ask: (req) =>
       new Promise((res, rej) => {
         waiting.push({ res, rej });
-        stream.write(req);
+        stream.write({ request: req });
       }),
     close: () => stream.end(),
   };

@@ -138,8 +138,11 @@ export async function startEvaluatorService(opts: EvaluatorServiceOptions) {
   };
   const scoringImpl: scoring.ScoringServiceServer = {
     recommend: unary(recommend),
-    recommendStream: requestStream<scoring.RecommendRequest, scoring.RecommendStreamResponse>(
-      async (req) => ({ response: await recommend(req), errorCode: 0, errorMessage: '' }),
+    recommendStream: requestStream<scoring.RecommendStreamRequest, scoring.RecommendStreamResponse>(
+      async ({ request }) => {
+        if (!request) throw invalidArgument('request', 'each stream message needs a request');
+        return { response: await recommend(request), errorCode: 0, errorMessage: '' };
+      },
       (st) => ({ response: undefined, errorCode: st.code ?? 13, errorMessage: st.details ?? '' }),
     ),
     score: unary(async (req) => {
