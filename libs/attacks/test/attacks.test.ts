@@ -165,6 +165,20 @@ describe('attack-specific behaviour', () => {
     expect(best).toBeGreaterThanOrEqual(0);
     expect(best).toBeLessThanOrEqual(2);
   });
+
+  it('rev: the selection decay spreads fillers over more items than plain top-x', async () => {
+    const fillers = async (decay: number): Promise<{ distinct: number; maxUses: number }> => {
+      const cfg = resolve({ generator: 'rev', numFakeUsers: 24, params: { ...FAST.rev, candidates: 0, decay } });
+      const out = await runBuiltin(cfg, train, numItems);
+      const uses = new Map<number, number>();
+      for (const p of out.profiles) for (const i of p.items) if (!cfg.targetItems.includes(i)) uses.set(i, (uses.get(i) ?? 0) + 1);
+      return { distinct: uses.size, maxUses: Math.max(...uses.values()) };
+    };
+    const plain = await fillers(1);
+    const spread = await fillers(0.3);
+    expect(spread.distinct).toBeGreaterThan(plain.distinct);
+    expect(spread.maxUses).toBeLessThan(plain.maxUses);
+  });
 });
 
 describe('validation and the authors JSON format', () => {
