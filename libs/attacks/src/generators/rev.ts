@@ -7,10 +7,11 @@ import type { AttackGenerator } from '../types';
 /**
  * Rev attack (Tang, Wen, Wang, RecSys 2020), reference notes §7. Fake data X in [0,1]^{m x C}
  * over a candidate item set C (the targets plus the `candidates` most popular items; 0 = every
- * item), initialised from real users' rows. Each outer round: binarise X (targets + top-x
- * items per fake user, each item's weight x `decay` whenever a fake user takes it), retrain the WMF surrogate on real + binarised fake data (warm-started ALS),
- * score it by surrogate T-HR@50 (keep the best binarised X), unroll `unroll` gradient steps
- * of surrogate training and back-propagate the adversarial loss
+ * item), initialised from real users' rows (init_real 0: from small noise only). Each outer
+ * round: binarise X (targets + top-x items per fake user, each item's weight x `decay`
+ * whenever a fake user takes it), retrain the WMF surrogate on real + binarised fake data
+ * (warm-started ALS), score it by surrogate T-HR@50 (keep the best binarised X), unroll
+ * `unroll` gradient steps of surrogate training and back-propagate the adversarial loss
  * -mean log softmax(target score) over sampled real users to X (Hessian-vector products by
  * central differences; straight-through at the binarised point), then take a normalised,
  * projected step on X.
@@ -23,8 +24,9 @@ import type { AttackGenerator } from '../types';
  *
  * Memory: the original unrolls 10 steps through a dense users x items model (~25 GB on
  * Gowalla-size data). Here the all-zeros part of the WMF loss goes through d x d Gram
- * matrices, X lives only over the candidates, and only `unroll` parameter snapshots
- * (each (users + items) x dim float32, ~9 MB at dim 32) are kept: tens of MB in all.
+ * matrices, X lives only over the candidates (m x C float32: ~49 MB with every Gowalla item),
+ * and only `unroll` parameter snapshots (each (users + items) x dim float32, ~9 MB at dim 32)
+ * are kept: 346 MiB peak RSS for the whole process on Gowalla (docs/benchmarks.md).
  */
 export const rev: AttackGenerator = {
   describe: () => ({
