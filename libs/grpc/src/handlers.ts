@@ -67,18 +67,24 @@ export function requestStream<Req, Res>(fn: (req: Req) => Promise<Res>, onError:
       const res = Promise.resolve()
         .then(() => fn(req))
         .catch((e: unknown) => onError(toStatus(e)));
-      written = written.then(async () => {
-        const msg = await res;
-        if (!call.cancelled && !call.destroyed) call.write(msg);
-      });
+      // a cancelled stream makes writeMessage throw: the remaining answers have nowhere to go
+      written = written.then(async () => writeMessage(call, await res)).catch(() => undefined);
     });
     call.on('end', () => void written.then(() => call.end()));
     call.on('error', () => undefined); // a client that goes away ends its stream; nothing to report
   };
 }
 
-/** Writes to a server stream, waiting for drain when the buffer is full (back-pressure). */
-export async function writeMessage<Res>(call: ServerWritableStream<unknown, Res>, msg: Res): Promise<void> {
+/** What writeMessage needs of a server or bidirectional stream. */
+interface WritableCall<Res> {
+  cancelled: boolean;
+  destroyed: boolean;
+  write(msg: Res): boolean;
+  once(event: 'drain', listener: () => void): unknown;
+}
+
+/** Writes to a server (or bidirectional) stream, waiting for drain when the buffer is full (back-pressure). */
+export async function writeMessage<Res>(call: WritableCall<Res>, msg: Res): Promise<void> {
   if (call.cancelled || call.destroyed) throw Object.assign(new Error('client cancelled'), { code: 1, details: 'client cancelled' });
   if (!call.write(msg)) await new Promise<void>((r) => call.once('drain', () => r()));
 }
