@@ -11,14 +11,28 @@
  */
 
 import { op, wasm, wasmModuleBytes } from '@robustrec/core';
+import type { TopK } from './topk';
 
 /** Users per block (multiple of 4). */
 export const BLOCK = 64;
+/** Scores the top-k selection scans before the SIMD prefilter takes over (sets a first threshold). */
+const FIRST = 1024;
+/** Scores per prefilter call: bounds the candidate buffer (one slot per score in the worst case). */
+const CHUNK = 4096;
 
-const { BLOCK: BLOCK_, LOOP, END, BR, BR_IF, get, set, tee, i32c, I32_ADD, I32_SUB, I32_MUL, I32_SHL, I32_GE_U, V128_LOAD, V128_LOAD32_SPLAT, V128_STORE, V128_ZERO, F32X4_ADD, F32X4_MUL } = op;
+const { BLOCK: BLOCK_, LOOP, IF, END, BR, BR_IF, get, set, tee, i32c, I32_ADD, I32_SUB, I32_MUL, I32_SHL, I32_SHR_U, I32_GE_U, I32_LT_U, I32_EQZ, I32_STORE } = op;
+const { F32_LOAD, F32_GT, F32_REINTERPRET_I32, V128_LOAD, V128_LOAD32_SPLAT, V128_STORE, V128_ZERO, V128_OR, V128_ANY_TRUE, F32X4_ADD, F32X4_MUL, F32X4_SPLAT, F32X4_GT } = op;
+const { I32X4_ADD, I32X4_DOT_I16X8_S, F32X4_CONVERT_I32X4_S } = op;
 
-/** score(itemOff, userOff, outOff, nQuads, p0, p1, dim, strideBytes) */
-function buildModule(): Uint8Array {
+/**
+ * score(itemOff, userOff, outOff, nQuads, p0, p1, steps, strideBytes). f32: a step is one
+ * dimension (f32 multiply, then add). i16: a step is a pair of dimensions of 16-bit
+ * integers, multiplied and pair-summed exactly into i32 lanes by one i32x4.dot_i16x8_s (twice
+ * the work per instruction), converted to f32 at the end.
+ */
+function buildModule(kind: 'f32' | 'i16'): Uint8Array {
+  const madd = kind === 'f32' ? [...F32X4_MUL, ...F32X4_ADD] : [...I32X4_DOT_I16X8_S, ...I32X4_ADD];
+  const out = kind === 'f32' ? [] : F32X4_CONVERT_I32X4_S;
   const [itemOff, userOff, outOff, nQuads, p0, p1, dim, stride] = [0, 1, 2, 3, 4, 5, 6, 7];
   const [q, p, d, ip, up, outp] = [8, 9, 10, 11, 12, 13];
   const acc = (k: number): number => 14 + k;
@@ -39,8 +53,8 @@ function buildModule(): Uint8Array {
     ...get(ip), ...V128_LOAD(16), ...set(b),
     ...[0, 1, 2, 3].flatMap((r) => [
       ...get(up), ...V128_LOAD32_SPLAT(r * 4), ...set(u),
-      ...get(acc(2 * r)), ...get(u), ...get(a), ...F32X4_MUL, ...F32X4_ADD, ...set(acc(2 * r)),
-      ...get(acc(2 * r + 1)), ...get(u), ...get(b), ...F32X4_MUL, ...F32X4_ADD, ...set(acc(2 * r + 1)),
+      ...get(acc(2 * r)), ...get(u), ...get(a), ...madd, ...set(acc(2 * r)),
+      ...get(acc(2 * r + 1)), ...get(u), ...get(b), ...madd, ...set(acc(2 * r + 1)),
     ]),
     ...get(ip), ...i32c(32), I32_ADD, ...set(ip),
     ...get(up), ...i32c(16), I32_ADD, ...set(up),
@@ -48,8 +62,8 @@ function buildModule(): Uint8Array {
     END,
     ...get(outOff), ...get(q), ...i32c(2), I32_SHL, ...get(stride), I32_MUL, I32_ADD, ...get(p), ...i32c(5), I32_SHL, I32_ADD, ...set(outp),
     ...[0, 1, 2, 3].flatMap((r) => [
-      ...get(outp), ...get(acc(2 * r)), ...V128_STORE(0),
-      ...get(outp), ...get(acc(2 * r + 1)), ...V128_STORE(16),
+      ...get(outp), ...get(acc(2 * r)), ...out, ...V128_STORE(0),
+      ...get(outp), ...get(acc(2 * r + 1)), ...out, ...V128_STORE(16),
       ...(r < 3 ? [...get(outp), ...get(stride), I32_ADD, ...set(outp)] : []),
     ]),
     ...get(p), ...i32c(1), I32_ADD, ...set(p),
@@ -62,58 +76,185 @@ function buildModule(): Uint8Array {
   return wasmModuleBytes('score', 8, [[6, 0x7f], [11, 0x7b]], code, { shared: false });
 }
 
-let compiled: object | undefined;
-function wasmModule(): object {
-  compiled ??= new wasm.Module(buildModule());
+/**
+ * above(rowOff, groups, thrBits, outOff) -> count: writes the offsets (in floats from rowOff)
+ * of the scores > thr among groups × 16 floats at rowOff, in increasing order, and returns
+ * how many. Four SIMD compares test 16 scores at once; only groups with a hit go scalar, so
+ * once the threshold is near the final k-th score a row costs about a quarter of a scan.
+ */
+function buildAbove(): Uint8Array {
+  const [rowOff, groups, thrBits, outOff] = [0, 1, 2, 3];
+  const [p, cnt, j] = [4, 5, 6];
+  const thrS = 7; // f32
+  const thrV = 8; // v128
+  const gt = (off: number): number[] => [...get(p), ...V128_LOAD(off), ...get(thrV), ...F32X4_GT];
+  const code: number[] = [
+    ...get(thrBits), F32_REINTERPRET_I32, ...tee(thrS), ...F32X4_SPLAT, ...set(thrV),
+    ...get(rowOff), ...set(p),
+    ...BLOCK_, ...LOOP,
+    ...get(groups), I32_EQZ, BR_IF, 1,
+    ...gt(0), ...gt(16), ...V128_OR, ...gt(32), ...V128_OR, ...gt(48), ...V128_OR, ...V128_ANY_TRUE,
+    ...IF,
+    ...i32c(0), ...set(j),
+    ...LOOP,
+    ...get(p), ...get(j), ...i32c(2), I32_SHL, I32_ADD, ...F32_LOAD(0), ...get(thrS), F32_GT,
+    ...IF,
+    ...get(outOff), ...get(cnt), ...i32c(2), I32_SHL, I32_ADD,
+    ...get(p), ...get(rowOff), I32_SUB, ...i32c(2), I32_SHR_U, ...get(j), I32_ADD,
+    ...I32_STORE(0),
+    ...get(cnt), ...i32c(1), I32_ADD, ...set(cnt),
+    END,
+    ...get(j), ...i32c(1), I32_ADD, ...tee(j), ...i32c(16), I32_LT_U, BR_IF, 0,
+    END,
+    END,
+    ...get(p), ...i32c(64), I32_ADD, ...set(p),
+    ...get(groups), ...i32c(1), I32_SUB, ...set(groups),
+    BR, 0,
+    END, END,
+    ...get(cnt),
+  ];
+  return wasmModuleBytes('above', 4, [[3, 0x7f], [1, 0x7d], [1, 0x7b]], code, { shared: false }, 0x7f);
+}
+
+let compiled: { score: object; approx: object; above: object } | undefined;
+function wasmModules(): { score: object; approx: object; above: object } {
+  compiled ??= { score: new wasm.Module(buildModule('f32')), approx: new wasm.Module(buildModule('i16')), above: new wasm.Module(buildAbove()) };
   return compiled;
 }
 
 type ScoreFn = (itemOff: number, userOff: number, outOff: number, nQuads: number, p0: number, p1: number, dim: number, stride: number) => void;
+type AboveFn = (rowOff: number, groups: number, thrBits: number, outOff: number) => number;
 
-/** One kernel instance: its own wasm memory holding the packed item table, a user block and an output block. */
+/** Largest |value| of a 16-bit table entry such that a dim-long dot product cannot overflow i32. */
+function quantLevels(dim: number): number {
+  return Math.min(32767, Math.floor(Math.sqrt((2 ** 31 - 1) / dim)) - 1);
+}
+
+/** Unit roundoff of f32. */
+const U32 = 2 ** -24;
+
+/**
+ * One kernel instance: its own wasm memory holding the packed item tables (f32 and a 16-bit
+ * copy), a user block and an output block.
+ *
+ * Two ways to score a block of users:
+ * - `scoreBlock`: exact f32 scores (bit-identical to `scalarScore`), for callers that need
+ *   every score (`Scorer.scoreUsers`).
+ * - `rankBlock` + `selectRow`: the top-k path of evaluation and serving. Rows first get
+ *   16-bit quantised scores (twice the kernel's speed); selectRow takes the k-th best of
+ *   those, keeps every item whose quantised score is within a proven error bound of it, and
+ *   rescores just those candidates exactly. The lists and scores are therefore exactly the
+ *   ones the f32 path gives; the bound covers quantisation, f32 rounding of the exact score
+ *   and of the i32 -> f32 conversion (see `margin`). A table with a non-finite or all-zero
+ *   entry set falls back to exact scoring.
+ */
 export class DotKernel {
   readonly numPanels: number;
   /** Floats between consecutive users' rows in `rows`. */
   readonly rowStride: number;
   /** Output block: BLOCK rows of rowStride scores (valid: the first numItems of each row). */
   readonly rows: Float32Array;
+  /** Whether rows hold quantised scores (after rankBlock on a quantisable table). */
+  private approx = false;
   private readonly userBlock: Float32Array;
   private readonly score: ScoreFn;
+  private readonly scoreApprox: ScoreFn;
+  private readonly above: AboveFn;
   private readonly itemOff = 0;
+  private readonly qItemOff: number;
   private readonly userOff: number;
+  private readonly qUserOff: number;
   private readonly outOff: number;
+  private readonly candOff: number;
+  private readonly cand: Uint32Array;
+  private readonly bits = new Float32Array(1);
+  private readonly bitsI = new Int32Array(this.bits.buffer);
   private readonly panelsPerChunk: number;
+  /** Dimension pairs of the 16-bit tables (dim rounded up to even, zero padded). */
+  private readonly pairs: number;
+  private readonly levels: number;
+  /** Scale of the 16-bit item table (value ≈ scale × entry); 0 when not quantisable. */
+  private readonly itemScale: number;
+  /** Largest sum of |entries| of a quantised item row, and largest L2 norm of an item row. */
+  private readonly itemL1: number;
+  private readonly itemL2: number;
+  private readonly qUsers: Int16Array;
+  /** Per row of the last rankBlock: candidate margin in quantised units, and the user's table offset. */
+  private readonly margins = new Float64Array(BLOCK);
+  private readonly userRows = new Int32Array(BLOCK);
+  private lastUserEmb: Float32Array = new Float32Array(0);
 
   constructor(
-    itemEmb: Float32Array,
+    private readonly itemEmb: Float32Array,
     readonly numItems: number,
     readonly dim: number,
   ) {
     if (!(dim >= 1) || itemEmb.length !== numItems * dim) throw new Error(`item table of ${itemEmb.length} floats does not match ${numItems} × ${dim}`);
     this.numPanels = Math.ceil(numItems / 8);
     this.rowStride = this.numPanels * 8;
+    this.pairs = Math.ceil(dim / 2);
     const itemBytes = this.numPanels * dim * 32;
-    this.userOff = itemBytes;
-    this.outOff = this.userOff + BLOCK * dim * 4;
-    const total = this.outOff + BLOCK * this.rowStride * 4;
+    this.qItemOff = itemBytes;
+    const qItemBytes = this.numPanels * this.pairs * 32;
+    this.userOff = this.qItemOff + qItemBytes;
+    this.qUserOff = this.userOff + BLOCK * dim * 4;
+    this.outOff = this.qUserOff + BLOCK * this.pairs * 4;
+    this.candOff = this.outOff + BLOCK * this.rowStride * 4;
+    const total = this.candOff + CHUNK * 4;
     const memory = new wasm.Memory({ initial: Math.ceil(total / 65536) });
-    const inst = new wasm.Instance(wasmModule(), { env: { mem: memory } });
-    this.score = inst.exports.score as ScoreFn;
+    const mods = wasmModules();
+    const env = { env: { mem: memory } };
+    this.score = new wasm.Instance(mods.score, env).exports.score as ScoreFn;
+    this.scoreApprox = new wasm.Instance(mods.approx, env).exports.score as ScoreFn;
+    this.above = new wasm.Instance(mods.above, env).exports.above as AboveFn;
+    this.cand = new Uint32Array(memory.buffer, this.candOff, CHUNK);
     // pack items: panel p, dimension d, lane l  <-  item 8p+l, dimension d (zero padding)
     const packed = new Float32Array(memory.buffer, 0, itemBytes / 4);
+    let maxAbs = 0;
+    let finite = true;
     for (let i = 0; i < numItems; i++) {
       const base = (i >> 3) * dim * 8 + (i & 7);
-      for (let k = 0; k < dim; k++) packed[base + k * 8] = itemEmb[i * dim + k]!;
+      for (let k = 0; k < dim; k++) {
+        const v = itemEmb[i * dim + k]!;
+        packed[base + k * 8] = v;
+        if (!Number.isFinite(v)) finite = false;
+        else if (Math.abs(v) > maxAbs) maxAbs = Math.abs(v);
+      }
     }
+    // 16-bit copy: panel p, pair t, half h (items 4h..4h+3), item lane l, dimension 2t+e
+    this.levels = quantLevels(dim);
+    this.itemScale = finite && maxAbs > 0 ? maxAbs / this.levels : 0;
+    let l1 = 0;
+    let l2 = 0;
+    if (this.itemScale) {
+      const q = new Int16Array(memory.buffer, this.qItemOff, qItemBytes / 2);
+      for (let i = 0; i < numItems; i++) {
+        const base = (i >> 3) * this.pairs * 16 + ((i & 7) >> 2) * 8 + (i & 3) * 2;
+        let a = 0;
+        let b = 0;
+        for (let k = 0; k < dim; k++) {
+          const v = itemEmb[i * dim + k]!;
+          const e = Math.round(v / this.itemScale);
+          q[base + (k >> 1) * 16 + (k & 1)] = e;
+          a += Math.abs(e);
+          b += v * v;
+        }
+        if (a > l1) l1 = a;
+        if (b > l2) l2 = b;
+      }
+    }
+    this.itemL1 = l1;
+    this.itemL2 = Math.sqrt(l2);
     this.userBlock = new Float32Array(memory.buffer, this.userOff, BLOCK * dim);
+    this.qUsers = new Int16Array(memory.buffer, this.qUserOff, BLOCK * this.pairs * 2);
     this.rows = new Float32Array(memory.buffer, this.outOff, BLOCK * this.rowStride);
     // ~128 KiB of packed items per chunk: stays in L2 while the block's users pass over it
     this.panelsPerChunk = Math.max(1, Math.floor(4096 / dim));
   }
 
   /**
-   * Scores `count` (≤ BLOCK) users into `rows` (row r = users[start + r]); user rows come
-   * from a row-major user table.
+   * Scores `count` (≤ BLOCK) users into `rows` (row r = users[start + r]), exactly; user
+   * rows come from a row-major user table.
    */
   scoreBlock(userEmb: Float32Array, users: ArrayLike<number>, start: number, count: number): void {
     const dim = this.dim;
@@ -126,9 +267,126 @@ export class DotKernel {
       const base = (r >> 2) * dim * 4 + (r & 3);
       for (let k = 0; k < dim; k++) ub[base + k * 4] = userEmb[src + k]!;
     }
+    this.approx = false;
+    this.run(this.score, this.itemOff, this.userOff, nQuads, dim);
+  }
+
+  /**
+   * Prepares `count` (≤ BLOCK) users for selectRow: rows get quantised scores (or exact ones
+   * when the table is not quantisable). Only selectRow may read them.
+   */
+  rankBlock(userEmb: Float32Array, users: ArrayLike<number>, start: number, count: number): void {
+    if (!this.itemScale) return this.scoreBlock(userEmb, users, start, count);
+    const dim = this.dim;
+    const qu = this.qUsers;
+    const nQuads = Math.ceil(count / 4);
+    // pack users: quad q, pair t, lane r, dimension 2t+e  <-  user 4q+r
+    qu.fill(0, 0, nQuads * this.pairs * 8);
+    // relative rounding of an f32 dot product of dim terms (products and sums), and of i32 -> f32
+    const gamma = ((dim + 1) * U32) / (1 - (dim + 1) * U32);
+    const convert = U32 * dim * this.levels * this.levels;
+    for (let r = 0; r < count; r++) {
+      const src = users[start + r]! * dim;
+      let maxAbs = 0;
+      let l2 = 0;
+      for (let k = 0; k < dim; k++) {
+        const v = userEmb[src + k]!;
+        maxAbs = Math.max(maxAbs, Math.abs(v));
+        l2 += v * v;
+      }
+      // a non-finite user: NaN margin, which selectRow treats as "rescore every item"
+      const scale = maxAbs > 0 ? maxAbs / this.levels : 1;
+      const base = (r >> 2) * this.pairs * 8 + (r & 3) * 2;
+      let l1 = 0;
+      for (let k = 0; k < dim; k++) {
+        const e = Math.round(userEmb[src + k]! / scale);
+        qu[base + (k >> 1) * 8 + (k & 1)] = e;
+        l1 += Math.abs(e);
+      }
+      // |exact - scale·itemScale·approx| ≤ scale·itemScale·(l1/2 + itemL1/2 + dim/4) from
+      // quantisation, plus gamma·|u|·|v| from the f32 rounding of the exact score; twice that
+      // (the k-th item and a candidate), plus the i32 -> f32 rounding of both, plus one unit
+      const err = l1 / 2 + this.itemL1 / 2 + dim / 4 + (gamma * Math.sqrt(l2) * this.itemL2) / (scale * this.itemScale);
+      this.margins[r] = 2 * err + 2 * convert + 1;
+      this.userRows[r] = src;
+    }
+    this.lastUserEmb = userEmb;
+    this.approx = true;
+    this.run(this.scoreApprox, this.qItemOff, this.qUserOff, nQuads, this.pairs);
+  }
+
+  private run(fn: ScoreFn, itemOff: number, userOff: number, nQuads: number, steps: number): void {
     const stride = this.rowStride * 4;
     for (let p0 = 0; p0 < this.numPanels; p0 += this.panelsPerChunk)
-      this.score(this.itemOff, this.userOff, this.outOff, nQuads, p0, Math.min(p0 + this.panelsPerChunk, this.numPanels), dim, stride);
+      fn(itemOff, userOff, this.outOff, nQuads, p0, Math.min(p0 + this.panelsPerChunk, this.numPanels), steps, stride);
+  }
+
+  /** Row r of the last scored block (its first numItems scores); mask items by setting -Infinity. */
+  row(r: number): Float32Array {
+    return this.rows.subarray(r * this.rowStride, r * this.rowStride + this.numItems);
+  }
+
+  /**
+   * Top-k of row r of the last scored or ranked block (mask it first) into out[off..), best
+   * first, with their exact scores into scores[off..) when given; returns how many. The
+   * same result as `sel.select` over the exact scores.
+   */
+  selectRow(r: number, sel: TopK, out: Int32Array | Uint32Array, off: number, scores?: Float32Array): number {
+    if (!this.approx) {
+      this.filtered(r, sel);
+      return sel.finish(out, off, scores);
+    }
+    // k-th best quantised score; candidates: every item within the margin of it
+    this.filtered(r, sel);
+    const t = sel.threshold - this.margins[r]!;
+    // Math.fround may round up: step below it so no candidate at the bound is lost
+    const thr = Number.isNaN(t) ? -Infinity : Math.fround(t) - Math.abs(t) * 2 ** -22 - 1;
+    sel.reset();
+    const row = this.row(r);
+    const n = this.numItems;
+    const rowOff = this.outOff + r * this.rowStride * 4;
+    const U = this.lastUserEmb;
+    const V = this.itemEmb;
+    const dim = this.dim;
+    const uo = this.userRows[r]!;
+    const exact = (j: number): number => {
+      let acc = 0;
+      for (let k = 0, vo = j * dim; k < dim; k++) acc = Math.fround(acc + Math.fround(U[uo + k]! * V[vo + k]!));
+      return acc;
+    };
+    let j = 0;
+    for (;;) {
+      const len = Math.min(CHUNK, (n - j) & ~15);
+      if (!len) break;
+      this.bits[0] = thr;
+      const c = this.above(rowOff + j * 4, len >> 4, this.bitsI[0]!, this.candOff);
+      for (let i = 0; i < c; i++) {
+        const item = j + this.cand[i]!;
+        sel.offerOne(exact(item), item);
+      }
+      j += len;
+    }
+    for (; j < n; j++) if (row[j]! > thr) sel.offerOne(exact(j), j);
+    return sel.finish(out, off, scores);
+  }
+
+  /** Feeds row r to sel: a first stretch scanned, then only what the SIMD prefilter passes. */
+  private filtered(r: number, sel: TopK): void {
+    const n = this.numItems;
+    const row = this.row(r);
+    const rowOff = this.outOff + r * this.rowStride * 4;
+    sel.reset();
+    let j = Math.min(n, FIRST);
+    sel.scan(row, 0, j);
+    for (;;) {
+      const len = Math.min(CHUNK, (n - j) & ~15);
+      if (!len) break;
+      this.bits[0] = sel.threshold;
+      const c = this.above(rowOff + j * 4, len >> 4, this.bitsI[0]!, this.candOff);
+      sel.offer(row, this.cand, c, j);
+      j += len;
+    }
+    sel.scan(row, j, n);
   }
 }
 

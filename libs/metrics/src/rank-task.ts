@@ -24,10 +24,12 @@ export function runDotTask(t: RankTask, kernel?: DotKernel): void {
   const sel = new TopK(t.k);
   for (let s = t.start; s < t.end; s += BLOCK) {
     const n = Math.min(BLOCK, t.end - s);
-    kk.scoreBlock(t.userEmb, t.users, s, n);
+    kk.rankBlock(t.userEmb, t.users, s, n);
     for (let r = 0; r < n; r++) {
-      const row = kk.rows.subarray(r * kk.rowStride, r * kk.rowStride + t.numItems);
-      selectRow(row, t, sel, s + r);
+      const i = s + r;
+      maskRow(kk.row(r), t.masks, t.users[i]!);
+      const got = kk.selectRow(r, sel, t.top, i * t.k);
+      t.top.fill(-1, i * t.k + got, (i + 1) * t.k);
     }
   }
 }

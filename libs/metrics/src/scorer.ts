@@ -40,7 +40,7 @@ export function dotProductScorer(userEmb: Float32Array, itemEmb: Float32Array, d
       for (let s = 0; s < users.length; s += BLOCK) {
         const n = Math.min(BLOCK, users.length - s);
         kk.scoreBlock(userEmb, users, s, n);
-        for (let r = 0; r < n; r++) out.set(kk.rows.subarray(r * kk.rowStride, r * kk.rowStride + numItems), (s + r) * numItems);
+        for (let r = 0; r < n; r++) out.set(kk.row(r), (s + r) * numItems);
       }
     },
   };

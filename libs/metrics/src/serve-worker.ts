@@ -35,12 +35,10 @@ parentPort!.on('message', (msg: ServeJob | { unload: string }) => {
     const masks = msg.exclude ? l.seen : [];
     for (let s = 0; s < n; s += BLOCK) {
       const c = Math.min(BLOCK, n - s);
-      kernel.scoreBlock(m.userEmb, msg.users, s, c);
+      kernel.rankBlock(m.userEmb, msg.users, s, c);
       for (let r = 0; r < c; r++) {
-        const row = kernel.rows.subarray(r * kernel.rowStride, r * kernel.rowStride + m.numItems);
-        maskRow(row, masks, msg.users[s + r]!);
-        const got = sel.select(row, m.numItems, items, (s + r) * k);
-        for (let j = 0; j < got; j++) scores[(s + r) * k + j] = row[items[(s + r) * k + j]!]!;
+        maskRow(kernel.row(r), masks, msg.users[s + r]!);
+        kernel.selectRow(r, sel, items, (s + r) * k, scores);
       }
     }
     parentPort!.postMessage({ id: msg.id, items, scores } satisfies ServeReply, [items.buffer, scores.buffer]);

@@ -13,10 +13,15 @@ export function maskRow(row: Float32Array, masks: readonly Csr[], user: number):
  * Top-K selection over a score row with a size-K min-heap and a running threshold, so a
  * row of 40k scores costs one compare per item instead of a sort. Order: score desc, then
  * item id asc (the order a stable full sort gives); -Infinity (masked) and NaN never enter.
+ *
+ * Incremental use (reset, then scan/offer items in increasing id order, then finish) lets a
+ * caller skip items it knows score at most `threshold` (the SIMD prefilter of DotKernel).
  */
 export class TopK {
   private readonly hs: Float32Array;
   private readonly hi: Int32Array;
+  private size = 0;
+  private thr = -Infinity;
 
   constructor(readonly k: number) {
     this.hs = new Float32Array(k);
@@ -25,40 +30,88 @@ export class TopK {
 
   /** Selects the top items of row[0..n) into out[off..off+k), best first; returns how many (≤ k). */
   select(row: Float32Array, n: number, out: Uint32Array | Int32Array, off: number): number {
-    const K = this.k;
-    const hs = this.hs;
-    const hi = this.hi;
-    let size = 0;
-    let thr = -Infinity;
-    for (let j = 0; j < n; j++) {
+    this.reset();
+    this.scan(row, 0, n);
+    return this.finish(out, off);
+  }
+
+  reset(): void {
+    this.size = 0;
+    this.thr = -Infinity;
+  }
+
+  /** Items scoring at most this cannot enter (-Infinity until K items are held). */
+  get threshold(): number {
+    return this.thr;
+  }
+
+  /** Offers items from..to-1 (ids above every item offered so far). */
+  scan(row: Float32Array, from: number, to: number): void {
+    let thr = this.thr;
+    for (let j = from; j < to; j++) {
       const s = row[j]!;
       if (!(s > thr)) continue;
-      if (size < K) {
-        // sift up (the new item has the largest id so far: it loses every tie)
-        let c = size++;
-        while (c > 0) {
-          const p = (c - 1) >> 1;
-          if (hs[p]! < s || (hs[p] === s && hi[p]! > j)) break;
-          hs[c] = hs[p]!;
-          hi[c] = hi[p]!;
-          c = p;
-        }
-        hs[c] = s;
-        hi[c] = j;
-        if (size === K) thr = hs[0]!;
-      } else {
-        this.siftDown(0, s, j, K);
-        thr = hs[0]!;
-      }
+      this.push(s, j);
+      thr = this.thr;
     }
+  }
+
+  /** Offers items base + idx[0..count) (increasing, above every item offered so far). */
+  offer(row: Float32Array, idx: Uint32Array, count: number, base: number): void {
+    let thr = this.thr;
+    for (let i = 0; i < count; i++) {
+      const j = base + idx[i]!;
+      const s = row[j]!;
+      if (!(s > thr)) continue;
+      this.push(s, j);
+      thr = this.thr;
+    }
+  }
+
+  /** Offers item j with score s (ids above every item offered so far). */
+  offerOne(s: number, j: number): void {
+    if (s > this.thr) this.push(s, j);
+  }
+
+  /** Writes the held items (and their scores, when given) to out[off..), best first; returns how many (≤ k). */
+  finish(out: Uint32Array | Int32Array, off: number, scores?: Float32Array): number {
+    const hs = this.hs;
+    const hi = this.hi;
+    const size = this.size;
     // pop worst first, filling from the back
     for (let m = size; m > 0; m--) {
       out[off + m - 1] = hi[0]!;
+      if (scores) scores[off + m - 1] = hs[0]!;
       const ls = hs[m - 1]!;
       const li = hi[m - 1]!;
       if (m > 1) this.siftDown(0, ls, li, m - 1);
     }
+    this.reset();
     return size;
+  }
+
+  /** Adds item j with score s > threshold. */
+  private push(s: number, j: number): void {
+    const K = this.k;
+    const hs = this.hs;
+    const hi = this.hi;
+    if (this.size < K) {
+      // sift up (the new item has the largest id so far: it loses every tie)
+      let c = this.size++;
+      while (c > 0) {
+        const p = (c - 1) >> 1;
+        if (hs[p]! < s || (hs[p] === s && hi[p]! > j)) break;
+        hs[c] = hs[p]!;
+        hi[c] = hi[p]!;
+        c = p;
+      }
+      hs[c] = s;
+      hi[c] = j;
+      if (this.size === K) this.thr = hs[0]!;
+    } else {
+      this.siftDown(0, s, j, K);
+      this.thr = hs[0]!;
+    }
   }
 
   /** Places (s, id) at position c of a heap of the given size, moving worse children up. */
