@@ -17,6 +17,7 @@ import { startEvaluatorService } from '../src';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 32);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 12_000);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 4_000);
 const MODES = (process.env.BENCH_MODES ?? 'unary,stream').split(',') as Mode[];
 type Mode = 'unary' | 'stream';
 
@@ -40,22 +41,27 @@ function streamCaller(c: scoring.ScoringServiceClient): { ask(req: scoring.Recom
   };
 }
 
-/** Client mode: 32 concurrent clients in this process, results as JSON on stdout. */
-async function runClients(address: string, modelName: string, mode: Mode): Promise<void> {
-  const clients = Array.from({ length: CLIENTS }, () => createClient(scoring.ScoringServiceClient, address));
-  const model = { id: '', name: modelName, version: 0 };
-  await call(clients[0]!, clients[0]!.loadModel, { model });
-  const callers = clients.map((c) => (mode === 'stream' ? streamCaller(c) : { ask: (req: scoring.RecommendRequest) => call(c, c.recommend, req), close: () => undefined }));
-  await Promise.all(callers.map((c) => c.ask({ model, user: 0, k: 20, includeSeen: false }))); // warm-up
+interface PhaseResult {
+  n: number;
+  errors: number;
+  secs: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  clientCpuMs: number;
+}
+
+/** `total` requests of random users from the callers' closed loops (each waits for its answer, then asks again). */
+async function drive(callers: Caller[], model: scoring.RecommendRequest['model'], total: number, rng: Rng): Promise<PhaseResult> {
   const lat: number[] = [];
   let errors = 0;
   let issued = 0;
-  const rng = new Rng(7);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(
     callers.map(async (c) => {
-      while (issued < REQUESTS) {
+      while (issued < total) {
         issued++;
         const s = performance.now();
         try {
@@ -71,9 +77,32 @@ async function runClients(address: string, modelName: string, mode: Mode): Promi
   const cpu = process.cpuUsage(cpu0);
   lat.sort((a, b) => a - b);
   const pct = (p: number): number => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))]!;
+  return { n: lat.length, errors, secs, p50: pct(50), p90: pct(90), p99: pct(99), max: lat.at(-1)!, clientCpuMs: (cpu.user + cpu.system) / 1000 };
+}
+
+interface Caller {
+  ask(req: scoring.RecommendRequest): Promise<scoring.RecommendResponse>;
+  close(): void;
+}
+
+/**
+ * Client mode: 32 concurrent clients in this process. A warm-up phase (not measured: both
+ * processes are fresh, and V8 is still compiling the gRPC paths for the first second or so),
+ * then the measured phase; each phase's result is one JSON line on stdout, and a line
+ * "measure" marks the start of the measured phase for the server's CPU accounting.
+ */
+async function runClients(address: string, modelName: string, mode: Mode): Promise<void> {
+  const clients = Array.from({ length: CLIENTS }, () => createClient(scoring.ScoringServiceClient, address));
+  const model = { id: '', name: modelName, version: 0 };
+  await call(clients[0]!, clients[0]!.loadModel, { model });
+  const callers: Caller[] = clients.map((c) => (mode === 'stream' ? streamCaller(c) : { ask: (req: scoring.RecommendRequest) => call(c, c.recommend, req), close: () => undefined }));
+  const rng = new Rng(7);
+  const warm = await drive(callers, model, WARMUP, rng);
+  process.stdout.write(`${JSON.stringify({ phase: 'warmup', ...warm })}\nmeasure\n`);
+  const res = await drive(callers, model, REQUESTS, rng);
+  process.stdout.write(`${JSON.stringify({ phase: 'measured', ...res })}\n`);
   for (const c of callers) c.close();
   for (const c of clients) c.close();
-  process.stdout.write(JSON.stringify({ n: lat.length, errors, secs, p50: pct(50), p99: pct(99), max: lat.at(-1), clientCpuMs: (cpu.user + cpu.system) / 1000 }));
 }
 
 const at = process.argv.indexOf('--client');
@@ -104,18 +133,36 @@ if (!modelName) {
 // share the server's event loop (as with any real client).
 const { spawn } = await import('node:child_process');
 console.log(`host: ${hostDescription()}, node ${process.version}; model ${modelName} (${process.env.ROBUSTREC_BENCH_MODEL ? 'registered model' : 'random N(0,0.1) embeddings, Gowalla size'})`);
+const how = { stream: 'RecommendStream, one stream per client', unary: 'unary Recommend' };
+const line = (r: PhaseResult): string =>
+  `${r.n + r.errors} requests, ${(r.n / r.secs).toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p90 ${r.p90.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, max ${r.max.toFixed(1)} ms, errors ${r.errors}`;
+console.log(`${CLIENTS} concurrent closed-loop clients in a separate process, top-20 excluding seen items, random users`);
 for (const mode of MODES) {
-  const serverCpu0 = process.cpuUsage();
   const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--client', evalSrv.address, modelName, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const results: Record<string, PhaseResult> = {};
+  let serverCpu0 = process.cpuUsage();
+  let buf = '';
+  child.stdout.on('data', (d: Buffer) => {
+    buf += d.toString();
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      const l = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      if (l === 'measure') serverCpu0 = process.cpuUsage();
+      else if (l.startsWith('{')) {
+        const r = JSON.parse(l) as PhaseResult & { phase: string };
+        results[r.phase] = r;
+      }
+    }
+  });
   await new Promise((r) => child.on('exit', r));
   const serverCpu = process.cpuUsage(serverCpu0);
-  const res = JSON.parse(out) as { n: number; errors: number; secs: number; p50: number; p99: number; max: number; clientCpuMs: number };
-  const how = mode === 'stream' ? 'RecommendStream, one stream per client' : 'unary Recommend';
-  console.log(`${how}: ${res.n + res.errors} requests, ${CLIENTS} concurrent clients (separate process), top-20: ${(res.n / res.secs).toFixed(0)} req/s, p50 ${res.p50.toFixed(2)} ms, p99 ${res.p99.toFixed(2)} ms, max ${res.max.toFixed(1)} ms, errors ${res.errors}`);
+  const warm = results.warmup!;
+  const res = results.measured!;
+  console.log(`${how[mode]}:`);
+  console.log(`  warm-up (not measured): ${line(warm)}`);
+  console.log(`  measured: ${line(res)}`);
   const perReq = (ms: number): string => `${((ms * 1000) / (res.n + res.errors)).toFixed(0)} us`;
-  console.log(`  CPU per request: server ${perReq((serverCpu.user + serverCpu.system) / 1000)} (all threads), clients ${perReq(res.clientCpuMs)}`);
+  console.log(`  CPU per measured request: server ${perReq((serverCpu.user + serverCpu.system) / 1000)} (all threads), clients ${perReq(res.clientCpuMs)}`);
 }
 await evalSrv.shutdown();
 await dataSrv.shutdown();
