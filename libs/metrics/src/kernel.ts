@@ -7,7 +7,9 @@
  *
  * Arithmetic is f32 multiply then f32 add, dimension by dimension, for every (user, item)
  * pair independently: results are bit-identical to `scalarScore` whatever the blocking
- * or thread split (deterministic evaluation).
+ * or thread split (deterministic evaluation). The top-k path runs the same micro-kernel on
+ * 16-bit copies of the tables and rescores its candidates exactly (see DotKernel), so its
+ * lists and scores are bit-identical too.
  */
 
 import { op, wasm, wasmModuleBytes } from '@robustrec/core';
