@@ -181,9 +181,9 @@ export class DotKernel {
   private readonly itemL1: number;
   private readonly itemL2: number;
   private readonly qUsers: Int16Array;
-  /** Per row of the last rankBlock: candidate margin in quantised units, and the user's table offset. */
+  /** Per row of the last rankBlock: candidate margin in quantised units, and the user. */
   private readonly margins = new Float64Array(BLOCK);
-  private readonly userRows = new Int32Array(BLOCK);
+  private readonly rowUsers = new Int32Array(BLOCK);
   private lastUserEmb: Float32Array = new Float32Array(0);
 
   constructor(
@@ -310,7 +310,7 @@ export class DotKernel {
       // (the k-th item and a candidate), plus the i32 -> f32 rounding of both, plus one unit
       const err = l1 / 2 + this.itemL1 / 2 + dim / 4 + (gamma * Math.sqrt(l2) * this.itemL2) / (scale * this.itemScale);
       this.margins[r] = 2 * err + 2 * convert + 1;
-      this.userRows[r] = src;
+      this.rowUsers[r] = users[start + r]!;
     }
     this.lastUserEmb = userEmb;
     this.approx = true;
@@ -334,61 +334,42 @@ export class DotKernel {
    * same result as `sel.select` over the exact scores.
    */
   selectRow(r: number, sel: TopK, out: Int32Array | Uint32Array, off: number, scores?: Float32Array): number {
-    if (!this.approx) {
-      this.filtered(r, sel);
-      return sel.finish(out, off, scores);
-    }
-    // k-th best quantised score; candidates: every item within the margin of it
-    this.filtered(r, sel);
+    const row = this.row(r);
+    const n = this.numItems;
+    sel.reset();
+    let j = Math.min(n, FIRST);
+    sel.scan(row, 0, j);
+    j = this.sweep(r, j, () => sel.threshold, (c, base) => sel.offer(row, this.cand, c, base));
+    sel.scan(row, j, n);
+    if (!this.approx) return sel.finish(out, off, scores);
+    // sel held the k best quantised scores; candidates: every item within the margin of the k-th
     const t = sel.threshold - this.margins[r]!;
     // Math.fround may round up: step below it so no candidate at the bound is lost
     const thr = Number.isNaN(t) ? -Infinity : Math.fround(t) - Math.abs(t) * 2 ** -22 - 1;
     sel.reset();
-    const row = this.row(r);
-    const n = this.numItems;
-    const rowOff = this.outOff + r * this.rowStride * 4;
-    const U = this.lastUserEmb;
-    const V = this.itemEmb;
-    const dim = this.dim;
-    const uo = this.userRows[r]!;
-    const exact = (j: number): number => {
-      let acc = 0;
-      for (let k = 0, vo = j * dim; k < dim; k++) acc = Math.fround(acc + Math.fround(U[uo + k]! * V[vo + k]!));
-      return acc;
-    };
-    let j = 0;
-    for (;;) {
-      const len = Math.min(CHUNK, (n - j) & ~15);
-      if (!len) break;
-      this.bits[0] = thr;
-      const c = this.above(rowOff + j * 4, len >> 4, this.bitsI[0]!, this.candOff);
-      for (let i = 0; i < c; i++) {
-        const item = j + this.cand[i]!;
-        sel.offerOne(exact(item), item);
-      }
-      j += len;
-    }
-    for (; j < n; j++) if (row[j]! > thr) sel.offerOne(exact(j), j);
+    const [U, V, dim, user] = [this.lastUserEmb, this.itemEmb, this.dim, this.rowUsers[r]!];
+    j = this.sweep(r, 0, () => thr, (c, base) => {
+      for (let i = 0; i < c; i++) sel.offerOne(scalarScore(U, V, dim, user, base + this.cand[i]!), base + this.cand[i]!);
+    });
+    for (; j < n; j++) if (row[j]! > thr) sel.offerOne(scalarScore(U, V, dim, user, j), j);
     return sel.finish(out, off, scores);
   }
 
-  /** Feeds row r to sel: a first stretch scanned, then only what the SIMD prefilter passes. */
-  private filtered(r: number, sel: TopK): void {
-    const n = this.numItems;
-    const row = this.row(r);
+  /**
+   * Runs the SIMD prefilter over row r from `from`, a chunk at a time: `take(count, base)` gets
+   * the chunk's offsets (from base) of scores above `threshold()`, read again for each chunk,
+   * in this.cand. Returns where the tail of fewer than 16 scores, left to the caller, starts.
+   */
+  private sweep(r: number, from: number, threshold: () => number, take: (count: number, base: number) => void): number {
     const rowOff = this.outOff + r * this.rowStride * 4;
-    sel.reset();
-    let j = Math.min(n, FIRST);
-    sel.scan(row, 0, j);
+    let j = from;
     for (;;) {
-      const len = Math.min(CHUNK, (n - j) & ~15);
-      if (!len) break;
-      this.bits[0] = sel.threshold;
-      const c = this.above(rowOff + j * 4, len >> 4, this.bitsI[0]!, this.candOff);
-      sel.offer(row, this.cand, c, j);
+      const len = Math.min(CHUNK, (this.numItems - j) & ~15);
+      if (!len) return j;
+      this.bits[0] = threshold();
+      take(this.above(rowOff + j * 4, len >> 4, this.bitsI[0]!, this.candOff), j);
       j += len;
     }
-    sel.scan(row, j, n);
   }
 }
 

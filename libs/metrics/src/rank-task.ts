@@ -25,12 +25,7 @@ export function runDotTask(t: RankTask, kernel?: DotKernel): void {
   for (let s = t.start; s < t.end; s += BLOCK) {
     const n = Math.min(BLOCK, t.end - s);
     kk.rankBlock(t.userEmb, t.users, s, n);
-    for (let r = 0; r < n; r++) {
-      const i = s + r;
-      maskRow(kk.row(r), t.masks, t.users[i]!);
-      const got = kk.selectRow(r, sel, t.top, i * t.k);
-      t.top.fill(-1, i * t.k + got, (i + 1) * t.k);
-    }
+    for (let r = 0; r < n; r++) rankRow(kk.row(r), t, s + r, () => kk.selectRow(r, sel, t.top, (s + r) * t.k));
   }
 }
 
@@ -41,12 +36,16 @@ export function runScorerTask(scorer: Scorer, t: Omit<RankTask, 'userEmb' | 'ite
   for (let s = t.start; s < t.end; s += BLOCK) {
     const n = Math.min(BLOCK, t.end - s);
     scorer.scoreUsers(t.users.subarray(s, s + n), buf.subarray(0, n * t.numItems));
-    for (let r = 0; r < n; r++) selectRow(buf.subarray(r * t.numItems, (r + 1) * t.numItems), t, sel, s + r);
+    for (let r = 0; r < n; r++) {
+      const row = buf.subarray(r * t.numItems, (r + 1) * t.numItems);
+      rankRow(row, t, s + r, () => sel.select(row, t.numItems, t.top, (s + r) * t.k));
+    }
   }
 }
 
-function selectRow(row: Float32Array, t: Pick<RankTask, 'masks' | 'users' | 'k' | 'top' | 'numItems'>, sel: TopK, i: number): void {
+/** Masks user i's score row, then `select` writes its top-k to t.top and says how many; the rest is padded with -1. */
+function rankRow(row: Float32Array, t: Pick<RankTask, 'masks' | 'users' | 'k' | 'top'>, i: number, select: () => number): void {
   maskRow(row, t.masks, t.users[i]!);
-  const got = sel.select(row, t.numItems, t.top, i * t.k);
+  const got = select();
   t.top.fill(-1, i * t.k + got, (i + 1) * t.k);
 }
