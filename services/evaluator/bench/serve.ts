@@ -2,8 +2,9 @@
  * npm run bench:serve — load test of ScoringService over loopback: a Gowalla-sized MF
  * model (random N(0, 0.1) embeddings unless ROBUSTREC_BENCH_MODEL names a registered model
  * in ROBUSTREC_HOME), Recommend top-20 excluding seen items, 32 concurrent closed-loop clients,
- * 10,000+ requests, once with unary Recommend calls and once over RecommendStream (one
- * long-lived stream per client). Prints throughput, p50/p99 latency, errors and CPU per request.
+ * once with unary Recommend calls and once over RecommendStream (one long-lived stream per
+ * client): BENCH_WARMUP (4,000) requests not measured, then BENCH_REQUESTS (12,000) measured.
+ * Prints throughput, p50/p90/p99 latency, errors and CPU per request for both phases.
  * BENCH_MODES=unary or =stream runs one of them.
  */
 import { data, scoring } from '@robustrec/contracts';
@@ -12,6 +13,7 @@ import { call, createClient, registerModel } from '@robustrec/grpc';
 import { startDataService } from '@robustrec/data-service';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { startEvaluatorService } from '../src';
 
@@ -21,8 +23,13 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 4_000);
 const MODES = (process.env.BENCH_MODES ?? 'unary,stream').split(',') as Mode[];
 type Mode = 'unary' | 'stream';
 
+interface Caller {
+  ask(req: scoring.RecommendRequest): Promise<scoring.RecommendResponse>;
+  close(): void;
+}
+
 /** One client's closed loop over RecommendStream: send a request, wait for its answer. */
-function streamCaller(c: scoring.ScoringServiceClient): { ask(req: scoring.RecommendRequest): Promise<scoring.RecommendResponse>; close(): void } {
+function streamCaller(c: scoring.ScoringServiceClient): Caller {
   const stream = c.recommendStream();
   const waiting: Array<{ res: (r: scoring.RecommendResponse) => void; rej: (e: Error) => void }> = [];
   stream.on('data', (r: scoring.RecommendStreamResponse) => {
@@ -78,11 +85,6 @@ async function drive(callers: Caller[], model: scoring.RecommendRequest['model']
   lat.sort((a, b) => a - b);
   const pct = (p: number): number => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))]!;
   return { n: lat.length, errors, secs, p50: pct(50), p90: pct(90), p99: pct(99), max: lat.at(-1)!, clientCpuMs: (cpu.user + cpu.system) / 1000 };
-}
-
-interface Caller {
-  ask(req: scoring.RecommendRequest): Promise<scoring.RecommendResponse>;
-  close(): void;
 }
 
 /**
@@ -141,20 +143,14 @@ for (const mode of MODES) {
   const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--client', evalSrv.address, modelName, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
   const results: Record<string, PhaseResult> = {};
   let serverCpu0 = process.cpuUsage();
-  let buf = '';
-  child.stdout.on('data', (d: Buffer) => {
-    buf += d.toString();
-    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-      const l = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (l === 'measure') serverCpu0 = process.cpuUsage();
-      else if (l.startsWith('{')) {
-        const r = JSON.parse(l) as PhaseResult & { phase: string };
-        results[r.phase] = r;
-      }
+  createInterface({ input: child.stdout }).on('line', (l) => {
+    if (l === 'measure') serverCpu0 = process.cpuUsage();
+    else if (l.startsWith('{')) {
+      const r = JSON.parse(l) as PhaseResult & { phase: string };
+      results[r.phase] = r;
     }
   });
-  await new Promise((r) => child.on('exit', r));
+  await new Promise((r) => child.on('close', r)); // after its stdout has ended, so every line has arrived
   const serverCpu = process.cpuUsage(serverCpu0);
   const warm = results.warmup!;
   const res = results.measured!;
