@@ -34,6 +34,23 @@ export interface ServeReply {
   error?: string;
 }
 
+interface Worker_ {
+  w: Worker;
+  /** Models this worker has been sent. */
+  models: Set<string>;
+  /** The batch it is working on (one at a time). */
+  job: { id: number; batch: Pending[]; k: number } | undefined;
+}
+
+interface Group {
+  id: string;
+  key: string;
+  exclude: boolean;
+  items: Pending[];
+}
+
+const groupKey = (key: string, exclude: boolean): string => `${key}\0${exclude ? 1 : 0}`;
+
 interface Pending {
   user: number;
   k: number;
@@ -58,11 +75,21 @@ const toShared = <T extends Float32Array | Uint32Array>(a: T): T => {
  * lists are exactly the evaluated ones.
  */
 export class ServePool {
-  private readonly workers: Array<{ w: Worker; busy: number; models: Set<string> }> = [];
+  /*
+   * The request path keeps no Map or Set that gains and loses an entry per request: a
+   * long-lived Map lives in V8's old space, each of its rehashes leaves the old table there
+   * with pointers to the entries of that moment, and every young-generation GC until the
+   * next full one then keeps those requests (and their whole gRPC call graphs) alive and
+   * promotes them: scavenges went from ~1 to 4-9 ms. Workers hold their one batch in a
+   * field, and queue groups are created once and stay.
+   */
+  private readonly workers: Worker_[] = [];
   private readonly models = new Map<string, SharedDotModel>();
-  /** Queued requests per (model, exclude) group. */
-  private readonly queue = new Map<string, { key: string; exclude: boolean; items: Pending[] }>();
-  private readonly inflight = new Map<number, { batch: Pending[]; k: number; worker: number }>();
+  /** Queued requests per (model, exclude) group; a group outlives its empty spells. */
+  private readonly groups = new Map<string, Group>();
+  private readonly order: Group[] = [];
+  /** Round-robin position in order. */
+  private next = 0;
   private nextId = 0;
   private closed = false;
   /** Batches handed out and users in them (mean batch = users / batches). */
@@ -86,12 +113,12 @@ export class ServePool {
   }
 
   /** Starts worker i (also after a crash: a fresh worker knows no models yet). */
-  private spawn(i: number): { w: Worker; busy: number; models: Set<string> } {
+  private spawn(i: number): Worker_ {
     const w = startTsWorker(new URL('./serve-worker.ts', import.meta.url), {});
     w.on('message', (m: ServeReply) => this.done(i, m));
     w.on('error', (e) => this.failWorker(i, e));
     w.unref(); // after the listeners, which would re-ref it
-    return { w, busy: 0, models: new Set() };
+    return { w, models: new Set(), job: undefined };
   }
 
   /** Shares a dot-product model with the workers (tables copied once into shared memory). */
@@ -111,6 +138,13 @@ export class ServePool {
   /** Forgets a model (its workers drop their packed tables on their next message). */
   remove(key: string): void {
     if (!this.models.delete(key)) return;
+    for (const exclude of [false, true]) {
+      const g = this.groups.get(groupKey(key, exclude));
+      if (!g) continue;
+      this.groups.delete(g.id);
+      this.order.splice(this.order.indexOf(g), 1);
+      for (const p of g.items.splice(0)) p.reject(new Error(`model ${key} was removed from the serving pool`));
+    }
     for (const wk of this.workers) if (wk.models.delete(key)) wk.w.postMessage({ unload: key });
   }
 
@@ -126,64 +160,71 @@ export class ServePool {
     if (!(user >= 0 && user < m.numUsers)) return Promise.reject(invalidArgument('user', `user ${user} out of range [0, ${m.numUsers})`));
     if (this.closed) return Promise.reject(new Error('serving pool is closed'));
     return new Promise((resolve, reject) => {
-      const g = `${key}\0${exclude ? 1 : 0}`;
-      let q = this.queue.get(g);
-      if (!q) this.queue.set(g, (q = { key, exclude, items: [] }));
-      q.items.push({ user, k, resolve, reject });
+      const id = groupKey(key, exclude);
+      let g = this.groups.get(id);
+      if (!g) {
+        this.groups.set(id, (g = { id, key, exclude, items: [] }));
+        this.order.push(g);
+      }
+      g.items.push({ user, k, resolve, reject });
       this.pump();
     });
   }
 
-  /** Hands queued groups to idle workers. */
+  /** Hands queued groups to idle workers, taking the groups in turn. */
   private pump(): void {
     for (;;) {
-      const wi = this.workers.findIndex((x) => x.busy === 0);
-      if (wi < 0 || !this.queue.size) return;
-      const [g, q] = this.queue.entries().next().value!;
-      const batch = q.items.splice(0, this.maxBatch);
-      if (!q.items.length) this.queue.delete(g);
-      else {
-        // round-robin between groups: move this one to the back
-        this.queue.delete(g);
-        this.queue.set(g, q);
+      const wk = this.workers.find((x) => !x.job);
+      if (!wk) return;
+      const g = this.nextGroup();
+      if (!g) return;
+      const batch = g.items.splice(0, this.maxBatch);
+      let k = 0;
+      const users = new Uint32Array(batch.length);
+      batch.forEach((p, i) => {
+        users[i] = p.user;
+        k = Math.max(k, p.k);
+      });
+      const job: ServeJob = { id: this.nextId++, key: g.key, users, k, exclude: g.exclude };
+      if (!wk.models.has(g.key)) {
+        job.model = this.models.get(g.key);
+        wk.models.add(g.key);
       }
-      const k = Math.max(...batch.map((p) => p.k));
-      const users = Uint32Array.from(batch.map((p) => p.user));
-      const wk = this.workers[wi]!;
-      const job: ServeJob = { id: this.nextId++, key: q.key, users, k, exclude: q.exclude };
-      if (!wk.models.has(q.key)) {
-        job.model = this.models.get(q.key);
-        wk.models.add(q.key);
-      }
-      wk.busy++;
       this.stats.batches++;
       this.stats.users += users.length;
-      this.inflight.set(job.id, { batch, k, worker: wi });
+      wk.job = { id: job.id, batch, k };
       wk.w.postMessage(job);
     }
   }
 
-  private done(wi: number, m: ServeReply): void {
-    const f = this.inflight.get(m.id);
-    this.inflight.delete(m.id);
-    this.workers[wi]!.busy--;
-    if (f) {
-      if (m.error) for (const p of f.batch) p.reject(new Error(`serving worker failed: ${m.error}`));
-      else
-        f.batch.forEach((p, r) => {
-          const off = r * f.k;
-          p.resolve({ items: m.items!.slice(off, off + p.k), scores: m.scores!.slice(off, off + p.k), k: p.k });
-        });
+  /** The next group with queued requests after the last one served, if any. */
+  private nextGroup(): Group | undefined {
+    for (let i = 0; i < this.order.length; i++) {
+      const g = this.order[(this.next + i) % this.order.length]!;
+      if (g.items.length) {
+        this.next = (this.next + i + 1) % this.order.length;
+        return g;
+      }
     }
+    return undefined;
+  }
+
+  private done(wi: number, m: ServeReply): void {
+    const wk = this.workers[wi]!;
+    const f = wk.job;
+    if (!f || f.id !== m.id) return; // an answer from before a restart
+    wk.job = undefined;
+    if (m.error) for (const p of f.batch) p.reject(new Error(`serving worker failed: ${m.error}`));
+    else
+      f.batch.forEach((p, r) => {
+        const off = r * f.k;
+        p.resolve({ items: m.items!.subarray(off, off + p.k), scores: m.scores!.subarray(off, off + p.k), k: p.k });
+      });
     this.pump();
   }
 
   private failWorker(wi: number, e: Error): void {
-    for (const [id, f] of this.inflight)
-      if (f.worker === wi) {
-        this.inflight.delete(id);
-        for (const p of f.batch) p.reject(new Error(`serving worker died: ${e.message}`));
-      }
+    for (const p of this.workers[wi]!.job?.batch ?? []) p.reject(new Error(`serving worker died: ${e.message}`));
     this.workers[wi] = this.spawn(wi);
     this.pump();
   }
@@ -191,8 +232,7 @@ export class ServePool {
   async close(): Promise<void> {
     this.closed = true;
     if (process.env.RR_SERVE_STATS) console.error(`serve pool: ${this.stats.batches} batches, mean ${(this.stats.users / Math.max(1, this.stats.batches)).toFixed(1)} users`);
-    for (const q of this.queue.values()) for (const p of q.items) p.reject(new Error('serving pool is closed'));
-    this.queue.clear();
+    for (const g of this.order) for (const p of g.items.splice(0)) p.reject(new Error('serving pool is closed'));
     await Promise.all(this.workers.map((x) => x.w.terminate()));
   }
 }
