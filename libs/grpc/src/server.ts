@@ -1,3 +1,4 @@
+import type { Http2Server, ServerHttp2Stream } from 'node:http2';
 import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
@@ -52,6 +53,34 @@ function reflectionDefinitions(): ReturnType<typeof loadSync> {
 }
 
 /**
+ * Drops the listeners of each HTTP/2 stream once it has closed, so a finished call's
+ * objects are no longer reachable from its stream.
+ *
+ * Why: Node's HTTP/2 session tracks its streams in a Map that gains and loses an entry per
+ * call. The session is long-lived, so that Map's table sits in V8's old space. Each rehash
+ * (about one per 32 calls at 32 in flight) leaves the old table there, still pointing at the
+ * streams of that moment, and young-generation GCs treat old-to-young pointers as roots
+ * until the next full GC. Every stream caught in a rehash then survives two scavenges and is
+ * promoted, together with grpc-js's per-call objects hanging off its listeners.
+ * Measured on the 32-client unary load: ~2 MB promoted per scavenge and 4-9 ms scavenge
+ * pauses, which stalled every call in flight. Without the listeners, a retained stream is a
+ * few hundred bytes. grpc-js exposes no hook for its HTTP/2 servers; if a version renames the
+ * field this returns false and the server works as before (a test checks it is installed).
+ */
+export function releaseClosedStreams(server: Server): boolean {
+  const http2Servers = (server as unknown as { http2Servers?: unknown }).http2Servers;
+  if (!(http2Servers instanceof Map)) return false;
+  for (const h of http2Servers.keys() as Iterable<Http2Server>) {
+    if (h.listeners('stream').includes(onStream)) continue;
+    h.on('stream', onStream);
+  }
+  return true;
+}
+
+// 'close' is a stream's last event: nothing listens after it
+const onStream = (stream: ServerHttp2Stream): void => void stream.once('close', () => stream.removeAllListeners());
+
+/**
  * Starts a gRPC server with the given services plus grpc.health.v1 health checking and
  * server reflection (v1 and v1alpha), bound to `address` (default an ephemeral loopback port).
  */
@@ -64,6 +93,7 @@ export async function startServer(bindings: ServiceBinding[], address = '127.0.0
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(address, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
+  releaseClosedStreams(server);
   const host = address.slice(0, address.lastIndexOf(':'));
   return {
     server,

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { scoring, trainer } from '@robustrec/contracts';
 import { invalidArgument, notFound, RrError } from '@robustrec/core';
-import { call, checkHealth, createClient, fileContainingSymbol, iterate, listServices, serverStream, startServer, unary, type RunningServer } from '../src';
+import type { Http2Server, ServerHttp2Stream } from 'node:http2';
+import { call, checkHealth, createClient, fileContainingSymbol, iterate, listServices, releaseClosedStreams, serverStream, startServer, unary, type RunningServer } from '../src';
 
 // A real server with a real (tiny) ScoringService implementation whose handlers throw
 // platform errors: checks the plumbing every service shares.
@@ -33,6 +34,26 @@ describe('startServer', () => {
       }),
     );
     c.close();
+  });
+
+  it("drops a finished call's stream listeners (so old-space references to the stream keep nothing else alive)", async () => {
+    const http2Servers = (srv.server as unknown as { http2Servers: Map<Http2Server, unknown> }).http2Servers;
+    const h = [...http2Servers.keys()][0]!;
+    const listeners = h.listenerCount('stream');
+    // startServer installed it already: true means this grpc-js still has the field the hook needs, and it is not added twice
+    expect(releaseClosedStreams(srv.server)).toBe(true);
+    expect(h.listenerCount('stream')).toBe(listeners);
+    const seen: ServerHttp2Stream[] = [];
+    const grab = (st: ServerHttp2Stream): void => void seen.push(st);
+    h.on('stream', grab);
+    const c = createClient(scoring.ScoringServiceClient, srv.address);
+    await call(c, c.recommend, { model: undefined, user: 1, k: 2, includeSeen: false });
+    h.off('stream', grab);
+    c.close();
+    const st = seen[0]!;
+    if (!st.closed) await new Promise((r) => st.once('close', r));
+    await new Promise((r) => setImmediate(r));
+    expect(st.eventNames()).toEqual([]);
   });
 
   it('answers health checks and reflection', async () => {
