@@ -5,7 +5,9 @@
  * once with unary Recommend calls and once over RecommendStream (one long-lived stream per
  * client): BENCH_WARMUP (4,000) requests not measured, then BENCH_REQUESTS (12,000) measured.
  * Prints throughput, p50/p90/p99 latency, errors and CPU per request for both phases.
- * BENCH_MODES=unary or =stream runs one of them.
+ * BENCH_MODES=unary or =stream runs one of them. The client process gets this process's node
+ * flags: `npm run bench:serve` runs both with the young-generation size the deployments use
+ * (--max-semi-space-size=2, see deploy/ and docs/benchmarks.md).
  */
 import { data, scoring } from '@robustrec/contracts';
 import { gowallaDir, hostDescription, Rng } from '@robustrec/core';
@@ -107,6 +109,12 @@ async function runClients(address: string, modelName: string, mode: Mode): Promi
   for (const c of clients) c.close();
 }
 
+/** This process's node flags other than module loaders (they go to the client process too). */
+function nodeFlags(): string[] {
+  const a = process.execArgv;
+  return a.filter((f, i) => !/^--(import|require)(=|$)/.test(f) && !/^--(import|require)$/.test(a[i - 1] ?? ''));
+}
+
 const at = process.argv.indexOf('--client');
 if (at >= 0) {
   await runClients(process.argv[at + 1]!, process.argv[at + 2]!, process.argv[at + 3] as Mode);
@@ -134,13 +142,13 @@ if (!modelName) {
 // The load comes from a separate process so that the clients' own gRPC work does not
 // share the server's event loop (as with any real client).
 const { spawn } = await import('node:child_process');
-console.log(`host: ${hostDescription()}, node ${process.version}; model ${modelName} (${process.env.ROBUSTREC_BENCH_MODEL ? 'registered model' : 'random N(0,0.1) embeddings, Gowalla size'})`);
+console.log(`host: ${hostDescription()}, node ${process.version} ${nodeFlags().join(' ')}; model ${modelName} (${process.env.ROBUSTREC_BENCH_MODEL ? 'registered model' : 'random N(0,0.1) embeddings, Gowalla size'})`);
 const how = { stream: 'RecommendStream, one stream per client', unary: 'unary Recommend' };
 const line = (r: PhaseResult): string =>
   `${r.n + r.errors} requests, ${(r.n / r.secs).toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p90 ${r.p90.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, max ${r.max.toFixed(1)} ms, errors ${r.errors}`;
 console.log(`${CLIENTS} concurrent closed-loop clients in a separate process, top-20 excluding seen items, random users`);
 for (const mode of MODES) {
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--client', evalSrv.address, modelName, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...process.execArgv, new URL(import.meta.url).pathname, '--client', evalSrv.address, modelName, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
   const results: Record<string, PhaseResult> = {};
   let serverCpu0 = process.cpuUsage();
   createInterface({ input: child.stdout }).on('line', (l) => {
