@@ -1,4 +1,4 @@
-import type { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { invalidArgument, type Csr } from '@robustrec/core';
 import { startTsWorker } from '@robustrec/core';
 import type { DotProductScorer } from './scorer';
@@ -7,6 +7,8 @@ import type { TopItems } from './recommend';
 /** A dot-product model as the serving workers hold it: tables and mask in shared memory. */
 export interface SharedDotModel {
   key: string;
+  /** The number jobs name it by. */
+  num: number;
   userEmb: Float32Array;
   itemEmb: Float32Array;
   dim: number;
@@ -16,30 +18,48 @@ export interface SharedDotModel {
   seen: { numRows: number; numCols: number; indptr: Uint32Array; indices: Uint32Array };
 }
 
-/** A batch handed to a serving worker (with the model the first time that worker sees it). */
-export interface ServeJob {
-  id: number;
-  key: string;
+/**
+ * The shared memory of one serving worker. The pool and the worker hand batches back and forth
+ * through it with Atomics (no postMessage per batch: structured cloning and MessagePort
+ * dispatch cost more than the batch bookkeeping itself). Models, unloads and larger result
+ * buffers travel as messages on `port`, which the worker drains synchronously before a job
+ * that says it has some.
+ */
+export interface ServeChannel {
+  /** [JOB] last job posted, [DONE] last job finished (sequence numbers). */
+  ctrl: Int32Array;
+  /** The posted job: [N] users, [K], [EXCLUDE] 0/1, [MODEL] model number, [MESSAGES] control messages to drain first, [STATUS] 0 ok / error length. */
+  header: Int32Array;
   users: Uint32Array;
-  k: number;
-  exclude: boolean;
-  model?: SharedDotModel;
+  /** UTF-8 error text when STATUS > 0. */
+  error: Uint8Array;
 }
 
-/** A worker's answer: users.length × k items and scores, -1/NaN padded, or an error. */
-export interface ServeReply {
-  id: number;
-  items?: Int32Array;
-  scores?: Float32Array;
-  error?: string;
-}
+/** Control messages on a worker's port. */
+export type ServeControl =
+  | { load: number; model: SharedDotModel }
+  | { unload: number }
+  | { results: { items: Int32Array; scores: Float32Array } };
+
+export const JOB = 0;
+export const DONE = 1;
+export const H = { N: 0, K: 1, EXCLUDE: 2, MODEL: 3, MESSAGES: 4, STATUS: 5 } as const;
+const ERROR_BYTES = 4096;
 
 interface Worker_ {
   w: Worker;
+  ch: ServeChannel;
+  port: MessagePort;
+  /** Control messages posted since its last job. */
+  messages: number;
+  /** Its result buffers (users × k items and scores, -1/NaN padded), grown on demand. */
+  items: Int32Array;
+  scores: Float32Array;
   /** Models this worker has been sent. */
   models: Set<string>;
-  /** The batch it is working on (one at a time). */
-  job: { id: number; batch: Pending[]; k: number } | undefined;
+  /** The batch it is working on (one at a time) and that job's sequence number. */
+  job: { seq: number; batch: Pending[]; k: number } | undefined;
+  seq: number;
 }
 
 interface Group {
@@ -90,7 +110,7 @@ export class ServePool {
   private readonly order: Group[] = [];
   /** Round-robin position in order. */
   private next = 0;
-  private nextId = 0;
+  private nextModel = 0;
   private closed = false;
   /** Batches handed out and users in them (mean batch = users / batches). */
   readonly stats = { batches: 0, users: 0 };
@@ -114,11 +134,27 @@ export class ServePool {
 
   /** Starts worker i (also after a crash: a fresh worker knows no models yet). */
   private spawn(i: number): Worker_ {
-    const w = startTsWorker(new URL('./serve-worker.ts', import.meta.url), {});
-    w.on('message', (m: ServeReply) => this.done(i, m));
+    const sab = (n: number): SharedArrayBuffer => new SharedArrayBuffer(n);
+    const ch: ServeChannel = {
+      ctrl: new Int32Array(sab(8)),
+      header: new Int32Array(sab(4 * 6)),
+      users: new Uint32Array(sab(4 * this.maxBatch)),
+      error: new Uint8Array(sab(ERROR_BYTES)),
+    };
+    const { port1, port2 } = new MessageChannel();
+    const w = startTsWorker(new URL('./serve-worker.ts', import.meta.url), { ch, port: port2 }, { transferList: [port2] });
     w.on('error', (e) => this.failWorker(i, e));
-    w.unref(); // after the listeners, which would re-ref it
-    return { w, models: new Set(), job: undefined };
+    w.unref(); // after the listener, which would re-ref it
+    port1.unref();
+    const cap = this.maxBatch * 64;
+    const wk: Worker_ = { w, ch, port: port1, messages: 0, items: new Int32Array(sab(4 * cap)), scores: new Float32Array(sab(4 * cap)), models: new Set(), job: undefined, seq: 0 };
+    this.control(wk, { results: { items: wk.items, scores: wk.scores } });
+    return wk;
+  }
+
+  private control(wk: Worker_, m: ServeControl): void {
+    wk.port.postMessage(m);
+    wk.messages++;
   }
 
   /** Shares a dot-product model with the workers (tables copied once into shared memory). */
@@ -126,6 +162,7 @@ export class ServePool {
     if (this.models.has(key)) return;
     this.models.set(key, {
       key,
+      num: this.nextModel++,
       userEmb: toShared(scorer.userEmb),
       itemEmb: toShared(scorer.itemEmb),
       dim: scorer.dim,
@@ -135,9 +172,11 @@ export class ServePool {
     });
   }
 
-  /** Forgets a model (its workers drop their packed tables on their next message). */
+  /** Forgets a model (its workers drop their packed tables before their next job). */
   remove(key: string): void {
-    if (!this.models.delete(key)) return;
+    const m = this.models.get(key);
+    if (!m) return;
+    this.models.delete(key);
     for (const exclude of [false, true]) {
       const g = this.groups.get(groupKey(key, exclude));
       if (!g) continue;
@@ -145,7 +184,7 @@ export class ServePool {
       this.order.splice(this.order.indexOf(g), 1);
       for (const p of g.items.splice(0)) p.reject(new Error(`model ${key} was removed from the serving pool`));
     }
-    for (const wk of this.workers) if (wk.models.delete(key)) wk.w.postMessage({ unload: key });
+    for (const wk of this.workers) if (wk.models.delete(key)) this.control(wk, { unload: m.num });
   }
 
   has(key: string): boolean {
@@ -179,21 +218,38 @@ export class ServePool {
       const g = this.nextGroup();
       if (!g) return;
       const batch = g.items.splice(0, this.maxBatch);
+      const m = this.models.get(g.key)!;
+      const { header, users, ctrl } = wk.ch;
       let k = 0;
-      const users = new Uint32Array(batch.length);
       batch.forEach((p, i) => {
         users[i] = p.user;
         k = Math.max(k, p.k);
       });
-      const job: ServeJob = { id: this.nextId++, key: g.key, users, k, exclude: g.exclude };
-      if (!wk.models.has(g.key)) {
-        job.model = this.models.get(g.key);
-        wk.models.add(g.key);
+      if (batch.length * k > wk.items.length) {
+        const cap = Math.max(batch.length * k, 2 * wk.items.length);
+        wk.items = new Int32Array(new SharedArrayBuffer(4 * cap));
+        wk.scores = new Float32Array(new SharedArrayBuffer(4 * cap));
+        this.control(wk, { results: { items: wk.items, scores: wk.scores } });
       }
+      if (!wk.models.has(g.key)) {
+        wk.models.add(g.key);
+        this.control(wk, { load: m.num, model: m });
+      }
+      header[H.N] = batch.length;
+      header[H.K] = k;
+      header[H.EXCLUDE] = g.exclude ? 1 : 0;
+      header[H.MODEL] = m.num;
+      header[H.MESSAGES] = wk.messages;
+      wk.messages = 0;
       this.stats.batches++;
-      this.stats.users += users.length;
-      wk.job = { id: job.id, batch, k };
-      wk.w.postMessage(job);
+      this.stats.users += batch.length;
+      const seq = ++wk.seq;
+      wk.job = { seq, batch, k };
+      Atomics.store(ctrl, JOB, seq);
+      Atomics.notify(ctrl, JOB);
+      const wait = Atomics.waitAsync(ctrl, DONE, seq - 1);
+      if (wait.async) void wait.value.then(() => this.done(wk, seq));
+      else queueMicrotask(() => this.done(wk, seq));
     }
   }
 
@@ -209,16 +265,19 @@ export class ServePool {
     return undefined;
   }
 
-  private done(wi: number, m: ServeReply): void {
-    const wk = this.workers[wi]!;
+  /** Job seq of worker wk has finished: answers its batch (copying out of the shared buffers, which the next job reuses). */
+  private done(wk: Worker_, seq: number): void {
     const f = wk.job;
-    if (!f || f.id !== m.id) return; // an answer from before a restart
+    if (!f || f.seq !== seq || !this.workers.includes(wk)) return; // a worker replaced after a crash
     wk.job = undefined;
-    if (m.error) for (const p of f.batch) p.reject(new Error(`serving worker failed: ${m.error}`));
-    else
+    const status = wk.ch.header[H.STATUS]!;
+    if (status > 0) {
+      const msg = new TextDecoder().decode(wk.ch.error.slice(0, status));
+      for (const p of f.batch) p.reject(new Error(`serving worker failed: ${msg}`));
+    } else
       f.batch.forEach((p, r) => {
         const off = r * f.k;
-        p.resolve({ items: m.items!.subarray(off, off + p.k), scores: m.scores!.subarray(off, off + p.k), k: p.k });
+        p.resolve({ items: wk.items.slice(off, off + p.k), scores: wk.scores.slice(off, off + p.k), k: p.k });
       });
     this.pump();
   }
@@ -234,5 +293,6 @@ export class ServePool {
     if (process.env.RR_SERVE_STATS) console.error(`serve pool: ${this.stats.batches} batches, mean ${(this.stats.users / Math.max(1, this.stats.batches)).toFixed(1)} users`);
     for (const g of this.order) for (const p of g.items.splice(0)) p.reject(new Error('serving pool is closed'));
     await Promise.all(this.workers.map((x) => x.w.terminate()));
+    for (const x of this.workers) x.port.close();
   }
 }

@@ -1,11 +1,13 @@
 /**
  * Worker thread of the serving pool: holds each model's packed item table (built on first
- * use from the shared tables) and answers top-k batches with the evaluation kernel.
+ * use from the shared tables) and answers top-k batches with the evaluation kernel. It
+ * blocks in Atomics.wait for the pool's next job (see ServeChannel) and never runs its event
+ * loop: control messages are read synchronously from its port.
  */
-import { parentPort } from 'node:worker_threads';
+import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { Csr } from '@robustrec/core';
 import { BLOCK, DotKernel } from './kernel';
-import type { ServeJob, ServeReply, SharedDotModel } from './serve-pool';
+import { DONE, H, JOB, type ServeChannel, type ServeControl, type SharedDotModel } from './serve-pool';
 import { maskRow, TopK } from './topk';
 
 interface Loaded {
@@ -13,36 +15,58 @@ interface Loaded {
   kernel: DotKernel;
   seen: Csr[];
 }
-const models = new Map<string, Loaded>();
+const { ch, port } = workerData as { ch: ServeChannel; port: MessagePort };
+const models = new Map<number, Loaded>();
 const selectors = new Map<number, TopK>();
+let items: Int32Array<ArrayBufferLike> = new Int32Array(0);
+let scores: Float32Array<ArrayBufferLike> = new Float32Array(0);
 
-parentPort!.on('message', (msg: ServeJob | { unload: string }) => {
-  if ('unload' in msg) {
-    models.delete(msg.unload);
-    return;
+function apply(msg: ServeControl): void {
+  if ('load' in msg) models.set(msg.load, { m: msg.model, kernel: new DotKernel(msg.model.itemEmb, msg.model.numItems, msg.model.dim), seen: [msg.model.seen as Csr] });
+  else if ('unload' in msg) models.delete(msg.unload);
+  else ({ items, scores } = msg.results);
+}
+
+/** Runs the posted job into the shared result buffers: n × k items and scores, -1/NaN padded. */
+function run(): void {
+  const { header, users } = ch;
+  for (let i = header[H.MESSAGES]!; i > 0; i--) {
+    const m = receiveMessageOnPort(port);
+    if (!m) throw new Error('a control message the pool announced has not arrived');
+    apply(m.message as ServeControl);
   }
-  try {
-    if (msg.model) models.set(msg.key, { m: msg.model, kernel: new DotKernel(msg.model.itemEmb, msg.model.numItems, msg.model.dim), seen: [msg.model.seen as Csr] });
-    const l = models.get(msg.key);
-    if (!l) throw new Error(`model ${msg.key} not loaded in this worker`);
-    const { kernel, m } = l;
-    const k = msg.k;
-    let sel = selectors.get(k);
-    if (!sel) selectors.set(k, (sel = new TopK(k)));
-    const n = msg.users.length;
-    const items = new Int32Array(n * k).fill(-1);
-    const scores = new Float32Array(n * k).fill(Number.NaN);
-    const masks = msg.exclude ? l.seen : [];
-    for (let s = 0; s < n; s += BLOCK) {
-      const c = Math.min(BLOCK, n - s);
-      kernel.rankBlock(m.userEmb, msg.users, s, c);
-      for (let r = 0; r < c; r++) {
-        maskRow(kernel.row(r), masks, msg.users[s + r]!);
-        kernel.selectRow(r, sel, items, (s + r) * k, scores);
-      }
+  const l = models.get(header[H.MODEL]!);
+  if (!l) throw new Error(`model ${header[H.MODEL]} not loaded in this worker`);
+  const { kernel, m } = l;
+  const n = header[H.N]!;
+  const k = header[H.K]!;
+  let sel = selectors.get(k);
+  if (!sel) selectors.set(k, (sel = new TopK(k)));
+  items.fill(-1, 0, n * k);
+  scores.fill(Number.NaN, 0, n * k);
+  const masks = header[H.EXCLUDE] ? l.seen : [];
+  for (let s = 0; s < n; s += BLOCK) {
+    const c = Math.min(BLOCK, n - s);
+    kernel.rankBlock(m.userEmb, users, s, c);
+    for (let r = 0; r < c; r++) {
+      maskRow(kernel.row(r), masks, users[s + r]!);
+      kernel.selectRow(r, sel, items, (s + r) * k, scores);
     }
-    parentPort!.postMessage({ id: msg.id, items, scores } satisfies ServeReply, [items.buffer, scores.buffer]);
-  } catch (e) {
-    parentPort!.postMessage({ id: msg.id, error: e instanceof Error ? (e.stack ?? e.message) : String(e) } satisfies ServeReply);
   }
-});
+}
+
+const { ctrl } = ch;
+for (let seen = 0; ; ) {
+  Atomics.wait(ctrl, JOB, seen);
+  seen = Atomics.load(ctrl, JOB);
+  try {
+    run();
+    ch.header[H.STATUS] = 0;
+  } catch (e) {
+    const text = new TextEncoder().encode(e instanceof Error ? (e.stack ?? e.message) : String(e)).subarray(0, ch.error.length);
+    ch.error.set(text);
+    ch.header[H.STATUS] = Math.max(1, text.length);
+  }
+  Atomics.store(ctrl, DONE, seen);
+  Atomics.notify(ctrl, DONE);
+}
