@@ -30,11 +30,21 @@ function apply(msg: ServeControl): void {
 /** Runs the posted job into the shared result buffers: n × k items and scores, -1/NaN padded. */
 function run(): void {
   const { header, users } = ch;
+  // every announced message is taken and applied even if one fails, so none is left for the next job
+  const msgs: ServeControl[] = [];
   for (let i = header[H.MESSAGES]!; i > 0; i--) {
     const m = receiveMessageOnPort(port);
-    if (!m) throw new Error('a control message the pool announced has not arrived');
-    apply(m.message as ServeControl);
+    if (m) msgs.push(m.message as ServeControl);
   }
+  if (msgs.length < header[H.MESSAGES]!) throw new Error('a control message the pool announced has not arrived');
+  let failed: unknown;
+  for (const m of msgs)
+    try {
+      apply(m);
+    } catch (e) {
+      failed ??= e;
+    }
+  if (failed !== undefined) throw failed;
   const l = models.get(header[H.MODEL]!);
   if (!l) throw new Error(`model ${header[H.MODEL]} not loaded in this worker`);
   const { kernel, m } = l;
