@@ -63,7 +63,6 @@ interface Worker_ {
 }
 
 interface Group {
-  id: string;
   key: string;
   exclude: boolean;
   items: Pending[];
@@ -146,10 +145,16 @@ export class ServePool {
     w.on('error', (e) => this.failWorker(i, e));
     w.unref(); // after the listener, which would re-ref it
     port1.unref();
-    const cap = this.maxBatch * 64;
-    const wk: Worker_ = { w, ch, port: port1, messages: 0, items: new Int32Array(sab(4 * cap)), scores: new Float32Array(sab(4 * cap)), models: new Set(), job: undefined, seq: 0 };
-    this.control(wk, { results: { items: wk.items, scores: wk.scores } });
+    const wk: Worker_ = { w, ch, port: port1, messages: 0, items: new Int32Array(0), scores: new Float32Array(0), models: new Set(), job: undefined, seq: 0 };
+    this.resultBuffers(wk, this.maxBatch * 64);
     return wk;
+  }
+
+  /** Gives worker wk result buffers for cap items and scores (shared, announced on its port). */
+  private resultBuffers(wk: Worker_, cap: number): void {
+    wk.items = new Int32Array(new SharedArrayBuffer(4 * cap));
+    wk.scores = new Float32Array(new SharedArrayBuffer(4 * cap));
+    this.control(wk, { results: { items: wk.items, scores: wk.scores } });
   }
 
   private control(wk: Worker_, m: ServeControl): void {
@@ -180,7 +185,7 @@ export class ServePool {
     for (const exclude of [false, true]) {
       const g = this.groups.get(groupKey(key, exclude));
       if (!g) continue;
-      this.groups.delete(g.id);
+      this.groups.delete(groupKey(key, exclude));
       this.order.splice(this.order.indexOf(g), 1);
       for (const p of g.items.splice(0)) p.reject(new Error(`model ${key} was removed from the serving pool`));
     }
@@ -202,7 +207,7 @@ export class ServePool {
       const id = groupKey(key, exclude);
       let g = this.groups.get(id);
       if (!g) {
-        this.groups.set(id, (g = { id, key, exclude, items: [] }));
+        this.groups.set(id, (g = { key, exclude, items: [] }));
         this.order.push(g);
       }
       g.items.push({ user, k, resolve, reject });
@@ -225,12 +230,7 @@ export class ServePool {
         users[i] = p.user;
         k = Math.max(k, p.k);
       });
-      if (batch.length * k > wk.items.length) {
-        const cap = Math.max(batch.length * k, 2 * wk.items.length);
-        wk.items = new Int32Array(new SharedArrayBuffer(4 * cap));
-        wk.scores = new Float32Array(new SharedArrayBuffer(4 * cap));
-        this.control(wk, { results: { items: wk.items, scores: wk.scores } });
-      }
+      if (batch.length * k > wk.items.length) this.resultBuffers(wk, Math.max(batch.length * k, 2 * wk.items.length));
       if (!wk.models.has(g.key)) {
         wk.models.add(g.key);
         this.control(wk, { load: m.num, model: m });
