@@ -7,3 +7,4 @@ export * from './provenance';
 export * from './util';
 export * from './workers';
 export * from './wasm';
+export * from './helper-thread';

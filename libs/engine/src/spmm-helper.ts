@@ -1,7 +1,6 @@
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
-import { startTsWorker, type WasmMemory } from '@robustrec/core';
+import { HelperLink, startTsWorker, type WasmMemory } from '@robustrec/core';
 import { sharedF32, type SharedTableArrays } from './optim';
-import { HelperLink } from './helper-thread';
 import { spmm, type WeightedCsr } from './spmm';
 import { WASM_SPMM_BLOCK, WasmArena, WasmSpmm, type SpmmOffsets } from './spmm-wasm';
 

@@ -1,6 +1,6 @@
 /** Thread of a Propagation: computes its rows of each requested product. */
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { serveRequests } from './helper-thread';
+import { serveRequests } from '@robustrec/core';
 import { spmm } from './spmm';
 import type { SpmmHelperInit, SpmmRequest } from './spmm-helper';
 import { WasmSpmm } from './spmm-wasm';

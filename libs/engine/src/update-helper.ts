@@ -1,10 +1,9 @@
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
-import { startTsWorker } from '@robustrec/core';
-import { FIRST_FREE, HelperLink } from './helper-thread';
+import { FIRST_FREE, HelperLink, startTsWorker } from '@robustrec/core';
 import { runRows, type RowJob, type RowRunner } from './kernels';
 import type { Adam, AdamOptions, OptimizerKind, ParamTable, SharedTableArrays } from './optim';
 
-// control words beyond the link's (helper-thread.ts)
+// control words beyond the link's (helper-thread.ts in @robustrec/core)
 const STEP = FIRST_FREE; // optimiser step to apply
 const COUNTS = 8; // per table: touched slots (the helper takes the odd ones)
 const UPDATE = 1;

@@ -1,6 +1,6 @@
 /** Thread of an UpdateHelper: applies optimiser steps to its (odd) slots of the touched rows, and runs its half of row jobs. */
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { serveRequests } from './helper-thread';
+import { serveRequests } from '@robustrec/core';
 import { runRows, type RowJob } from './kernels';
 import { Adam, ParamTable } from './optim';
 import { helperControl as H, type HelperInit } from './update-helper';

@@ -1,6 +1,6 @@
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { invalidArgument, type Csr } from '@robustrec/core';
-import { startTsWorker } from '@robustrec/core';
+import { FIRST_FREE, HelperLink, startTsWorker } from '@robustrec/core';
 import type { DotProductScorer } from './scorer';
 import type { TopItems } from './recommend';
 
@@ -20,13 +20,13 @@ export interface SharedDotModel {
 
 /**
  * The shared memory of one serving worker. The pool and the worker hand batches back and forth
- * through it with Atomics (no postMessage per batch: structured cloning and MessagePort
+ * through it over a HelperLink (no postMessage per batch: structured cloning and MessagePort
  * dispatch cost more than the batch bookkeeping itself). Models, unloads and larger result
  * buffers travel as messages on `port`, which the worker drains synchronously before a job
  * that says it has some.
  */
 export interface ServeChannel {
-  /** [JOB] last job posted, [DONE] last job finished (sequence numbers). */
+  /** The link's control words (@robustrec/core helper-thread). */
   ctrl: Int32Array;
   /** The posted job: [N] users, [K], [EXCLUDE] 0/1, [MODEL] model number, [MESSAGES] control messages to drain first, [STATUS] 0 ok / error length. */
   header: Int32Array;
@@ -41,8 +41,6 @@ export type ServeControl =
   | { unload: number }
   | { results: { items: Int32Array; scores: Float32Array } };
 
-export const JOB = 0;
-export const DONE = 1;
 export const H = { N: 0, K: 1, EXCLUDE: 2, MODEL: 3, MESSAGES: 4, STATUS: 5 } as const;
 const ERROR_BYTES = 4096;
 
@@ -57,9 +55,9 @@ interface Worker_ {
   scores: Float32Array;
   /** Models this worker has been sent. */
   models: Set<string>;
+  link: HelperLink;
   /** The batch it is working on (one at a time) and that job's sequence number. */
   job: { seq: number; batch: Pending[]; k: number } | undefined;
-  seq: number;
 }
 
 interface Group {
@@ -135,7 +133,7 @@ export class ServePool {
   private spawn(i: number): Worker_ {
     const sab = (n: number): SharedArrayBuffer => new SharedArrayBuffer(n);
     const ch: ServeChannel = {
-      ctrl: new Int32Array(sab(8)),
+      ctrl: new Int32Array(sab(4 * FIRST_FREE)),
       header: new Int32Array(sab(4 * 6)),
       users: new Uint32Array(sab(4 * this.maxBatch)),
       error: new Uint8Array(sab(ERROR_BYTES)),
@@ -145,7 +143,7 @@ export class ServePool {
     w.on('error', (e) => this.failWorker(i, e));
     w.unref(); // after the listener, which would re-ref it
     port1.unref();
-    const wk: Worker_ = { w, ch, port: port1, messages: 0, items: new Int32Array(0), scores: new Float32Array(0), models: new Set(), job: undefined, seq: 0 };
+    const wk: Worker_ = { w, ch, port: port1, messages: 0, items: new Int32Array(0), scores: new Float32Array(0), models: new Set(), job: undefined, link: new HelperLink(ch.ctrl, 'serving') };
     this.resultBuffers(wk, this.maxBatch * 64);
     return wk;
   }
@@ -224,7 +222,7 @@ export class ServePool {
       if (!g) return;
       const batch = g.items.splice(0, this.maxBatch);
       const m = this.models.get(g.key)!;
-      const { header, users, ctrl } = wk.ch;
+      const { header, users } = wk.ch;
       let k = 0;
       batch.forEach((p, i) => {
         users[i] = p.user;
@@ -243,13 +241,9 @@ export class ServePool {
       wk.messages = 0;
       this.stats.batches++;
       this.stats.users += batch.length;
-      const seq = ++wk.seq;
+      const seq = wk.link.post(0);
       wk.job = { seq, batch, k };
-      Atomics.store(ctrl, JOB, seq);
-      Atomics.notify(ctrl, JOB);
-      const wait = Atomics.waitAsync(ctrl, DONE, seq - 1);
-      if (wait.async) void wait.value.then(() => this.done(wk, seq));
-      else queueMicrotask(() => this.done(wk, seq));
+      void wk.link.settled().then(() => this.done(wk, seq));
     }
   }
 

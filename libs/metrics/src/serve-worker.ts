@@ -1,13 +1,13 @@
 /**
  * Worker thread of the serving pool: holds each model's packed item table (built on first
  * use from the shared tables) and answers top-k batches with the evaluation kernel. It
- * blocks in Atomics.wait for the pool's next job (see ServeChannel) and never runs its event
- * loop: control messages are read synchronously from its port.
+ * blocks in Atomics.wait for the pool's next job (serveRequests; see ServeChannel) and never
+ * runs its event loop: control messages are read synchronously from its port.
  */
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import type { Csr } from '@robustrec/core';
+import { serveRequests, type Csr } from '@robustrec/core';
 import { BLOCK, DotKernel } from './kernel';
-import { DONE, H, JOB, type ServeChannel, type ServeControl, type SharedDotModel } from './serve-pool';
+import { H, type ServeChannel, type ServeControl, type SharedDotModel } from './serve-pool';
 import { maskRow, TopK } from './topk';
 
 interface Loaded {
@@ -65,10 +65,8 @@ function run(): void {
   }
 }
 
-const { ctrl } = ch;
-for (let seen = 0; ; ) {
-  Atomics.wait(ctrl, JOB, seen);
-  seen = Atomics.load(ctrl, JOB);
+// errors go to the pool in the job's STATUS and error text, for the requests of that batch
+serveRequests(ch.ctrl, () => {
   try {
     run();
     ch.header[H.STATUS] = 0;
@@ -77,6 +75,4 @@ for (let seen = 0; ; ) {
     ch.error.set(text);
     ch.header[H.STATUS] = Math.max(1, text.length);
   }
-  Atomics.store(ctrl, DONE, seen);
-  Atomics.notify(ctrl, DONE);
-}
+});

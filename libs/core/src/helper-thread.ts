@@ -1,8 +1,9 @@
 /**
  * The handoff between a caller and a helper thread over a shared Int32Array of control
- * words (UpdateHelper, Propagation): the caller bumps SEQ with a command and the helper
- * answers in DONE; both block in Atomics.wait, so no event loop is involved. Words from
- * FIRST_FREE on belong to the user of the link.
+ * words (the trainer's UpdateHelper and Propagation, the evaluator's ServePool): the caller
+ * bumps SEQ with a command and the helper answers in DONE. The helper blocks in Atomics.wait,
+ * so no event loop is involved; the caller blocks too (wait) or, on a thread that answers
+ * requests, awaits (settled). Words from FIRST_FREE on belong to the user of the link.
  */
 export const SEQ = 0; // bumped by the caller per request
 export const CMD = 1; // the request's command; -1 stops the helper
@@ -20,11 +21,19 @@ export class HelperLink {
     private readonly what: string,
   ) {}
 
-  /** Wakes the helper with a command. */
-  post(cmd: number): void {
+  /** Wakes the helper with a command; returns the request's sequence number. */
+  post(cmd: number): number {
     this.ctrl[CMD] = cmd;
     Atomics.store(this.ctrl, SEQ, ++this.seq);
     Atomics.notify(this.ctrl, SEQ);
+    return this.seq;
+  }
+
+  /** Resolves once the helper finished the last command, without blocking this thread's event loop. */
+  async settled(): Promise<void> {
+    const c = this.ctrl;
+    const seq = this.seq;
+    for (let done = Atomics.load(c, DONE); done !== seq; done = Atomics.load(c, DONE)) await Atomics.waitAsync(c, DONE, done).value;
   }
 
   /** Blocks until the helper finished the last command (or failed, or 120 s passed). */
