@@ -1,5 +1,4 @@
-import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
-import { HelperLink, startTsWorker, type WasmMemory } from '@robustrec/core';
+import { startHelper, type Helper, type WasmMemory } from '@robustrec/core';
 import { sharedF32, type SharedTableArrays } from './optim';
 import { spmm, type WeightedCsr } from './spmm';
 import { WASM_SPMM_BLOCK, WasmArena, WasmSpmm, type SpmmOffsets } from './spmm-wasm';
@@ -10,8 +9,6 @@ export type SpmmRequest =
   | { kind: 'wasm'; offsets: SpmmOffsets; rowStart: number; rowEnd: number };
 
 export interface SpmmHelperInit {
-  ctrl: Int32Array;
-  port: MessagePort;
   /** JS kernel: the adjacency in shared memory. */
   adj?: WeightedCsr;
   /** wasm kernel: the arena's memory and the adjacency's byte offsets in it. */
@@ -28,15 +25,15 @@ export interface SpmmHelperInit {
  * With two threads the rows are split where the work (non-zeros + rows) halves and a helper
  * thread computes the second part while the caller computes the first. Each output row is
  * written once, by one thread, with the same code, so results do not depend on the thread
- * count. Requests reach the helper over a MessagePort that it reads synchronously
- * (receiveMessageOnPort) after an Atomics wake-up: no event loop is involved.
+ * count. Requests reach the helper over the platform's one handoff (HelperLink in
+ * @robustrec/core): no event loop is involved.
  */
 export class Propagation {
   readonly adj: WeightedCsr;
   private readonly arena: WasmArena | undefined;
   private readonly kernel: WasmSpmm | undefined;
   private split: number;
-  private helper: { worker: Worker; port: MessagePort; link: HelperLink } | undefined;
+  private helper: Helper | undefined;
 
   /**
    * @param floats how many floats of tables the caller will allocate (alloc + tableArrays),
@@ -52,18 +49,14 @@ export class Propagation {
     }
     this.split = threads > 1 ? balancedSplit(this.adj) : this.adj.numRows;
     if (threads > 1) {
-      const { port1, port2 } = new MessageChannel();
-      const ctrl = new Int32Array(new SharedArrayBuffer(16));
-      const init: SpmmHelperInit = this.arena
-        ? { ctrl, port: port2, wasm: { memory: this.arena.memory, adj: WasmSpmm.offsetsOf(this.adj) } }
-        : { ctrl, port: port2, adj: this.adj };
-      const worker = startTsWorker(new URL('./spmm-worker.ts', import.meta.url), { init }, { transferList: [port2] });
-      const h = { worker, port: port1, link: new HelperLink(ctrl, 'propagation helper') };
-      worker.on('error', (e) => (h.link.error = e.message));
-      worker.unref();
-      port1.unref();
-      this.helper = h;
+      const init: SpmmHelperInit = this.arena ? { wasm: { memory: this.arena.memory, adj: WasmSpmm.offsetsOf(this.adj) } } : { adj: this.adj };
+      this.helper = startHelper(new URL('./spmm-worker.ts', import.meta.url), 'propagation helper', init);
     }
+  }
+
+  /** The handoff to the helper thread, if there is one (for the stress tests). */
+  get link(): Helper['link'] | undefined {
+    return this.helper?.link;
   }
 
   /** Which kernel runs the products. */
@@ -95,10 +88,7 @@ export class Propagation {
       req = { kind: 'js', x, width: w, out, acc, rowStart: this.split, rowEnd: n };
     }
     const h = this.helper;
-    if (h) {
-      h.port.postMessage(req);
-      h.link.post(1);
-    }
+    h?.link.post(1, [req]);
     if (offsets) this.kernel!.run(offsets, 0, this.split);
     else spmm(this.adj, x, w, out, 0, this.split, acc);
     h?.link.wait();
@@ -110,9 +100,7 @@ export class Propagation {
     if (!h) return;
     this.helper = undefined;
     this.split = this.adj.numRows;
-    h.link.post(-1);
-    h.port.close();
-    await h.worker.terminate();
+    await h.close();
   }
 }
 

@@ -1,11 +1,10 @@
-import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
-import { FIRST_FREE, HelperLink, startTsWorker } from '@robustrec/core';
+import { FIRST_FREE, startHelper, type Helper } from '@robustrec/core';
 import { runRows, type RowJob, type RowRunner } from './kernels';
 import type { Adam, AdamOptions, OptimizerKind, ParamTable, SharedTableArrays } from './optim';
 
-// control words beyond the link's (helper-thread.ts in @robustrec/core)
+// the link's user words (helper-thread.ts in @robustrec/core)
 const STEP = FIRST_FREE; // optimiser step to apply
-const COUNTS = 8; // per table: touched slots (the helper takes the odd ones)
+const COUNTS = FIRST_FREE + 1; // per table: touched slots (the helper takes the odd ones)
 const UPDATE = 1;
 const ROWS = 2;
 
@@ -13,8 +12,13 @@ export interface HelperInit {
   kind: OptimizerKind;
   options: AdamOptions;
   tables: Array<{ name: string; rows: number; width: number; arrays: SharedTableArrays }>;
-  ctrl: Int32Array;
-  port: MessagePort;
+}
+
+/** A row-jobs request: the helper runs rows [from, to). */
+export interface RowsRequest {
+  jobs: RowJob[];
+  from: number;
+  to: number;
 }
 
 /**
@@ -23,31 +27,24 @@ export interface HelperInit {
  * updates the odd slots in place (shared memory) while the caller updates the even ones. The
  * step's row kernels (gathers, BPR, perturbation, L2; a RowRunner): the helper takes the
  * second half of the batch rows. Each row's work is independent of the others, so parameters
- * and losses are bit-identical to a one-thread run. The handoff is a seq-cst counter with
- * Atomics.wait/notify (no event loop involved).
+ * and losses are bit-identical to a one-thread run. Requests go over the platform's one
+ * handoff (HelperLink in @robustrec/core, whose invariant makes each run exactly once).
  */
 export class UpdateHelper implements RowRunner {
-  private readonly ctrl: Int32Array;
-  private readonly link: HelperLink;
-  private readonly worker: Worker;
-  private readonly port: MessagePort;
+  private readonly helper: Helper;
 
   constructor(opt: Adam, private readonly tables: readonly ParamTable[]) {
-    this.ctrl = new Int32Array(new SharedArrayBuffer((COUNTS + tables.length) * 4));
-    this.link = new HelperLink(this.ctrl, 'optimiser helper');
-    const { port1, port2 } = new MessageChannel();
-    this.port = port1;
-    port1.unref();
     const init: HelperInit = {
       kind: opt.kind,
       options: { lr: opt.lr, weightDecay: opt.wd, beta1: opt.b1, beta2: opt.b2, eps: opt.eps },
       tables: tables.map((t) => ({ name: t.name, rows: t.rows, width: t.width, arrays: t.sharedArrays() })),
-      ctrl: this.ctrl,
-      port: port2,
     };
-    this.worker = startTsWorker(new URL('./update-worker.ts', import.meta.url), { init }, { transferList: [port2] });
-    this.worker.on('error', (e) => (this.link.error = e.message));
-    this.worker.unref();
+    this.helper = startHelper(new URL('./update-worker.ts', import.meta.url), 'optimiser helper', init, { userWords: 1 + tables.length });
+  }
+
+  /** The handoff (for the stress tests). */
+  get link(): Helper['link'] {
+    return this.helper.link;
   }
 
   /**
@@ -55,16 +52,16 @@ export class UpdateHelper implements RowRunner {
    * to the helper and updates the even slots on this thread; finish() completes it.
    */
   start(opt: Adam): void {
-    const c = this.ctrl;
-    this.tables.forEach((t, i) => (c[COUNTS + i] = t.touchedCount));
-    c[STEP] = opt.step;
-    this.link.post(UPDATE);
+    const c = this.helper.link.ctrl;
+    this.tables.forEach((t, i) => Atomics.store(c, COUNTS + i, t.touchedCount));
+    Atomics.store(c, STEP, opt.step);
+    this.helper.link.post(UPDATE);
     this.tables.forEach((t) => opt.updateRange(t, 0, t.touchedCount, 2));
   }
 
   /** Waits for the helper's slots, then clears the gradients. */
   finish(): void {
-    this.link.wait();
+    this.helper.link.wait();
     for (const t of this.tables) t.clearGrad();
   }
 
@@ -75,20 +72,17 @@ export class UpdateHelper implements RowRunner {
   run(jobs: RowJob[], n: number): void {
     if (!jobs.every(allShared)) return runRows(jobs, 0, n);
     const half = n >> 1;
-    this.port.postMessage({ jobs, from: half, to: n });
-    this.link.post(ROWS);
+    this.helper.link.post(ROWS, [{ jobs, from: half, to: n } satisfies RowsRequest]);
     runRows(jobs, 0, half);
-    this.link.wait();
+    this.helper.link.wait();
   }
 
-  close(): Promise<number> {
-    this.port.close();
-    this.link.post(-1);
-    return this.worker.terminate();
+  close(): Promise<void> {
+    return this.helper.close();
   }
 }
 
 const allShared = (j: RowJob): boolean =>
   Object.values(j).every((v) => !ArrayBuffer.isView(v) || v.buffer instanceof SharedArrayBuffer);
 
-export const helperControl = { STEP, COUNTS, ROWS };
+export const helperControl = { STEP, COUNTS, UPDATE, ROWS };

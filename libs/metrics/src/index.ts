@@ -4,6 +4,8 @@ export { dotProductScorer, isDotProductScorer, type DotProductScorer } from './s
 export { evaluateRanking, evaluateRankingAsync, DEFAULT_KS } from './evaluate';
 export { topItems, type TopItems } from './recommend';
 export { ServePool } from './serve-pool';
+export { RankPool, shares } from './pool';
+export { runDotTask, type RankTask } from './rank-task';
 export { METRICS, metricByName } from './registry';
-export { scalarScore } from './kernel';
+export { DotKernel, scalarScore } from './kernel';
 export { TopK, maskRow } from './topk';

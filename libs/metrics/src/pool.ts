@@ -1,39 +1,100 @@
 import { availableParallelism } from 'node:os';
-import type { Worker } from 'node:worker_threads';
-import { startTsWorker } from '@robustrec/core';
+import { startHelper, type Helper } from '@robustrec/core';
 import { runDotTask, type RankTask } from './rank-task';
 import type { DotKernel } from './kernel';
 
-/**
- * A small pool of worker threads for full-ranking shares. Workers are unref'd (they never
- * keep a process alive) and reused across evaluations.
- */
-const workers: Worker[] = [];
-let nextId = 0;
-const pending = new Map<number, (error?: string) => void>();
+const RANK = 1;
 
-function worker(i: number): Worker {
-  while (workers.length <= i) {
-    const w = startTsWorker(new URL('./rank-worker.ts', import.meta.url), {});
-    w.on('message', (m: { id: number; error?: string }) => {
-      pending.get(m.id)?.(m.error);
-      pending.delete(m.id);
-    });
-    w.on('error', (e) => {
-      // a dead worker fails whatever it was running; the next use starts a fresh one
-      for (const [id, cb] of pending) {
-        cb(`ranking worker died: ${e.message}`);
-        pending.delete(id);
-      }
-      const at = workers.indexOf(w);
-      if (at >= 0) workers.splice(at, 1);
-    });
-    // unref after the listeners: adding a 'message' listener re-refs the worker's port
-    w.unref();
-    workers.push(w);
-  }
-  return workers[i]!;
+interface Slot {
+  helper: Helper;
+  /** The last request queued on it (async use): requests take turns on one helper. */
+  tail: Promise<void>;
 }
+
+/**
+ * Worker threads that rank shares of users, over the platform's one handoff (HelperLink in
+ * @robustrec/core). A pool is used either synchronously (a thread that blocks: the trainer's
+ * validation) or asynchronously (the evaluator's event loop), never both: each helper takes
+ * one request at a time, and async requests queue per helper. A helper that died is
+ * replaced at its next use. Helpers never keep the process alive.
+ */
+export class RankPool {
+  private readonly slots: Slot[] = [];
+  private closed = false;
+
+  private slot(i: number): Slot {
+    while (this.slots.length <= i) this.slots.push(this.start());
+    const s = this.slots[i]!;
+    if (s.helper.link.error) {
+      void s.helper.close();
+      this.slots[i] = this.start();
+    }
+    return this.slots[i]!;
+  }
+
+  private start(): Slot {
+    if (this.closed) throw new Error('ranking pool is closed');
+    return { helper: startHelper(new URL('./rank-worker.ts', import.meta.url), 'ranking', {}, { timeoutMs: 600_000 }), tail: Promise.resolve() };
+  }
+
+  /** The handoffs to the helpers started so far (for the stress tests). */
+  get links(): Array<Helper['link']> {
+    return this.slots.map((s) => s.helper.link);
+  }
+
+  /**
+   * Runs the shares synchronously: this thread ranks the first share while helpers rank the
+   * others, then it blocks until they are done.
+   */
+  runSync(base: Omit<RankTask, 'start' | 'end'>, parts: Array<[number, number]>, kernel: DotKernel): void {
+    const posted: Helper[] = [];
+    for (let p = 1; p < parts.length; p++) {
+      const [start, end] = parts[p]!;
+      const h = this.slot(p - 1).helper;
+      h.link.post(RANK, [{ ...base, start, end }]);
+      posted.push(h);
+    }
+    let first: unknown;
+    try {
+      runDotTask({ ...base, start: parts[0]![0], end: parts[0]![1] }, kernel);
+    } catch (e) {
+      first = e;
+    }
+    // every helper is awaited, even after a failure, so none is left with a request in flight
+    for (const h of posted)
+      try {
+        h.link.wait();
+      } catch (e) {
+        first ??= e;
+      }
+    if (first !== undefined) throw first;
+  }
+
+  /** Runs every share on helpers without blocking this thread's event loop. */
+  async runAsync(base: Omit<RankTask, 'start' | 'end'>, parts: Array<[number, number]>): Promise<void> {
+    const runs = parts.map(([start, end], p) => {
+      const s = this.slot(p);
+      const run = s.tail.then(() => {
+        const link = this.slot(p).helper.link;
+        link.post(RANK, [{ ...base, start, end }]);
+        return link.settled();
+      });
+      s.tail = run.catch(() => undefined);
+      return run;
+    });
+    await Promise.all(runs);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.slots.splice(0).map((s) => s.helper.close()));
+  }
+}
+
+// One pool per thread and use: the trainer's worker thread ranks synchronously, the
+// evaluator's event loop asynchronously.
+let syncPool: RankPool | undefined;
+let asyncPool: RankPool | undefined;
 
 export const defaultThreads = (): number => Math.max(1, Math.min(2, availableParallelism()));
 
@@ -44,37 +105,12 @@ export function shares(n: number, parts: number): Array<[number, number]> {
   return out;
 }
 
-/**
- * Runs the shares synchronously: this thread ranks the first share while workers rank the
- * others, then it blocks (Atomics.wait) until they are done.
- */
+/** RankPool.runSync on this thread's synchronous pool. */
 export function runSharesSync(base: Omit<RankTask, 'start' | 'end'>, parts: Array<[number, number]>, kernel: DotKernel): void {
-  const done = new Int32Array(new SharedArrayBuffer(8));
-  for (let p = 1; p < parts.length; p++) {
-    const [start, end] = parts[p]!;
-    worker(p - 1).postMessage({ id: nextId++, task: { ...base, start, end }, done });
-  }
-  runDotTask({ ...base, start: parts[0]![0], end: parts[0]![1] }, kernel);
-  const expected = parts.length - 1;
-  // A worker that dies cannot signal (its 'error' event needs this blocked loop): bound the wait.
-  const deadline = Date.now() + 600_000;
-  for (let v = Atomics.load(done, 0); v < expected; v = Atomics.load(done, 0)) {
-    if (Date.now() > deadline) throw new Error('ranking workers did not finish within 600 s');
-    Atomics.wait(done, 0, v, 1_000);
-  }
-  if (Atomics.load(done, 1)) throw new Error('a ranking worker failed (see its stderr)');
+  (syncPool ??= new RankPool()).runSync(base, parts, kernel);
 }
 
-/** Runs every share on workers without blocking the event loop (used by services). */
-export async function runSharesAsync(base: Omit<RankTask, 'start' | 'end'>, parts: Array<[number, number]>): Promise<void> {
-  const done = new Int32Array(new SharedArrayBuffer(8));
-  const runs = parts.map(
-    ([start, end], p) =>
-      new Promise<void>((resolve, reject) => {
-        const id = nextId++;
-        pending.set(id, (error) => (error ? reject(new Error(`ranking worker failed: ${error}`)) : resolve()));
-        worker(p).postMessage({ id, task: { ...base, start, end }, done });
-      }),
-  );
-  await Promise.all(runs);
+/** RankPool.runAsync on this thread's asynchronous pool. */
+export function runSharesAsync(base: Omit<RankTask, 'start' | 'end'>, parts: Array<[number, number]>): Promise<void> {
+  return (asyncPool ??= new RankPool()).runAsync(base, parts);
 }

@@ -1,6 +1,4 @@
-import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
-import { invalidArgument, type Csr } from '@robustrec/core';
-import { FIRST_FREE, HelperLink, startTsWorker } from '@robustrec/core';
+import { invalidArgument, FIRST_FREE, startHelper, type Csr, type Helper } from '@robustrec/core';
 import type { DotProductScorer } from './scorer';
 import type { TopItems } from './recommend';
 
@@ -19,43 +17,35 @@ export interface SharedDotModel {
 }
 
 /**
- * The shared memory of one serving worker. The pool and the worker hand batches back and forth
- * through it over a HelperLink (no postMessage per batch: structured cloning and MessagePort
- * dispatch cost more than the batch bookkeeping itself). Models, unloads and larger result
- * buffers travel as messages on `port`, which the worker drains synchronously before a job
- * that says it has some.
+ * What a serving worker is started with. Batches go back and forth over the platform's one
+ * handoff (HelperLink in @robustrec/core; no postMessage per batch: structured cloning and
+ * MessagePort dispatch cost more than the batch bookkeeping itself): the job's header is in
+ * the link's user words (H), its users in `users`. Models, unloads and larger result buffers
+ * are the messages of the next job (ServeControl), applied before it runs.
  */
-export interface ServeChannel {
-  /** The link's control words (@robustrec/core helper-thread). */
-  ctrl: Int32Array;
-  /** The posted job: [N] users, [K], [EXCLUDE] 0/1, [MODEL] model number, [MESSAGES] control messages to drain first, [STATUS] 0 ok / error length. */
-  header: Int32Array;
+export interface ServeInit {
   users: Uint32Array;
-  /** UTF-8 error text when STATUS > 0. */
-  error: Uint8Array;
 }
 
-/** Control messages on a worker's port. */
+/** Control messages carried by a job. */
 export type ServeControl =
   | { load: number; model: SharedDotModel }
   | { unload: number }
   | { results: { items: Int32Array; scores: Float32Array } };
 
-export const H = { N: 0, K: 1, EXCLUDE: 2, MODEL: 3, MESSAGES: 4, STATUS: 5 } as const;
-const ERROR_BYTES = 4096;
+/** The job header: link words [N] users, [K], [EXCLUDE] 0/1, [MODEL] model number. */
+export const H = { N: FIRST_FREE, K: FIRST_FREE + 1, EXCLUDE: FIRST_FREE + 2, MODEL: FIRST_FREE + 3 } as const;
 
 interface Worker_ {
-  w: Worker;
-  ch: ServeChannel;
-  port: MessagePort;
-  /** Control messages posted since its last job. */
-  messages: number;
+  helper: Helper;
+  users: Uint32Array;
+  /** Control messages for its next job. */
+  messages: ServeControl[];
   /** Its result buffers (users × k items and scores, -1/NaN padded), grown on demand. */
   items: Int32Array;
   scores: Float32Array;
   /** Models this worker has been sent. */
   models: Set<string>;
-  link: HelperLink;
   /** The batch it is working on (one at a time) and that job's sequence number. */
   job: { seq: number; batch: Pending[]; k: number } | undefined;
 }
@@ -131,33 +121,24 @@ export class ServePool {
 
   /** Starts worker i (also after a crash: a fresh worker knows no models yet). */
   private spawn(i: number): Worker_ {
-    const sab = (n: number): SharedArrayBuffer => new SharedArrayBuffer(n);
-    const ch: ServeChannel = {
-      ctrl: new Int32Array(sab(4 * FIRST_FREE)),
-      header: new Int32Array(sab(4 * 6)),
-      users: new Uint32Array(sab(4 * this.maxBatch)),
-      error: new Uint8Array(sab(ERROR_BYTES)),
-    };
-    const { port1, port2 } = new MessageChannel();
-    const w = startTsWorker(new URL('./serve-worker.ts', import.meta.url), { ch, port: port2 }, { transferList: [port2] });
-    w.on('error', (e) => this.failWorker(i, e));
-    w.unref(); // after the listener, which would re-ref it
-    port1.unref();
-    const wk: Worker_ = { w, ch, port: port1, messages: 0, items: new Int32Array(0), scores: new Float32Array(0), models: new Set(), job: undefined, link: new HelperLink(ch.ctrl, 'serving') };
+    const users = new Uint32Array(new SharedArrayBuffer(4 * this.maxBatch));
+    const helper = startHelper(new URL('./serve-worker.ts', import.meta.url), 'serving', { users } satisfies ServeInit, { userWords: 4 });
+    helper.worker.on('error', (e) => this.failWorker(i, e));
+    const wk: Worker_ = { helper, users, messages: [], items: new Int32Array(0), scores: new Float32Array(0), models: new Set(), job: undefined };
     this.resultBuffers(wk, this.maxBatch * 64);
     return wk;
   }
 
-  /** Gives worker wk result buffers for cap items and scores (shared, announced on its port). */
+  /** Gives worker wk result buffers for cap items and scores (shared, sent with its next job). */
   private resultBuffers(wk: Worker_, cap: number): void {
     wk.items = new Int32Array(new SharedArrayBuffer(4 * cap));
     wk.scores = new Float32Array(new SharedArrayBuffer(4 * cap));
-    this.control(wk, { results: { items: wk.items, scores: wk.scores } });
+    wk.messages.push({ results: { items: wk.items, scores: wk.scores } });
   }
 
-  private control(wk: Worker_, m: ServeControl): void {
-    wk.port.postMessage(m);
-    wk.messages++;
+  /** The handoffs to the workers (for the stress tests). */
+  get links(): Array<Helper['link']> {
+    return this.workers.map((w) => w.helper.link);
   }
 
   /** Shares a dot-product model with the workers (tables copied once into shared memory). */
@@ -187,7 +168,7 @@ export class ServePool {
       this.order.splice(this.order.indexOf(g), 1);
       for (const p of g.items.splice(0)) p.reject(new Error(`model ${key} was removed from the serving pool`));
     }
-    for (const wk of this.workers) if (wk.models.delete(key)) this.control(wk, { unload: m.num });
+    for (const wk of this.workers) if (wk.models.delete(key)) wk.messages.push({ unload: m.num });
   }
 
   has(key: string): boolean {
@@ -222,28 +203,30 @@ export class ServePool {
       if (!g) return;
       const batch = g.items.splice(0, this.maxBatch);
       const m = this.models.get(g.key)!;
-      const { header, users } = wk.ch;
+      const link = wk.helper.link;
       let k = 0;
       batch.forEach((p, i) => {
-        users[i] = p.user;
+        wk.users[i] = p.user;
         k = Math.max(k, p.k);
       });
       if (batch.length * k > wk.items.length) this.resultBuffers(wk, Math.max(batch.length * k, 2 * wk.items.length));
       if (!wk.models.has(g.key)) {
         wk.models.add(g.key);
-        this.control(wk, { load: m.num, model: m });
+        wk.messages.push({ load: m.num, model: m });
       }
-      header[H.N] = batch.length;
-      header[H.K] = k;
-      header[H.EXCLUDE] = g.exclude ? 1 : 0;
-      header[H.MODEL] = m.num;
-      header[H.MESSAGES] = wk.messages;
-      wk.messages = 0;
+      const c = link.ctrl;
+      Atomics.store(c, H.N, batch.length);
+      Atomics.store(c, H.K, k);
+      Atomics.store(c, H.EXCLUDE, g.exclude ? 1 : 0);
+      Atomics.store(c, H.MODEL, m.num);
       this.stats.batches++;
       this.stats.users += batch.length;
-      const seq = wk.link.post(0);
+      const seq = link.post(0, wk.messages.splice(0));
       wk.job = { seq, batch, k };
-      void wk.link.settled().then(() => this.done(wk, seq));
+      link.settled().then(
+        () => this.done(wk, seq),
+        (e: unknown) => this.done(wk, seq, e),
+      );
     }
   }
 
@@ -260,14 +243,13 @@ export class ServePool {
   }
 
   /** Job seq of worker wk has finished: answers its batch (copying out of the shared buffers, which the next job reuses). */
-  private done(wk: Worker_, seq: number): void {
+  private done(wk: Worker_, seq: number, error?: unknown): void {
     const f = wk.job;
     if (!f || f.seq !== seq || !this.workers.includes(wk)) return; // a worker replaced after a crash
     wk.job = undefined;
-    const status = wk.ch.header[H.STATUS]!;
-    if (status > 0) {
-      const msg = new TextDecoder().decode(wk.ch.error.slice(0, status));
-      for (const p of f.batch) p.reject(new Error(`serving worker failed: ${msg}`));
+    if (error !== undefined) {
+      const msg = error instanceof Error ? error.message : String(error);
+      for (const p of f.batch) p.reject(new Error(msg));
     } else
       f.batch.forEach((p, r) => {
         const off = r * f.k;
@@ -286,7 +268,6 @@ export class ServePool {
     this.closed = true;
     if (process.env.RR_SERVE_STATS) console.error(`serve pool: ${this.stats.batches} batches, mean ${(this.stats.users / Math.max(1, this.stats.batches)).toFixed(1)} users`);
     for (const g of this.order) for (const p of g.items.splice(0)) p.reject(new Error('serving pool is closed'));
-    await Promise.all(this.workers.map((x) => x.w.terminate()));
-    for (const x of this.workers) x.port.close();
+    await Promise.all(this.workers.map((x) => x.helper.close()));
   }
 }
