@@ -10,7 +10,8 @@ import { writeReport } from './artifacts';
 import { reportsDir, startPlatform, type Platform } from './platform';
 import { progressReporter } from './progress';
 import { Orchestrator, type Endpoints } from './runner';
-import { loadSpec, type ExperimentSpec } from './spec';
+import { expandCells, loadSpec, type ExperimentSpec } from './spec';
+import type { CellRecord } from './store';
 import { ExperimentStore } from './store';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -77,6 +78,28 @@ function specWithSeeds(specPath: string): ExperimentSpec {
   return { ...spec, seeds };
 }
 
+/** This expansion's cells only (the store keeps cells of earlier versions of a spec too). */
+function currentCells(spec: ExperimentSpec, stored: CellRecord[]): CellRecord[] {
+  const keys = new Set(expandCells(spec).map((c) => c.key));
+  return stored.filter((c) => keys.has(c.key));
+}
+
+/** Lists the cells that did not finish, with their errors (the last thing a failed run prints). */
+function reportFailures(spec: ExperimentSpec, cells: CellRecord[]): number {
+  const byKey = new Map(cells.map((c) => [c.key, c]));
+  const expected = expandCells(spec);
+  const lost = expected.filter((c) => byKey.get(c.key)?.state !== 'done');
+  if (!lost.length) return 0;
+  console.error(`\n${lost.length} of ${expected.length} cells did not finish:`);
+  for (const c of lost) {
+    const rec = byKey.get(c.key);
+    const why = rec?.state === 'failed' ? rec.error : rec ? `left ${rec.state}` : 'never started';
+    console.error(`  ${c.dataset.name}/${c.attack.name}/${c.model.variant}/seed ${c.seed}: ${why}`);
+  }
+  console.error('Re-running the same command retries them; finished cells are kept.');
+  return lost.length;
+}
+
 async function runSpec(specPath: string, printTables: boolean): Promise<void> {
   const spec = specWithSeeds(specPath);
   const store = new ExperimentStore(join(home, 'orchestrator', 'experiments.db'));
@@ -84,7 +107,7 @@ async function runSpec(specPath: string, printTables: boolean): Promise<void> {
   try {
     await withPlatform(async (endpoints) => {
       const orch = new Orchestrator(endpoints, store, progressReporter());
-      const cells = await orch.run(spec);
+      const cells = currentCells(spec, await orch.run(spec));
       const out = values.out ? resolve(values.out) : reportsDir(home, spec.name);
       const { report, files } = await writeReport(spec, cells, out, endpoints.evaluator);
       if (printTables) {
@@ -94,7 +117,7 @@ async function runSpec(specPath: string, printTables: boolean): Promise<void> {
       console.log(`\n${report.cells.done} cells done, ${report.cells.failed} failed in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
       console.log(`artifacts: ${out}\n${files.map((f) => `  ${f}`).join('\n')}`);
       console.log(`state (SQLite catalogues, models, checkpoints): ${home}`);
-      if (report.cells.failed) process.exitCode = 1;
+      if (reportFailures(spec, cells)) process.exitCode = 1;
     });
   } finally {
     store.close();
@@ -165,7 +188,7 @@ async function main(): Promise<void> {
       else {
         const spec = specWithSeeds(specPath);
         const store = new ExperimentStore(join(home, 'orchestrator', 'experiments.db'));
-        const { files } = await writeReport(spec, store.list(spec.name), values.out ? resolve(values.out) : reportsDir(home, spec.name), values.evaluator);
+        const { files } = await writeReport(spec, currentCells(spec, store.list(spec.name)), values.out ? resolve(values.out) : reportsDir(home, spec.name), values.evaluator);
         store.close();
         console.log(files.join('\n'));
       }

@@ -1,10 +1,13 @@
-import { poisons, type ExperimentSpec } from './spec';
+import { expandCells, poisons, type ExperimentSpec } from './spec';
 import type { CellRecord } from './store';
 
 /**
  * Paper-style tables from stored cells: Table 1 (Recall@20 / NDCG@20 per attack, mean ±
  * std over seeds, in %) and Table 2 (T-HR@50 / T-NDCG@50 per attack), with "Gain" rows
  * (the proposed model vs. the best other baseline) and "Gain w.r.t. <backbone>" rows.
+ * Nothing missing is hidden: a model whose cells failed keeps its row ("failed"), a Gain is
+ * computed only when every baseline of its column is present ("n/a: APR missing" otherwise),
+ * and "± std" appears only over two or more seeds, with each cell's seed count stated.
  */
 export interface Stat {
   mean: number;
@@ -15,8 +18,12 @@ export interface Stat {
 export interface TableBlock {
   dataset: string;
   columns: Array<{ attack: string; metric: string }>;
-  rows: Array<{ model: string; cells: Array<Stat | undefined> }>;
-  gains: Array<{ label: string; values: Array<number | undefined> }>;
+  /** A missing cell is undefined; `failed` marks those whose cells failed (rather than not run). */
+  rows: Array<{ model: string; cells: Array<Stat | undefined>; failed: boolean[] }>;
+  /** A gain is undefined where it cannot be computed; `notes` then says why ("n/a: APR missing"). */
+  gains: Array<{ label: string; values: Array<number | undefined>; notes: Array<string | undefined> }>;
+  /** The seed count most cells have (cells with another count say theirs). */
+  seeds: number;
 }
 
 export interface Report {
@@ -43,14 +50,19 @@ function block(
   metrics: string[],
   higherIsBetter: boolean,
 ): TableBlock {
-  const mine = cells.filter((c) => c.dataset === dataset && c.state === 'done');
-  const models = uniq(mine.map((c) => c.variant));
+  const all = cells.filter((c) => c.dataset === dataset);
+  const mine = all.filter((c) => c.state === 'done');
+  // every model with a cell record keeps its row (in spec order), failed ones included
+  const order = [...new Set(expandCells(spec).map((c) => c.model.variant))];
+  const rank = (m: string): number => (order.includes(m) ? order.indexOf(m) : order.length);
+  const models = uniq(all.map((c) => c.variant)).sort((a, b) => rank(a) - rank(b));
   const columns = attacks.flatMap((attack) => metrics.map((metric) => ({ attack, metric })));
   const rows = models.map((model) => ({
     model,
     cells: columns.map(({ attack, metric }) =>
       stat(mine.filter((c) => c.variant === model && c.attack === attack && c.metrics[metric] !== undefined).map((c) => c.metrics[metric]!)),
     ),
+    failed: columns.map(({ attack }) => all.some((c) => c.variant === model && c.attack === attack && c.state === 'failed')),
   }));
   // The proposed model is the spec's last model (a swept one: its first variant); it is
   // compared with the other models, never with its own variants, so a sweep-only spec has no
@@ -62,29 +74,33 @@ function block(
   const backbone = rows.find((r) => r.model === backboneName);
   const gains: TableBlock['gains'] = [];
   const others = rows.filter((r) => !isProposed(r.model));
-  if (proposed && others.length) {
-    const rel = (p: number, b: number): number => (higherIsBetter ? (p - b) / b : (b - p) / b);
-    gains.push({
-      label: 'Gain',
-      values: columns.map((_, j) => {
-        const p = proposed.cells[j]?.mean;
-        const vals = others.map((r) => r.cells[j]?.mean).filter((v): v is number => v !== undefined);
-        if (p === undefined || !vals.length) return undefined;
-        const best = higherIsBetter ? Math.max(...vals) : Math.min(...vals);
-        return best === 0 ? undefined : rel(p, best);
-      }),
+  const rel = (p: number, b: number): number => (higherIsBetter ? (p - b) / b : (b - p) / b);
+  /** A gain of the proposed model over `against` in column j, or why there is none. */
+  const gainRow = (label: string, against: typeof rows): TableBlock['gains'][number] => {
+    const values: Array<number | undefined> = [];
+    const notes: Array<string | undefined> = [];
+    columns.forEach((_, j) => {
+      const missing = [proposed!, ...against].filter((r) => r.cells[j] === undefined).map((r) => r.model);
+      if (missing.length) {
+        values.push(undefined);
+        notes.push(`n/a: ${missing.join(', ')} missing`);
+        return;
+      }
+      const p = proposed!.cells[j]!.mean;
+      const vals = against.map((r) => r.cells[j]!.mean);
+      const best = higherIsBetter ? Math.max(...vals) : Math.min(...vals);
+      values.push(best === 0 ? undefined : rel(p, best));
+      notes.push(best === 0 ? 'n/a: baseline is 0' : undefined);
     });
-    if (backbone && backbone !== proposed)
-      gains.push({
-        label: `Gain w.r.t. ${backbone.model}`,
-        values: columns.map((_, j) => {
-          const p = proposed.cells[j]?.mean;
-          const b = backbone.cells[j]?.mean;
-          return p === undefined || b === undefined || b === 0 ? undefined : rel(p, b);
-        }),
-      });
+    return { label, values, notes };
+  };
+  if (proposed && others.length) {
+    gains.push(gainRow('Gain', others));
+    if (backbone && backbone !== proposed) gains.push(gainRow(`Gain w.r.t. ${backbone.model}`, [backbone]));
   }
-  return { dataset, columns, rows, gains };
+  const counts = rows.flatMap((r) => r.cells.flatMap((c) => (c ? [c.n] : [])));
+  const seeds = counts.length ? Number([...counts.reduce((m, n) => m.set(n, (m.get(n) ?? 0) + 1), new Map<number, number>())].sort((a, b) => b[1] - a[1] || b[0] - a[0])[0]![0]) : 0;
+  return { dataset, columns, rows, gains, seeds };
 }
 
 export function buildReport(spec: ExperimentSpec, cells: CellRecord[]): Report {
@@ -104,15 +120,29 @@ export function buildReport(spec: ExperimentSpec, cells: CellRecord[]): Report {
   };
 }
 
-const pct = (s: Stat | undefined, digits: number): string => (s ? `${(s.mean * 100).toFixed(digits)} ± ${(s.std * 100).toFixed(digits)}` : '–');
-const gainText = (g: number | undefined): string => (g === undefined ? '–' : `${g >= 0 ? '+' : ''}${(g * 100).toFixed(2)}%`);
+/** A cell in %: "12.34 ± 0.56" over ≥ 2 seeds, "12.34" over one; its seed count when it differs from the table's. */
+function pct(s: Stat | undefined, digits: number, seeds: number, failed: boolean): string {
+  if (!s) return failed ? 'failed' : '–';
+  const v = (s.mean * 100).toFixed(digits);
+  const text = s.n >= 2 ? `${v} ± ${(s.std * 100).toFixed(digits)}` : v;
+  return s.n === seeds ? text : `${text} (n=${s.n})`;
+}
+const gainText = (g: number | undefined, note: string | undefined): string => (g === undefined ? (note ?? '–') : `${g >= 0 ? '+' : ''}${(g * 100).toFixed(2)}%`);
 const label = (m: string): string => ({ 'recall@20': 'Recall@20', 'ndcg@20': 'NDCG@20', 't_hr@50': 'T-HR@50', 't_ndcg@50': 'T-NDCG@50' })[m] ?? m;
+
+/** What the numbers of a block are: over how many seeds, with or without std. */
+export function seedsCaption(b: TableBlock): string {
+  if (b.seeds === 0) return 'No finished cells.';
+  const base = b.seeds >= 2 ? `Mean ± sample std over ${b.seeds} seeds` : 'One seed per cell (no std)';
+  return `${base}; a cell with another number of seeds says so as (n=…).`;
+}
 
 export function blockToMarkdown(b: TableBlock, digits: number): string {
   const head = ['Model', ...b.columns.map((c) => `${c.attack} ${label(c.metric)} (%)`)];
   const lines = [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`];
-  for (const r of b.rows) lines.push(`| ${r.model} | ${r.cells.map((s) => pct(s, digits)).join(' | ')} |`);
-  for (const g of b.gains) lines.push(`| ${g.label} | ${g.values.map(gainText).join(' | ')} |`);
+  for (const r of b.rows) lines.push(`| ${r.model} | ${r.cells.map((s, j) => pct(s, digits, b.seeds, r.failed[j]!)).join(' | ')} |`);
+  for (const g of b.gains) lines.push(`| ${g.label} | ${g.values.map((v, j) => gainText(v, g.notes[j])).join(' | ')} |`);
+  lines.push('', seedsCaption(b));
   return lines.join('\n');
 }
 

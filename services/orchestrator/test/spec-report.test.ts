@@ -81,6 +81,41 @@ describe('reports', () => {
     expect(reportToCsv(r).split('\n')[0]).toBe('table,dataset,model,attack,metric,mean,std,n');
   });
 
+  it('keeps failed models visible: Gain only against baselines present in the column, std only over >= 2 seeds', () => {
+    const spec = parseSpec(SPEC.replace(/\n    sweep:.*\n/, '\n').replace('  - name: PamaCF', '  - name: APR\n    backbone: mf\n    defense: apr\n  - name: PamaCF').replace('seeds: [1, 2]', 'seeds: [1]'));
+    const failed = { ...cell('APR', 'Clean', 1, {}), state: 'failed' as const, error: 'training job j ended JOB_STATE_FAILED: boom' };
+    const cells = [
+      cell('MF', 'Clean', 1, { 'recall@20': 0.1, 'ndcg@20': 0.05 }),
+      failed,
+      cell('PamaCF', 'Clean', 1, { 'recall@20': 0.2, 'ndcg@20': 0.1 }),
+      cell('MF', 'Random', 1, { 'recall@20': 0.1, 'ndcg@20': 0.05, 't_hr@50': 0.004, 't_ndcg@50': 0.002 }),
+      cell('APR', 'Random', 1, { 'recall@20': 0.15, 'ndcg@20': 0.06, 't_hr@50': 0.002, 't_ndcg@50': 0.001 }),
+      cell('PamaCF', 'Random', 1, { 'recall@20': 0.16, 'ndcg@20': 0.07, 't_hr@50': 0.001, 't_ndcg@50': 0.0005 }),
+    ];
+    const r = buildReport(spec, cells);
+    const t1 = r.table1[0]!;
+    // the APR row stays, in spec order, and says its Clean cells failed
+    expect(t1.rows.map((x) => x.model)).toEqual(['MF', 'APR', 'PamaCF']);
+    const gain = t1.gains.find((g) => g.label === 'Gain')!;
+    // Clean: APR missing, so no gain over "the best other model" (it would silently be MF's)
+    expect(gain.values.slice(0, 2)).toEqual([undefined, undefined]);
+    expect(gain.notes[0]).toBe('n/a: APR missing');
+    // Random: every baseline present; best other is APR (0.15)
+    expect(gain.values[2]).toBeCloseTo(0.01 / 0.15, 10);
+    // w.r.t. MF: present in every column
+    expect(t1.gains[1]!.values[0]).toBeCloseTo(1, 10);
+    const md = reportToMarkdown(r);
+    expect(md).toContain('| APR | failed | failed | 15.00 | 6.00 |');
+    expect(md).toContain('| Gain | n/a: APR missing | n/a: APR missing | +6.67% |');
+    expect(md).not.toContain('±');
+    expect(md).toContain('One seed per cell (no std)');
+    // two seeds in one cell, one in the others: std only where n >= 2, and that cell says its n
+    const two = buildReport({ ...spec, seeds: [1, 2] }, [...cells, cell('MF', 'Clean', 2, { 'recall@20': 0.12, 'ndcg@20': 0.07 })]);
+    const md2 = reportToMarkdown(two);
+    expect(md2).toContain('| MF | 11.00 ± 1.41 (n=2) | 6.00 ± 1.41 (n=2) | 10.00 | 5.00 |');
+    expect(two.table1[0]!.seeds).toBe(1);
+  });
+
   it('draws SVG charts', () => {
     const svg = lineChart('rho', 'rho', 'recall@20', [{ name: 'Clean', points: [{ x: 0.1, y: 0.1, err: 0.01 }, { x: 0.5, y: 0.12 }] }]);
     expect(svg.startsWith('<svg')).toBe(true);

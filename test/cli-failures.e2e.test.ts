@@ -1,0 +1,57 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { exited, spawnTs, tempDir } from './helpers';
+
+// A copy of the demo's shape with one cell that must fail (APR with a negative ε).
+const SPEC = `
+name: fails
+seeds: [1]
+datasets:
+  - name: Syn
+    synthetic: { numUsers: 300, numItems: 200, meanInteractions: 15, seed: 3 }
+attacks:
+  - name: Clean
+  - name: Random
+    generator: random
+    budget: 0.02
+models:
+  - name: MF
+    backbone: mf
+  - name: APR
+    backbone: mf
+    defense: apr
+    params: { eps: -1 }
+  - name: PamaCF
+    backbone: mf
+    defense: pamacf
+    params: { rho: 0.3, warmup_epochs: 1 }
+train:
+  epochs: 2
+  batchSize: 256
+  dim: 8
+ks: [20, 50]
+`;
+
+/** Failures are loud: a grid with a failed cell exits non-zero, lists it last, and its report hides nothing. */
+describe('orchestrator CLI with a failing cell', () => {
+  const tmp = tempDir();
+  afterAll(() => tmp.cleanup());
+
+  it('exits 1, lists the failed cells with their errors at the end, and the tables say what is missing', async () => {
+    const spec = join(tmp.dir, 'spec.yaml');
+    writeFileSync(spec, SPEC);
+    const run = spawnTs('services/orchestrator/src/main.ts', ['run', spec, '--home', tmp.dir]);
+    expect(await exited(run)).toBe(1);
+    const out = run.output();
+    const tail = out.slice(out.lastIndexOf('cells did not finish'));
+    expect(out).toContain('2 of 6 cells did not finish:');
+    expect(tail).toMatch(/Syn\/Clean\/APR\/seed 1: .*config\.defense\.params\.eps: must be >= 0, got -1/);
+    expect(tail).toMatch(/Syn\/Random\/APR\/seed 1: /);
+    expect(out).toContain('4 cells done, 2 failed');
+    const md = readFileSync(join(tmp.dir, 'reports', 'fails', 'report.md'), 'utf8');
+    expect(md).toMatch(/\| APR \| failed \| failed \| failed \| failed \|/);
+    expect(md).toContain('n/a: APR missing');
+    expect(md).not.toContain('±');
+  }, 300_000);
+});
