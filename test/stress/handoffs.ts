@@ -6,7 +6,8 @@
  */
 import { Rng, csrFromPairs, FIRST_FREE, startHelper, type Csr } from '@robustrec/core';
 import { Adam, gatherRows, normalizedAdjacency, ParamTable, Propagation, sharedF32, sharedU32, UpdateHelper, type RowJob } from '@robustrec/engine';
-import { DotKernel, dotProductScorer, RankPool, runDotTask, ServePool, shares, topItems, type RankTask } from '@robustrec/metrics';
+import { DotKernel, dotProductScorer, RankPool, runDotTask, shares, topItems, type RankTask } from '@robustrec/scoring';
+import { ServePool } from '@robustrec/evaluator-service';
 import type { Competition } from './competition';
 import { ECHO_MESSAGE, ECHO_WORD, FAIL } from './echo-commands';
 

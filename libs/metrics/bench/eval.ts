@@ -5,7 +5,8 @@
  */
 import { gowallaDir, hostDescription, peakRssBytes, Rng } from '@robustrec/core';
 import { parseLightGcn } from '@robustrec/data';
-import { dotProductScorer, evaluateRanking } from '../src';
+import { dotProductScorer } from '@robustrec/scoring';
+import { evaluateRanking } from '../src';
 
 const dir = gowallaDir();
 if (!dir) throw new Error('Gowalla not found (set ROBUSTREC_DATASETS_DIR)');

@@ -1,11 +1,8 @@
 import { invalidArgument, type Csr } from '@robustrec/core';
+import { BLOCK, defaultThreads, isDotProductScorer, rankPool, runDotTask, runScorerTask, shares, type RankTask } from '@robustrec/scoring';
 import type { TargetMetric, UserMetric } from './metric';
 import { METRICS } from './registry';
-import { defaultThreads, runSharesAsync, runSharesSync, shares } from './pool';
-import { runDotTask, runScorerTask, type RankTask } from './rank-task';
-import { isDotProductScorer } from './scorer';
 import type { RankingInput, RankingResult } from './types';
-import { BLOCK } from './kernel';
 
 export const DEFAULT_KS: readonly number[] = [10, 20, 50];
 
@@ -150,6 +147,30 @@ function threadsFor(input: RankingInput, users: number): number {
 }
 
 /**
+ * The ranking of a plan, for both entry points: `blocking` ranks on this thread and its sync
+ * pool; otherwise every dot-product share runs on the async pool and other scorers run here
+ * in blocks; each yielded promise is a point where the event loop may run.
+ */
+function* rankAll(p: Plan, blocking: boolean): Generator<Promise<void>, void> {
+  const s = p.input.scorer;
+  const n = p.users.length;
+  if (n === 0) return;
+  if (isDotProductScorer(s)) {
+    const base = { ...baseTask(p), userEmb: s.userEmb, itemEmb: s.itemEmb, dim: s.dim };
+    const parts = shares(n, threadsFor(p.input, n));
+    if (!blocking) yield rankPool('async').runAsync(base, parts);
+    else if (parts.length > 1) rankPool('sync').runSync(base, parts, s.kernel());
+    else runDotTask({ ...base, start: 0, end: n }, s.kernel());
+  } else {
+    const step = blocking ? n : 4 * BLOCK;
+    for (let start = 0; start < n; start += step) {
+      runScorerTask(s, { ...baseTask(p), start, end: Math.min(n, start + step) });
+      if (!blocking) yield new Promise<void>((r) => setImmediate(r));
+    }
+  }
+}
+
+/**
  * Full-ranking evaluation (reference notes §4): Recall@k / NDCG@k over genuine users with
  * relevant items and T-HR@k / T-NDCG@k per target, all from one top-K pass over the score
  * rows with `exclude` masked. Dot-product scorers are ranked on worker threads with the SIMD
@@ -159,15 +180,7 @@ function threadsFor(input: RankingInput, users: number): number {
 export function evaluateRanking(input: RankingInput): RankingResult {
   const t0 = performance.now();
   const p = plan(input);
-  const s = input.scorer;
-  if (p.users.length > 0) {
-    if (isDotProductScorer(s)) {
-      const base = { ...baseTask(p), userEmb: s.userEmb, itemEmb: s.itemEmb, dim: s.dim };
-      const threads = threadsFor(input, p.users.length);
-      if (threads > 1) runSharesSync(base, shares(p.users.length, threads), s.kernel());
-      else runDotTask({ ...base, start: 0, end: p.users.length }, s.kernel());
-    } else runScorerTask(s, { ...baseTask(p), start: 0, end: p.users.length });
-  }
+  for (const _ of rankAll(p, true));
   return aggregate(p, (performance.now() - t0) / 1000);
 }
 
@@ -178,18 +191,6 @@ export function evaluateRanking(input: RankingInput): RankingResult {
 export async function evaluateRankingAsync(input: RankingInput): Promise<RankingResult> {
   const t0 = performance.now();
   const p = plan(input);
-  const s = input.scorer;
-  if (p.users.length > 0) {
-    if (isDotProductScorer(s)) {
-      const base = { ...baseTask(p), userEmb: s.userEmb, itemEmb: s.itemEmb, dim: s.dim };
-      await runSharesAsync(base, shares(p.users.length, Math.max(1, input.threads ?? defaultThreads())));
-    } else {
-      const step = 4 * BLOCK;
-      for (let start = 0; start < p.users.length; start += step) {
-        runScorerTask(s, { ...baseTask(p), start, end: Math.min(p.users.length, start + step) });
-        await new Promise<void>((r) => setImmediate(r));
-      }
-    }
-  }
+  for (const wait of rankAll(p, false)) await wait;
   return aggregate(p, (performance.now() - t0) / 1000);
 }

@@ -1,11 +1,4 @@
-export type { Scorer, RankingInput, RankingResult } from './types';
+export type { RankingInput, RankingResult } from './types';
 export type { RankingMetric, UserMetric, TargetMetric, UserRanking } from './metric';
-export { dotProductScorer, isDotProductScorer, type DotProductScorer } from './scorer';
 export { evaluateRanking, evaluateRankingAsync, DEFAULT_KS } from './evaluate';
-export { topItems, type TopItems } from './recommend';
-export { ServePool } from './serve-pool';
-export { RankPool, shares } from './pool';
-export { runDotTask, type RankTask } from './rank-task';
 export { METRICS, metricByName } from './registry';
-export { DotKernel, scalarScore } from './kernel';
-export { TopK, maskRow } from './topk';

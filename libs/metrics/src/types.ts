@@ -1,12 +1,5 @@
 import type { Csr } from '@robustrec/core';
-
-/** Anything that produces dense score rows for users (dot-product models, NeuMF, ...). */
-export interface Scorer {
-  numUsers: number;
-  numItems: number;
-  /** Writes users.length × numItems scores, row-major, into `out`. */
-  scoreUsers(users: Uint32Array, out: Float32Array): void;
-}
+import type { Scorer } from '@robustrec/scoring';
 
 export interface RankingInput {
   scorer: Scorer;

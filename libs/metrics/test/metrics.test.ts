@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { csrFromPairs, Rng, type Csr } from '@robustrec/core';
-import { dotProductScorer, evaluateRanking, evaluateRankingAsync, scalarScore, ServePool, topItems, TopK, type RankingResult, type Scorer } from '../src/index';
-import { DotKernel } from '../src/kernel';
+import { dotProductScorer, scalarScore, type Scorer } from '@robustrec/scoring';
+import { evaluateRanking, evaluateRankingAsync, type RankingResult } from '../src/index';
 
 const csr = (numRows: number, numCols: number, rows: Record<number, number[]>): Csr => {
   const r: number[] = [];
@@ -142,97 +142,4 @@ describe('evaluateRanking against a brute-force reference', () => {
       expect(evaluateRanking({ ...input, scorer: opaque(scorer) }).metrics).toEqual(one.metrics);
     });
   }
-});
-
-describe('topItems', () => {
-  it('returns the masked top-k with scores, best first, -1 padded', () => {
-    const scorer = dotProductScorer(Float32Array.from([1, -1]), Float32Array.from([5, 4, 3]), 1);
-    const train = csr(2, 3, { 0: [0], 1: [2, 1] });
-    const r = topItems(scorer, Uint32Array.from([0, 1]), 2, [train]);
-    expect(Array.from(r.items)).toEqual([1, 2, 0, -1]);
-    expect(Array.from(r.scores).slice(0, 3)).toEqual([4, 3, -5]);
-    expect(() => topItems(scorer, Uint32Array.from([0]), 4)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/k/) }));
-  });
-});
-
-describe('ServePool (serving worker over shared memory)', () => {
-  it('answers concurrent requests of two models with exactly topItems lists, grows its result buffers for large k, and drops removed models', async () => {
-    const rng = new Rng(11);
-    const [numUsers, numItems, dim] = [40, 300, 8];
-    const table = (n: number): Float32Array => Float32Array.from({ length: n * dim }, () => Math.fround(0.1 * rng.normal()));
-    const a = dotProductScorer(table(numUsers), table(numItems), dim);
-    const b = dotProductScorer(table(numUsers), table(numItems), dim);
-    const seen = csr(numUsers, numItems, Object.fromEntries(Array.from({ length: numUsers }, (_, u) => [u, [u, (7 * u) % numItems, 299]])));
-    const pool = new ServePool(1, 4);
-    try {
-      pool.add('a', a, seen);
-      pool.add('b', b, seen);
-      // 3 x 40 requests at once: batches of up to 4 leave while the worker is busy, both models and both mask settings interleaved
-      const reqs = Array.from({ length: 120 }, (_, i) => ({ key: i % 3 ? 'a' : 'b', user: i % numUsers, k: 1 + (i % 20), exclude: i % 2 === 0 }));
-      const got = await Promise.all(reqs.map((r) => pool.recommend(r.key, r.user, r.k, r.exclude)));
-      reqs.forEach((r, i) => {
-        const want = topItems(r.key === 'a' ? a : b, Uint32Array.of(r.user), r.k, r.exclude ? [seen] : []);
-        expect(Array.from(got[i]!.items)).toEqual(Array.from(want.items));
-        expect(Array.from(got[i]!.scores)).toEqual(Array.from(want.scores));
-      });
-      // k = every item, in a batch: larger than the initial result buffers (4 x 64)
-      const all = await Promise.all([0, 1, 2, 3].map((u) => pool.recommend('a', u, numItems, true)));
-      all.forEach((r, u) => expect(Array.from(r.items)).toEqual(Array.from(topItems(a, Uint32Array.of(u), numItems, [seen]).items)));
-      expect(pool.stats.batches).toBeLessThan(pool.stats.users);
-      pool.remove('b');
-      expect(pool.has('b')).toBe(false);
-      await expect(pool.recommend('b', 0, 5, true)).rejects.toThrow(/not in the serving pool/);
-      expect(Array.from((await pool.recommend('a', 5, 5, false)).items)).toEqual(Array.from(topItems(a, Uint32Array.of(5), 5).items));
-    } finally {
-      await pool.close();
-    }
-    await expect(pool.recommend('a', 0, 5, true)).rejects.toThrow(/closed|not in the serving pool/);
-  });
-});
-
-describe('DotKernel.selectRow (SIMD prefilter, 16-bit ranking pass)', () => {
-  const values = {
-    // small integers: many exact score ties, which must break by lower item id
-    tied: (r: Rng) => r.int(5) - 2,
-    // floats, with a few large entries: quantisation error is real and uneven across rows
-    normal: (r: Rng) => Math.fround(r.normal() * (r.next() < 0.01 ? 3 : 0.1)),
-  };
-  // item counts on both sides of the first scanned stretch and of a prefilter chunk, some not
-  // multiples of 16; odd dim exercises the zero-padded dimension pair
-  for (const [numItems, dim] of [[700, 4], [1031, 7], [5000, 16], [9007, 5]] as const)
-    for (const [name, value] of Object.entries(values))
-      it(`selects and scores exactly what a full sort of exact scores does (${numItems} items, dim ${dim}, ${name})`, () => {
-        const rng = new Rng(numItems + dim);
-        const users = 9;
-        const U = Float32Array.from({ length: users * dim }, () => value(rng));
-        const V = Float32Array.from({ length: numItems * dim }, () => value(rng));
-        const kernel = new DotKernel(V, numItems, dim);
-        const ids = Uint32Array.from({ length: users }, (_, u) => u);
-        for (const k of [1, 20, 100, numItems]) {
-          const sel = new TopK(k);
-          const masked = Array.from({ length: users }, () => new Set(Array.from({ length: numItems }, (_, i) => i).filter(() => rng.next() < 0.05)));
-          const expected = Array.from({ length: users }, (_, u) => {
-            const ex = Array.from({ length: numItems }, (_, i) => scalarScore(U, V, dim, u, i));
-            const order = ex
-              .map((_, i) => i)
-              .filter((i) => !masked[u]!.has(i))
-              .sort((a, b) => ex[b]! - ex[a]! || a - b)
-              .slice(0, k);
-            return { order, scores: order.map((i) => ex[i]!) };
-          });
-          for (const mode of ['scoreBlock', 'rankBlock'] as const) {
-            kernel[mode](U, ids, 0, users);
-            for (let u = 0; u < users; u++) {
-              const row = kernel.row(u);
-              for (const i of masked[u]!) row[i] = -Infinity;
-              const out = new Int32Array(k).fill(-1);
-              const scores = new Float32Array(k).fill(Number.NaN);
-              const got = kernel.selectRow(u, sel, out, 0, scores);
-              expect(got, `${mode} user ${u} k ${k}`).toBe(expected[u]!.order.length);
-              expect(Array.from(out.subarray(0, got)), `${mode} user ${u} k ${k}`).toEqual(expected[u]!.order);
-              expect(Array.from(scores.subarray(0, got))).toEqual(expected[u]!.scores);
-            }
-          }
-        }
-      });
 });

@@ -1,9 +1,7 @@
 import { invalidArgument } from '@robustrec/core';
 import { backbones } from './backbones';
 import type { ExportedModel } from './trainer';
-import type { ScorerCore } from './types';
-
-export type Scorer = ScorerCore;
+import type { Scorer } from '@robustrec/scoring';
 
 /** Full-ranking scorer of an exported model: dot product for mf/lightgcn, the MLP for neumf. */
 export function createScorer(model: Pick<ExportedModel, 'backbone' | 'tensors'>): Scorer {

@@ -1,5 +1,6 @@
 import type { Csr, Rng } from '@robustrec/core';
 import type { ParamTable, RowRunner } from '@robustrec/engine';
+import type { Scorer } from '@robustrec/scoring';
 import type { ComponentSpec, ResolvedComponent } from './spec';
 
 /** Scores pairs of final rows and back-propagates through the scoring function. */
@@ -63,15 +64,9 @@ export interface Backbone {
   close?(): Promise<void>;
 }
 
-export interface ScorerCore {
-  numUsers: number;
-  numItems: number;
-  scoreUsers(users: Uint32Array, out: Float32Array): void;
-}
-
 export interface BackboneDef extends ComponentSpec {
   create(ctx: BackboneContext): Backbone;
-  createScorer(tensors: Record<string, { shape: number[]; data: Float32Array }>): ScorerCore;
+  createScorer(tensors: Record<string, { shape: number[]; data: Float32Array }>): Scorer;
 }
 
 /** What a defense sees of one training step. Rows are batch-local [n × width]. */

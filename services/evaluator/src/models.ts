@@ -1,7 +1,8 @@
 import { evaluator } from '@robustrec/contracts';
 import { failedPrecondition, type Csr, type InteractionData } from '@robustrec/core';
 import { fetchInteractionData } from '@robustrec/grpc';
-import { isDotProductScorer, ServePool, topItems, type Scorer } from '@robustrec/metrics';
+import { isDotProductScorer, topItems, type Scorer } from '@robustrec/scoring';
+import { ServePool } from './serve-pool';
 import { createScorer } from '@robustrec/models';
 import type { ModelRegistry } from './registry';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '@robustrec/core';
-import { isDotProductScorer } from '@robustrec/metrics';
+import { isDotProductScorer } from '@robustrec/scoring';
 import { createScorer } from '@robustrec/models';
 import type { evaluator } from '@robustrec/contracts';
 import { scorerFor } from '../src/models';

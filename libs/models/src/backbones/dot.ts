@@ -1,7 +1,7 @@
 import { rowDots, sharedF64, sumTo, type ParamTable, type RowRunner } from '@robustrec/engine';
 import type { Rng } from '@robustrec/core';
-import { dotProductScorer } from '@robustrec/metrics';
-import type { Backbone, BackboneContext, Head, ScorerCore } from '../types';
+import { dotProductScorer, type Scorer } from '@robustrec/scoring';
+import type { Backbone, BackboneContext, Head } from '../types';
 
 /** Grows a shared per-row Float64Array scratch to at least n rows. */
 function rowScratch(): (n: number) => Float64Array {
@@ -41,7 +41,7 @@ export function initNormal(t: ParamTable, rng: Rng, std: number): void {
  * Full-ranking scorer of dot-product models: out[b, i] = <U[users[b]], V[i]>. It is the
  * metrics library's SIMD scorer, so evaluation and serving take its fast parallel path.
  */
-export function dotScorer(tensors: Record<string, { shape: number[]; data: Float32Array }>): ScorerCore {
+export function dotScorer(tensors: Record<string, { shape: number[]; data: Float32Array }>): Scorer {
   const u = tensors.user_embedding;
   const v = tensors.item_embedding;
   if (!u || !v) throw new Error('dot-product model needs user_embedding and item_embedding tensors');

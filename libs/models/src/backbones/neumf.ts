@@ -1,5 +1,6 @@
 import { ParamTable, tf } from '@robustrec/engine';
-import type { Backbone, BackboneDef, Head, ScorerCore } from '../types';
+import type { Scorer } from '@robustrec/scoring';
+import type { Backbone, BackboneDef, Head } from '../types';
 import { egoRows, initNormal } from './dot';
 
 /**
@@ -130,7 +131,7 @@ export const neumf: BackboneDef = {
       }),
     };
   },
-  createScorer(t): ScorerCore {
+  createScorer(t): Scorer {
     const need = ['user_embedding', 'item_embedding', 'mlp_w1', 'mlp_b1', 'mlp_w2', 'mlp_b2', 'output_h'];
     for (const k of need) if (!t[k]) throw new Error(`neumf model lacks tensor ${k}`);
     const [numUsers, w] = t.user_embedding.shape as [number, number];

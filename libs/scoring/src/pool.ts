@@ -91,10 +91,14 @@ export class RankPool {
   }
 }
 
-// One pool per thread and use: the trainer's worker thread ranks synchronously, the
-// evaluator's event loop asynchronously.
-let syncPool: RankPool | undefined;
-let asyncPool: RankPool | undefined;
+// One pool per thread and mode: the trainer's worker thread ranks synchronously, the
+// evaluator's event loop asynchronously (a pool serves one mode, see RankPool).
+const pools: { sync?: RankPool; async?: RankPool } = {};
+
+/** This thread's default pool for synchronous or asynchronous use. */
+export function rankPool(mode: 'sync' | 'async'): RankPool {
+  return (pools[mode] ??= new RankPool());
+}
 
 export const defaultThreads = (): number => Math.max(1, Math.min(2, availableParallelism()));
 
@@ -103,14 +107,4 @@ export function shares(n: number, parts: number): Array<[number, number]> {
   const out: Array<[number, number]> = [];
   for (let p = 0; p < parts; p++) out.push([Math.floor((n * p) / parts), Math.floor((n * (p + 1)) / parts)]);
   return out;
-}
-
-/** RankPool.runSync on this thread's synchronous pool. */
-export function runSharesSync(base: Omit<RankTask, 'start' | 'end'>, parts: Array<[number, number]>, kernel: DotKernel): void {
-  (syncPool ??= new RankPool()).runSync(base, parts, kernel);
-}
-
-/** RankPool.runAsync on this thread's asynchronous pool. */
-export function runSharesAsync(base: Omit<RankTask, 'start' | 'end'>, parts: Array<[number, number]>): Promise<void> {
-  return (asyncPool ??= new RankPool()).runAsync(base, parts);
 }

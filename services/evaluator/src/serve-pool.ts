@@ -1,6 +1,5 @@
 import { invalidArgument, FIRST_FREE, startHelper, type Csr, type Helper } from '@robustrec/core';
-import type { DotProductScorer } from './scorer';
-import type { TopItems } from './recommend';
+import type { DotProductScorer, TopItems } from '@robustrec/scoring';
 
 /** A dot-product model as the serving workers hold it: tables and mask in shared memory. */
 export interface SharedDotModel {

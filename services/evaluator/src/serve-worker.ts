@@ -5,13 +5,11 @@
  * and never runs its event loop.
  */
 import { helperData, serveRequests, type Csr } from '@robustrec/core';
-import { BLOCK, DotKernel } from './kernel';
+import { DotKernel, dotRanker, rankUsers, TopK, type BlockRanker } from '@robustrec/scoring';
 import { H, type ServeControl, type ServeInit, type SharedDotModel } from './serve-pool';
-import { maskRow, TopK } from './topk';
 
 interface Loaded {
-  m: SharedDotModel;
-  kernel: DotKernel;
+  ranker: BlockRanker;
   seen: Csr[];
 }
 const { init, end } = helperData<ServeInit>();
@@ -23,7 +21,10 @@ let items: Int32Array<ArrayBufferLike> = new Int32Array(0);
 let scores: Float32Array<ArrayBufferLike> = new Float32Array(0);
 
 function apply(msg: ServeControl): void {
-  if ('load' in msg) models.set(msg.load, { m: msg.model, kernel: new DotKernel(msg.model.itemEmb, msg.model.numItems, msg.model.dim), seen: [msg.model.seen as Csr] });
+  if ('load' in msg) {
+    const m = msg.model;
+    models.set(msg.load, { ranker: dotRanker(new DotKernel(m.itemEmb, m.numItems, m.dim), m.userEmb), seen: [m.seen as Csr] });
+  }
   else if ('unload' in msg) models.delete(msg.unload);
   else ({ items, scores } = msg.results);
 }
@@ -32,22 +33,10 @@ function apply(msg: ServeControl): void {
 function run(): void {
   const l = models.get(Atomics.load(c, H.MODEL));
   if (!l) throw new Error(`model ${Atomics.load(c, H.MODEL)} not loaded in this worker`);
-  const { kernel, m } = l;
-  const n = Atomics.load(c, H.N);
   const k = Atomics.load(c, H.K);
   let sel = selectors.get(k);
   if (!sel) selectors.set(k, (sel = new TopK(k)));
-  items.fill(-1, 0, n * k);
-  scores.fill(Number.NaN, 0, n * k);
-  const masks = Atomics.load(c, H.EXCLUDE) ? l.seen : [];
-  for (let s = 0; s < n; s += BLOCK) {
-    const b = Math.min(BLOCK, n - s);
-    kernel.rankBlock(m.userEmb, users, s, b);
-    for (let r = 0; r < b; r++) {
-      maskRow(kernel.row(r), masks, users[s + r]!);
-      kernel.selectRow(r, sel, items, (s + r) * k, scores);
-    }
-  }
+  rankUsers(l.ranker, users, 0, Atomics.load(c, H.N), Atomics.load(c, H.EXCLUDE) ? l.seen : [], k, items, scores, sel);
 }
 
 // a failure fails this job's requests (their promises reject with its message)

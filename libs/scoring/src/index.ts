@@ -1,0 +1,8 @@
+export type { Scorer } from './types';
+export { dotProductScorer, isDotProductScorer, type DotProductScorer } from './scorer';
+export { BLOCK, DotKernel, scalarScore } from './kernel';
+export { TopK, maskRow } from './topk';
+export { dotRanker, rankerOf, rankUsers, type BlockRanker } from './rank';
+export { topItems, type TopItems } from './recommend';
+export { runDotTask, runScorerTask, type RankTask } from './rank-task';
+export { RankPool, defaultThreads, shares, rankPool } from './pool';
