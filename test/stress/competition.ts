@@ -23,7 +23,7 @@ export class Competition {
 
   static async start(opts: { burners: number; noise: boolean }): Promise<Competition> {
     const c = new Competition();
-    for (let i = 0; i < opts.burners; i++) c.burners.push(spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+    for (let i = 0; i < opts.burners; i++) c.burners.push(spawn(process.execPath, ['-e', BURN, String(process.pid)], { stdio: 'ignore' }));
     if (opts.noise) {
       c.noise = new Worker(NOISE, { eval: true, workerData: { stop: c.stop, port: c.port.port2, SEQ, DONE }, transferList: [c.port.port2] });
       c.noise.unref();
@@ -43,6 +43,9 @@ export class Competition {
     this.port.port1.close();
   }
 }
+
+// Burns a core; exits once its parent is gone, so a killed test leaves no spinner behind.
+const BURN = 'const p = Number(process.argv[1]); for (let i = 1; ; i++) if (i % 1e7 === 0) try { process.kill(p, 0); } catch { process.exit(0); }';
 
 // Plain JS (eval'd worker): spins, notifying every registered link at random short intervals.
 const NOISE = `

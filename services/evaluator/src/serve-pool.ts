@@ -55,6 +55,8 @@ interface Group {
   items: Pending[];
 }
 
+const MAX_CRASHES = 3;
+
 const groupKey = (key: string, exclude: boolean): string => `${key}\0${exclude ? 1 : 0}`;
 
 interface Pending {
@@ -98,6 +100,9 @@ export class ServePool {
   private next = 0;
   private nextModel = 0;
   private closed = false;
+  /** Worker deaths since the last answered batch; past MAX_CRASHES the pool stops respawning (a worker that cannot start would loop). */
+  private crashes = 0;
+  private broken = '';
   /** Batches handed out and users in them (mean batch = users / batches). */
   readonly stats = { batches: 0, users: 0 };
 
@@ -122,8 +127,9 @@ export class ServePool {
   private spawn(i: number): Worker_ {
     const users = new Uint32Array(new SharedArrayBuffer(4 * this.maxBatch));
     const helper = startHelper(new URL('./serve-worker.ts', import.meta.url), 'serving', { users } satisfies ServeInit, { userWords: 4 });
-    helper.worker.on('error', (e) => this.failWorker(i, e));
     const wk: Worker_ = { helper, users, messages: [], items: new Int32Array(0), scores: new Float32Array(0), models: new Set(), job: undefined };
+    helper.worker.on('error', (e) => this.failWorker(i, wk, e));
+    helper.worker.on('exit', (code) => this.failWorker(i, wk, new Error(`exited with code ${code}`)));
     this.resultBuffers(wk, this.maxBatch * 64);
     return wk;
   }
@@ -181,6 +187,7 @@ export class ServePool {
     if (!Number.isInteger(k) || k < 1 || k > m.numItems) return Promise.reject(invalidArgument('k', `must be an integer in [1, ${m.numItems}], got ${k}`));
     if (!(user >= 0 && user < m.numUsers)) return Promise.reject(invalidArgument('user', `user ${user} out of range [0, ${m.numUsers})`));
     if (this.closed) return Promise.reject(new Error('serving pool is closed'));
+    if (this.broken) return Promise.reject(new Error(`serving workers keep failing: ${this.broken}`));
     return new Promise((resolve, reject) => {
       const id = groupKey(key, exclude);
       let g = this.groups.get(id);
@@ -249,16 +256,26 @@ export class ServePool {
     if (error !== undefined) {
       const msg = error instanceof Error ? error.message : String(error);
       for (const p of f.batch) p.reject(new Error(msg));
-    } else
+    } else {
+      this.crashes = 0;
       f.batch.forEach((p, r) => {
         const off = r * f.k;
         p.resolve({ items: wk.items.slice(off, off + p.k), scores: wk.scores.slice(off, off + p.k), k: p.k });
       });
+    }
     this.pump();
   }
 
-  private failWorker(wi: number, e: Error): void {
-    for (const p of this.workers[wi]!.job?.batch ?? []) p.reject(new Error(`serving worker died: ${e.message}`));
+  /** Worker wk (slot wi) died: its batch fails, and a fresh worker takes the slot. */
+  private failWorker(wi: number, wk: Worker_, e: Error): void {
+    if (this.closed || this.workers[wi] !== wk) return; // closing, or already replaced ('error' then 'exit')
+    for (const p of wk.job?.batch ?? []) p.reject(new Error(`serving worker died: ${e.message}`));
+    wk.job = undefined;
+    if (++this.crashes > MAX_CRASHES) {
+      this.broken = e.message;
+      for (const g of this.order) for (const p of g.items.splice(0)) p.reject(new Error(`serving workers keep failing: ${e.message}`));
+      return;
+    }
     this.workers[wi] = this.spawn(wi);
     this.pump();
   }

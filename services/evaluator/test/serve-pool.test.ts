@@ -45,3 +45,31 @@ describe('ServePool (serving worker over shared memory)', () => {
     await expect(pool.recommend('a', 0, 5, true)).rejects.toThrow(/closed|not in the serving pool/);
   });
 });
+
+describe('ServePool worker failures', () => {
+  it('replaces a worker that died, and stops respawning one that keeps dying', async () => {
+    const rng = new Rng(2);
+    const table = (n: number): Float32Array => Float32Array.from({ length: n * 4 }, () => Math.fround(rng.normal()));
+    const a = dotProductScorer(table(10), table(50), 4);
+    const seen = csr(10, 50, { 0: [1] });
+    const pool = new ServePool(1, 4);
+    const worker = (): { terminate(): Promise<number> } => (pool as unknown as { workers: Array<{ helper: { worker: { terminate(): Promise<number> } } }> }).workers[0]!.helper.worker;
+    const exited = async (): Promise<void> => {
+      await worker().terminate();
+      await new Promise((r) => setTimeout(r, 20));
+    };
+    try {
+      pool.add('a', a, seen);
+      const want = Array.from(topItems(a, Uint32Array.of(3), 5, [seen]).items);
+      expect(Array.from((await pool.recommend('a', 3, 5, true)).items)).toEqual(want);
+      await exited();
+      // a fresh worker took its place and is sent the model again
+      expect(Array.from((await pool.recommend('a', 3, 5, true)).items)).toEqual(want);
+      for (let i = 0; i < 4; i++) await exited();
+      await expect(pool.recommend('a', 3, 5, true)).rejects.toThrow(/serving workers keep failing: exited with code/);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
