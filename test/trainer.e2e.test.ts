@@ -22,9 +22,7 @@ function config(over: Partial<trainer.TrainConfig> = {}): trainer.TrainConfig {
     l2: undefined,
     optimizer: trainer.Optimizer.OPTIMIZER_UNSPECIFIED,
     seed: 7,
-    trainOnValid: false,
-    evalEvery: 0,
-    initStd: 0,
+    initStd: undefined,
     ...over,
   };
 }
@@ -93,23 +91,23 @@ describe('TrainerService', () => {
 
   it('rejects bad hyper-parameters naming the field, and unknown datasets', async () => {
     const c = client();
-    await expect(call(c, c.startJob, { datasetId, config: config({ batchSize: 2_000_000 }), name: '', idempotencyKey: '' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/config\.batch_size/) });
-    await expect(call(c, c.startJob, { datasetId, config: config({ defense: { name: 'apr', params: { eps: -0.3 }, options: {} } }), name: '', idempotencyKey: '' })).rejects.toMatchObject({
+    await expect(call(c, c.startJob, { datasetId, config: config({ batchSize: 2_000_000 }), options: undefined, name: '', idempotencyKey: '' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/config\.batch_size/) });
+    await expect(call(c, c.startJob, { datasetId, config: config({ defense: { name: 'apr', params: { eps: -0.3 }, options: {} } }), options: undefined, name: '', idempotencyKey: '' })).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
       message: expect.stringMatching(/eps/),
     });
-    await expect(call(c, c.startJob, { datasetId, config: config({ backbone: { name: 'nope', params: {}, options: {} } }), name: '', idempotencyKey: '' })).rejects.toMatchObject({
+    await expect(call(c, c.startJob, { datasetId, config: config({ backbone: { name: 'nope', params: {}, options: {} } }), options: undefined, name: '', idempotencyKey: '' })).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
       message: expect.stringMatching(/backbone/),
     });
-    await expect(call(c, c.startJob, { datasetId, config: config({ lr: Number.NaN }), name: '', idempotencyKey: '' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/lr/) });
-    await expect(call(c, c.startJob, { datasetId: 'missing', config: config(), name: '', idempotencyKey: '' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(call(c, c.startJob, { datasetId, config: config({ lr: Number.NaN }), options: undefined, name: '', idempotencyKey: '' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/lr/) });
+    await expect(call(c, c.startJob, { datasetId: 'missing', config: config(), options: undefined, name: '', idempotencyKey: '' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     c.close();
   });
 
   it('resumes a killed job from its checkpoint with identical final parameters', async () => {
     let c = client();
-    const { job } = await call(c, c.startJob, { datasetId, config: config(), name: 'resumed', idempotencyKey: 'resume-test' });
+    const { job } = await call(c, c.startJob, { datasetId, config: config(), options: undefined, name: 'resumed', idempotencyKey: 'resume-test' });
     c.close();
     // Kill the trainer process hard once two epochs are checkpointed.
     await watchUntil(job!.id, (ev) => (ev.progress?.epoch ?? 0) >= 2);
@@ -122,9 +120,9 @@ describe('TrainerService', () => {
     expect(resumed.epoch).toBe(6);
     // The same idempotency key returns the same job.
     c = client();
-    expect((await call(c, c.startJob, { datasetId, config: config(), name: 'resumed', idempotencyKey: 'resume-test' })).job!.id).toBe(job!.id);
+    expect((await call(c, c.startJob, { datasetId, config: config(), options: undefined, name: 'resumed', idempotencyKey: 'resume-test' })).job!.id).toBe(job!.id);
     // An uninterrupted run of the same seed.
-    const { job: ref } = await call(c, c.startJob, { datasetId, config: config(), name: 'reference', idempotencyKey: '' });
+    const { job: ref } = await call(c, c.startJob, { datasetId, config: config(), options: undefined, name: 'reference', idempotencyKey: '' });
     c.close();
     const refEvents = await watchUntil(ref!.id, (ev) => ev.job!.state === S.JOB_STATE_SUCCEEDED || ev.job!.state === S.JOB_STATE_FAILED);
     const refJob = refEvents.at(-1)!.job!;
@@ -145,7 +143,7 @@ describe('TrainerService', () => {
   // while its trainer is down, and the resumed job must stop FAILED, not register garbage.
   it('stops a job whose loss becomes non-finite with FAILED and registers no model', async () => {
     let c = client();
-    const { job } = await call(c, c.startJob, { datasetId, config: config({ epochs: 200 }), name: 'diverges', idempotencyKey: '' });
+    const { job } = await call(c, c.startJob, { datasetId, config: config({ epochs: 200 }), options: undefined, name: 'diverges', idempotencyKey: '' });
     c.close();
     await watchUntil(job!.id, (ev) => (ev.progress?.epoch ?? 0) >= 1);
     child!.kill('SIGKILL');
@@ -169,7 +167,7 @@ describe('TrainerService', () => {
 
   it('cancels a running job and lists it', async () => {
     const c = client();
-    const { job: long } = await call(c, c.startJob, { datasetId, config: config({ epochs: 200 }), name: 'cancel-me', idempotencyKey: '' });
+    const { job: long } = await call(c, c.startJob, { datasetId, config: config({ epochs: 200 }), options: undefined, name: 'cancel-me', idempotencyKey: '' });
     await watchUntil(long!.id, (e) => (e.progress?.epoch ?? 0) >= 1);
     await call(c, c.cancelJob, { id: long!.id });
     const end = await watchUntil(long!.id, (e) => e.job!.state === S.JOB_STATE_CANCELLED);

@@ -1,74 +1,91 @@
-import { checkNumber, invalidArgument } from '@robustrec/core';
+import { defaultOptions, defaultParams, invalidArgument, resolveComponent, resolveParams, type ComponentSpec, type ParamSpec, type ResolvedComponent } from '@robustrec/core';
 import type { OptimizerKind } from '@robustrec/engine';
 import { backbones } from './backbones';
 import { defenses } from './defenses';
-import { defaultOptions, defaultParams, resolveComponent, type ComponentSpec, type ResolvedComponent } from './spec';
 
-/** Mirrors trainer.proto TrainConfig; everything but the component names is optional. */
-export interface TrainConfigInput {
-  backbone: { name: string; params?: Record<string, number>; options?: Record<string, string> };
-  defense: { name: string; params?: Record<string, number>; options?: Record<string, string> };
-  epochs?: number;
-  batchSize?: number;
-  dim?: number;
-  lr?: number;
-  weightDecay?: number;
-  l2?: number;
-  optimizer?: OptimizerKind;
-  seed?: number;
-  initStd?: number;
+/**
+ * The training options, defined once: name (the same in the YAML spec's `train:` section,
+ * the library and trainer.proto's TrainConfig, there in snake_case), default (the published
+ * code's) and bounds. Adding an option is an entry here, a field of TrainConfig in
+ * proto/robustrec/v1/trainer.proto, and the code that reads it.
+ */
+export const TRAIN_OPTIONS = {
+  epochs: { default: 30, min: 1, max: 10_000, integer: true, description: 'training epochs' },
+  batchSize: { default: 2048, min: 1, max: 1 << 20, integer: true, description: 'triples per step' },
+  dim: { default: 64, min: 1, max: 4096, integer: true, description: 'embedding dimension' },
+  lr: { default: 1e-3, positive: true, max: 10, description: 'learning rate' },
+  weightDecay: { default: 0.01, min: 0, max: 1, description: "AdamW's decoupled weight decay" },
+  l2: { default: 1e-4, min: 0, max: 100, description: 'coefficient of the L2 term on the batch rows' },
+  seed: { default: 2024, min: 0, max: Number.MAX_SAFE_INTEGER, integer: true, description: 'seed of initialisation and sampling' },
+  initStd: { default: 0.1, positive: true, max: 10, description: 'standard deviation of the normal initialisation' },
+} as const satisfies Record<string, ParamSpec>;
+
+export type TrainOption = keyof typeof TRAIN_OPTIONS;
+export const TRAIN_OPTION_NAMES = Object.keys(TRAIN_OPTIONS) as TrainOption[];
+export const OPTIMIZERS: readonly OptimizerKind[] = ['adamw', 'sparse_adam'];
+
+/** A component as requested: a name, and params/options over its defaults. */
+export interface ComponentInput {
+  name: string;
+  params?: Record<string, number>;
+  options?: Record<string, string>;
 }
 
-/** A fully resolved configuration (defaults of the published code filled in). */
-export interface TrainConfig {
+/** A training configuration as requested: every option but the component names may be left out (default). */
+export type TrainConfigInput = Partial<Record<TrainOption, number>> & {
+  backbone: ComponentInput;
+  defense: ComponentInput;
+  optimizer?: OptimizerKind;
+};
+
+/** A fully resolved configuration (defaults filled in, everything validated). */
+export type TrainConfig = Record<TrainOption, number> & {
   backbone: ResolvedComponent;
   defense: ResolvedComponent;
-  epochs: number;
-  batchSize: number;
-  dim: number;
-  lr: number;
-  weightDecay: number;
-  l2: number;
   optimizer: OptimizerKind;
-  seed: number;
-  initStd: number;
+};
+
+/** How a training job runs, beside its configuration. */
+export interface JobOptions {
+  /** Train on train ∪ valid (the paper's Gowalla setting). */
+  trainOnValid: boolean;
+  /** Validation metrics every this many epochs (0: never). */
+  evalEvery: number;
 }
 
-export const TRAIN_DEFAULTS = { epochs: 30, batchSize: 2048, dim: 64, lr: 1e-3, weightDecay: 0.01, l2: 1e-4, optimizer: 'adamw' as OptimizerKind, seed: 2024, initStd: 0.1 };
+/** TrainConfigInput field name -> its proto/error-path name ("batchSize" -> "batch_size"). */
+export const snakeCase = (name: string): string => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** The defaults of every option (the published code's recipe). */
+export const TRAIN_DEFAULTS = { ...defaultParams({ params: TRAIN_OPTIONS }), optimizer: 'adamw' } as Omit<TrainConfig, 'backbone' | 'defense'>;
 
 /**
  * Fills defaults and validates; throws INVALID_ARGUMENT naming the field
- * ("config.batch_size", "config.defense.params.eps", ...). undefined means default; an explicit
- * 0 batch size / epochs / dim is invalid (map proto zero values to undefined before calling).
+ * ("config.batch_size", "config.defense.params.eps", ...). undefined means default.
  */
 export function resolveTrainConfig(input: TrainConfigInput): TrainConfig {
   if (!input || typeof input !== 'object') throw invalidArgument('config', 'missing');
-  const bName = input.backbone?.name;
-  const bSpec = bName ? backbones[bName] : undefined;
-  if (!bSpec) throw invalidArgument('config.backbone.name', `unknown backbone ${JSON.stringify(bName)} (known: ${Object.keys(backbones).join(', ')})`);
-  const dName = input.defense?.name;
-  const dSpec = dName ? defenses[dName] : undefined;
-  if (!dSpec) throw invalidArgument('config.defense.name', `unknown defense ${JSON.stringify(dName)} (known: ${Object.keys(defenses).join(', ')})`);
-  const d = TRAIN_DEFAULTS;
-  const num = (field: string, v: number | undefined, def: number, min: number, max: number, integer = false): number =>
-    v === undefined ? def : checkNumber(field, v, min, max, integer);
-  const cfg: TrainConfig = {
-    backbone: resolveComponent(bSpec, input.backbone, 'config.backbone'),
-    defense: resolveComponent(dSpec, input.defense, 'config.defense'),
-    epochs: num('config.epochs', input.epochs, d.epochs, 1, 10_000, true),
-    batchSize: num('config.batch_size', input.batchSize, d.batchSize, 1, 1 << 20, true),
-    dim: num('config.dim', input.dim, d.dim, 1, 4096, true),
-    lr: num('config.lr', input.lr, d.lr, Number.MIN_VALUE, 10),
-    weightDecay: num('config.weight_decay', input.weightDecay, d.weightDecay, 0, 1),
-    l2: num('config.l2', input.l2, d.l2, 0, 100),
-    optimizer: input.optimizer ?? d.optimizer,
-    seed: num('config.seed', input.seed, d.seed, 0, Number.MAX_SAFE_INTEGER, true),
-    initStd: num('config.init_std', input.initStd, d.initStd, Number.MIN_VALUE, 10),
+  const { backbone, defense, optimizer, ...scalars } = input;
+  const bSpec = backbone?.name ? backbones[backbone.name] : undefined;
+  if (!bSpec || !Object.hasOwn(backbones, backbone.name)) throw invalidArgument('config.backbone.name', `unknown backbone ${JSON.stringify(backbone?.name)} (known: ${Object.keys(backbones).join(', ')})`);
+  const dSpec = defense?.name ? defenses[defense.name] : undefined;
+  if (!dSpec || !Object.hasOwn(defenses, defense.name)) throw invalidArgument('config.defense.name', `unknown defense ${JSON.stringify(defense?.name)} (known: ${Object.keys(defenses).join(', ')})`);
+  const cfg = {
+    ...(resolveParams(TRAIN_OPTIONS, scalars, (k) => `config.${snakeCase(k)}`, 'config') as Record<TrainOption, number>),
+    backbone: resolveComponent(bSpec, backbone, 'config.backbone'),
+    defense: resolveComponent(dSpec, defense, 'config.defense'),
+    optimizer: optimizer ?? TRAIN_DEFAULTS.optimizer,
   };
-  if (cfg.optimizer !== 'adamw' && cfg.optimizer !== 'sparse_adam') throw invalidArgument('config.optimizer', `must be adamw or sparse_adam, got ${JSON.stringify(cfg.optimizer)}`);
-  if (cfg.backbone.name === 'neumf' && cfg.dim % 2 !== 0) throw invalidArgument('config.dim', `neumf needs an even dim, got ${cfg.dim}`);
+  if (!OPTIMIZERS.includes(cfg.optimizer)) throw invalidArgument('config.optimizer', `must be one of ${OPTIMIZERS.join(', ')}, got ${JSON.stringify(cfg.optimizer)}`);
   if (cfg.lr * cfg.weightDecay >= 1) throw invalidArgument('config.weight_decay', 'lr·weight_decay must be < 1');
+  bSpec.validate?.(cfg);
   return cfg;
+}
+
+/** Checks job options; INVALID_ARGUMENT names the field. */
+export function checkJobOptions(o: JobOptions): JobOptions {
+  if (!Number.isInteger(o.evalEvery) || o.evalEvery < 0) throw invalidArgument('options.eval_every', `must be a non-negative integer, got ${o.evalEvery}`);
+  return { trainOnValid: o.trainOnValid === true, evalEvery: o.evalEvery };
 }
 
 export interface ComponentInfo {

@@ -6,4 +6,5 @@ export { Sampler } from './sampler';
 export { backbones } from './backbones';
 export { defenses } from './defenses';
 export type * from './types';
-export type { ComponentSpec, ParamSpec, OptionSpec, ResolvedComponent } from './spec';
+export type { ComponentSpec, ParamSpec, OptionSpec, ResolvedComponent } from '@robustrec/core';
+export * from './proto';

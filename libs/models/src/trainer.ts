@@ -1,5 +1,5 @@
 import { RrError, Rng, type Csr } from '@robustrec/core';
-import { Adam, allFinite, backendInfo, serialRows, sharedF32, sharedU32, UpdateHelper, type ParamTable, type RowRunner } from '@robustrec/engine';
+import { Adam, allFinite, backendInfo, loadBestBackend, serialRows, sharedF32, sharedU32, UpdateHelper, type ParamTable, type RowRunner } from '@robustrec/engine';
 import { backbones } from './backbones';
 import type { TrainConfig } from './config';
 import { defenses } from './defenses';
@@ -345,8 +345,14 @@ export class Trainer {
   }
 
   /** Engine/backends used, for model provenance. */
+  /** Loads the best tfjs backend available (tfjs-node[-gpu] when installed); call once per process. */
+  static async loadBackend(): Promise<void> {
+    await loadBestBackend();
+  }
+
+  /** What runs the training, as provenance version entries. */
   static engineInfo(): Record<string, string> {
     const b = backendInfo();
-    return { tfjs_backend: b.tfjsBackend, tfjs_package: b.package, training_kernels: b.trainingKernels };
+    return { 'tfjs-backend': `${b.package} (${b.tfjsBackend})`, 'training-kernels': b.trainingKernels };
   }
 }

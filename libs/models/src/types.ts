@@ -1,7 +1,8 @@
 import type { Csr, Rng } from '@robustrec/core';
 import type { ParamTable, RowRunner } from '@robustrec/engine';
 import type { Scorer } from '@robustrec/scoring';
-import type { ComponentSpec, ResolvedComponent } from './spec';
+import type { ComponentSpec, ResolvedComponent } from '@robustrec/core';
+import type { TrainConfig } from './config';
 
 /** Scores pairs of final rows and back-propagates through the scoring function. */
 export interface Head {
@@ -67,6 +68,8 @@ export interface Backbone {
 export interface BackboneDef extends ComponentSpec {
   create(ctx: BackboneContext): Backbone;
   createScorer(tensors: Record<string, { shape: number[]; data: Float32Array }>): Scorer;
+  /** Rules of this backbone on the rest of a resolved configuration (INVALID_ARGUMENT naming the field). */
+  validate?(config: TrainConfig): void;
 }
 
 /** What a defense sees of one training step. Rows are batch-local [n × width]. */

@@ -98,6 +98,10 @@ describe('config', () => {
     ['config.backbone.name', { backbone: { name: 'gru4rec' }, defense: { name: 'none' } }],
     ['config.defense.name', { backbone: { name: 'mf' }, defense: { name: 'magic' } }],
     ['config.backbone.params.layers', { backbone: { name: 'lightgcn', params: { layers: 1.5 } }, defense: { name: 'none' } }],
+    // an explicit 0 is a value, not "default"
+    ['config.epochs', { backbone: { name: 'mf' }, defense: { name: 'none' }, epochs: 0 }],
+    // the backbone's own rule (neumf.ts): its MLP tower halves dim
+    ['config.dim', { backbone: { name: 'neumf' }, defense: { name: 'none' }, dim: 7 }],
   ];
   for (const [field, input] of bad)
     it(`rejects ${field} (${JSON.stringify(input).slice(0, 60)})`, () => {

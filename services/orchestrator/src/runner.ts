@@ -3,6 +3,7 @@ import { isAbsolute, join } from 'node:path';
 import { attack, common, data, evaluator, trainer } from '@robustrec/contracts';
 import { canonicalJson, datasetsDir, RrError } from '@robustrec/core';
 import { call, createClient, iterate } from '@robustrec/grpc';
+import { jobOptionsToProto, trainConfigToProto } from '@robustrec/models';
 import type { AttackSpec, Cell, DatasetSpec, ExperimentSpec } from './spec';
 import { expandCells, poisons } from './spec';
 import type { CellRecord, ExperimentStore } from './store';
@@ -207,18 +208,15 @@ export class Orchestrator {
 
   /** A finished cell of any spec in this store that trained exactly this config on this dataset. */
   private sameTraining(cell: Cell, datasetId: string): CellRecord | undefined {
-    const want = canonicalJson(trainConfigOf(cell));
-    return this.store
-      .list()
-      .find((c) => c.state === 'done' && c.datasetId === datasetId && c.modelId !== '' && canonicalJson(trainConfigOf(c.config as Cell)) === want);
+    const want = trainingIdentity(cell);
+    return this.store.list().find((c) => c.state === 'done' && c.datasetId === datasetId && c.modelId !== '' && trainingIdentity(c.config as Cell) === want);
   }
 
   private async train(spec: ExperimentSpec, cell: Cell, datasetId: string, address: string): Promise<trainer.Job> {
     const c = createClient(trainer.TrainerServiceClient, address);
     try {
-      const config = trainConfigOf(cell);
       // The idempotency key makes a re-run (after a crash) reattach to the same job.
-      const { job } = await call(c, c.startJob, { datasetId, config, name: `${spec.name}/${cell.model.variant}`, idempotencyKey: `${spec.name}:${cell.key}` });
+      const { job } = await call(c, c.startJob, { datasetId, config: trainConfigOf(cell), options: jobOptionsOf(cell), name: `${spec.name}/${cell.model.variant}`, idempotencyKey: `${spec.name}:${cell.key}` });
       let last = job!;
       for await (const ev of iterate(c.watchJob({ id: job!.id }))) {
         last = ev.job!;
@@ -263,22 +261,19 @@ export function datasetRequest(d: DatasetSpec): data.ImportDatasetRequest {
   return req;
 }
 
-/** The trainer config a cell asks for; two cells with equal configs on one dataset train the same model. */
-function trainConfigOf(cell: Cell): trainer.TrainConfig {
-  const t = cell.train;
-  return {
+/** The trainer config a cell asks for (the spec's train section, its model, its seed). */
+export function trainConfigOf(cell: Cell): trainer.TrainConfig {
+  const { evalEvery: _jobOption, ...options } = cell.train;
+  return trainConfigToProto({
+    ...options,
     backbone: { name: cell.model.backbone, params: cell.model.backboneParams ?? {}, options: {} },
     defense: { name: cell.model.defense ?? 'none', params: cell.model.params ?? {}, options: cell.model.options ?? {} },
-    epochs: t.epochs ?? 0,
-    batchSize: t.batchSize ?? 0,
-    dim: t.dim ?? 0,
-    lr: t.lr ?? 0,
-    weightDecay: t.weightDecay,
-    l2: undefined,
-    optimizer: t.optimizer === 'sparse_adam' ? trainer.Optimizer.OPTIMIZER_SPARSE_ADAM : trainer.Optimizer.OPTIMIZER_UNSPECIFIED,
     seed: cell.seed,
-    trainOnValid: cell.dataset.trainOnValid ?? false,
-    evalEvery: 0,
-    initStd: 0,
-  };
+  });
 }
+
+/** How a cell's job runs: the dataset's trainOnValid and the spec's evalEvery. */
+export const jobOptionsOf = (cell: Cell): trainer.JobOptions => jobOptionsToProto({ trainOnValid: cell.dataset.trainOnValid ?? false, evalEvery: cell.train.evalEvery ?? 0 });
+
+/** What makes two cells' trainings the same: config and job options (trainOnValid changes the data). */
+const trainingIdentity = (cell: Cell): string => canonicalJson([trainConfigOf(cell), jobOptionsOf(cell)]);

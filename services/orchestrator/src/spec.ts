@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { canonicalJson, invalidArgument, sha256 } from '@robustrec/core';
+import { canonicalJson, checkParam, invalidArgument, sha256 } from '@robustrec/core';
+import { OPTIMIZERS, TRAIN_OPTIONS, type JobOptions, type TrainConfigInput } from '@robustrec/models';
 
 /**
  * Experiment specs (YAML): datasets × attacks × models (with sweeps) × seeds. A spec is
@@ -52,14 +53,12 @@ export interface ModelSpec {
   sweep?: Record<string, number[]>;
 }
 
-export interface TrainSpec {
-  epochs?: number;
-  batchSize?: number;
-  dim?: number;
-  lr?: number;
-  weightDecay?: number;
-  optimizer?: 'adamw' | 'sparse_adam';
-}
+/**
+ * The spec's `train:` section: the training options under their library names (libs/models
+ * TRAIN_OPTIONS: epochs, batchSize, dim, lr, weightDecay, l2, initStd, and optimizer), the
+ * seed excepted (`seeds:` gives it per cell), plus the job option evalEvery.
+ */
+export type TrainSpec = Omit<TrainConfigInput, 'backbone' | 'defense' | 'seed'> & Partial<Pick<JobOptions, 'evalEvery'>>;
 
 export interface ExperimentSpec {
   name: string;
@@ -142,6 +141,14 @@ export function parseSpec(text: string, source = 'spec'): ExperimentSpec {
   });
   const train = (raw.train ?? {}) as TrainSpec;
   if (!isObj(train)) throw invalidArgument('train', 'must be a mapping');
+  for (const [k, v] of Object.entries(train)) {
+    if (k === 'optimizer') {
+      if (!OPTIMIZERS.includes(v as never)) throw invalidArgument('train.optimizer', `must be one of ${OPTIMIZERS.join(', ')}, got ${JSON.stringify(v)}`);
+    } else if (k === 'evalEvery') checkParam('train.evalEvery', { default: 0, min: 0, integer: true, description: '' }, v as number);
+    else if (k === 'seed') throw invalidArgument('train.seed', 'seeds are given per cell by the top-level `seeds:` list');
+    else if (Object.hasOwn(TRAIN_OPTIONS, k)) checkParam(`train.${k}`, TRAIN_OPTIONS[k as keyof typeof TRAIN_OPTIONS], v as number);
+    else throw invalidArgument(`train.${k}`, `unknown training option (accepted: ${[...Object.keys(TRAIN_OPTIONS).filter((o) => o !== 'seed'), 'optimizer', 'evalEvery'].join(', ')})`);
+  }
   const ks = raw.ks === undefined ? [10, 20, 50] : numbers(raw.ks, 'ks');
   return { name, seeds, datasets, attacks, models, train, ks };
 }

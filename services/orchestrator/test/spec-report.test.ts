@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeReport } from '../src/artifacts';
+import { trainConfigFromProto, resolveTrainConfig } from '@robustrec/models';
+import { jobOptionsOf, trainConfigOf } from '../src/runner';
 import { expandCells, parseSpec } from '../src/spec';
 import { buildReport, reportToCsv, reportToMarkdown } from '../src/report';
 import { histogramChart, lineChart, svgToPng } from '../src/plots';
@@ -38,6 +40,18 @@ describe('experiment specs', () => {
     expect(cells.filter((c) => c.model.variant === 'PamaCF[rho=0.5]')[0]!.model.params).toEqual({ rho: 0.5 });
     expect(expandCells(parseSpec(SPEC)).map((c) => c.key)).toEqual(cells.map((c) => c.key));
     expect(parseSpec(SPEC).seeds).toEqual([1, 2]);
+  });
+
+  it('passes every training option from the train section to the library under the same name, and job options beside it', () => {
+    const spec = parseSpec(SPEC.replace('models:', 'train:\n  epochs: 3\n  initStd: 0.05\n  l2: 0\n  optimizer: sparse_adam\n  evalEvery: 2\nmodels:'));
+    const cell = expandCells(spec).find((c) => c.model.variant === 'MF')!;
+    const config = resolveTrainConfig(trainConfigFromProto(trainConfigOf(cell)));
+    expect(config).toMatchObject({ epochs: 3, initStd: 0.05, l2: 0, optimizer: 'sparse_adam', seed: 1, dim: 64, backbone: { name: 'mf' }, defense: { name: 'none' } });
+    expect(jobOptionsOf(cell)).toEqual({ trainOnValid: false, evalEvery: 2 });
+    expect(() => parseSpec(SPEC.replace('models:', 'train:\n  initStd: -1\nmodels:'))).toThrow(/train\.initStd: must be > 0/);
+    expect(() => parseSpec(SPEC.replace('models:', 'train:\n  init_std: 0.1\nmodels:'))).toThrow(/train\.init_std: unknown training option \(accepted: epochs, batchSize/);
+    expect(() => parseSpec(SPEC.replace('models:', 'train:\n  seed: 3\nmodels:'))).toThrow(/train\.seed/);
+    expect(() => parseSpec(SPEC.replace('models:', 'train:\n  optimizer: sgd\nmodels:'))).toThrow(/train\.optimizer/);
   });
 
   it('names the offending path in errors', () => {

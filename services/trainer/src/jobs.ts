@@ -1,7 +1,7 @@
 import { common, trainer } from '@robustrec/contracts';
 import { notFound, type ProvenanceRecord } from '@robustrec/core';
 import { openDatabase, type Db } from '@robustrec/store';
-import type { TrainConfig } from '@robustrec/models';
+import type { JobOptions, TrainConfig } from '@robustrec/models';
 
 /** A job as stored; the proto Job is derived from it. */
 export interface JobRecord {
@@ -9,8 +9,7 @@ export interface JobRecord {
   name: string;
   datasetId: string;
   config: TrainConfig;
-  trainOnValid: boolean;
-  evalEvery: number;
+  options: JobOptions;
   state: trainer.JobState;
   epoch: number;
   modelId: string;
@@ -63,7 +62,7 @@ export class JobStore {
         `INSERT INTO jobs (id, name, dataset_id, config_json, train_on_valid, eval_every, state, created_at, idempotency_key, provenance_json)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(j.id, j.name, j.datasetId, JSON.stringify(j.config), j.trainOnValid ? 1 : 0, j.evalEvery, j.state, j.createdAt, j.idempotencyKey || null, JSON.stringify(j.provenance));
+      .run(j.id, j.name, j.datasetId, JSON.stringify(j.config), j.options.trainOnValid ? 1 : 0, j.options.evalEvery, j.state, j.createdAt, j.idempotencyKey || null, JSON.stringify(j.provenance));
   }
 
   update(id: string, patch: Partial<Pick<JobRecord, 'state' | 'epoch' | 'modelId' | 'error' | 'startedAt' | 'finishedAt' | 'metrics' | 'secondsPerEpoch'>>): JobRecord {
@@ -117,8 +116,7 @@ function fromRow(r: Row): JobRecord {
     name: r.name as string,
     datasetId: r.dataset_id as string,
     config: JSON.parse(r.config_json as string) as TrainConfig,
-    trainOnValid: r.train_on_valid === 1,
-    evalEvery: r.eval_every as number,
+    options: { trainOnValid: r.train_on_valid === 1, evalEvery: r.eval_every as number },
     state: r.state as trainer.JobState,
     epoch: r.epoch as number,
     modelId: r.model_id as string,

@@ -6,8 +6,7 @@ import type { Worker } from 'node:worker_threads';
 import { data, trainer } from '@robustrec/contracts';
 import { failedPrecondition, homeDir, invalidArgument, newId, provenance, startTsWorker } from '@robustrec/core';
 import { call, createClient, registerModel, serverStream, startServer, unary, writeMessage } from '@robustrec/grpc';
-import { backendInfo, loadBestBackend } from '@robustrec/engine';
-import { fromProto, toProto } from './config';
+import { checkJobOptions, jobOptionsFromProto, jobOptionsToProto, resolveTrainConfig, trainConfigFromProto, trainConfigToProto, Trainer } from '@robustrec/models';
 import { isTerminal, JobStore, toMetrics, type JobRecord } from './jobs';
 import type { WorkerInput, WorkerMessage } from './worker';
 
@@ -66,9 +65,9 @@ export class JobScheduler {
       if (existing) return existing;
     }
     if (!req.datasetId) throw invalidArgument('dataset_id', 'is required');
-    const config = fromProto(req.config);
-    const evalEvery = req.config?.evalEvery ?? 0;
-    if (!Number.isInteger(evalEvery) || evalEvery < 0) throw invalidArgument('config.eval_every', 'must be a non-negative integer');
+    if (!req.config?.backbone?.name) throw invalidArgument('config.backbone.name', 'is required (e.g. "mf", "lightgcn", "neumf")');
+    const config = resolveTrainConfig(trainConfigFromProto(req.config));
+    const options = checkJobOptions(jobOptionsFromProto(req.options));
     // The dataset must exist before a job is accepted (NOT_FOUND is forwarded as is).
     const dc = createClient(data.DataServiceClient, this.opts.dataAddress);
     try {
@@ -81,8 +80,7 @@ export class JobScheduler {
       name: req.name || `${config.backbone.name}-${config.defense.name}`,
       datasetId: req.datasetId,
       config,
-      trainOnValid: req.config?.trainOnValid ?? false,
-      evalEvery,
+      options,
       state: S.JOB_STATE_QUEUED,
       epoch: 0,
       modelId: '',
@@ -93,10 +91,9 @@ export class JobScheduler {
       metrics: {},
       secondsPerEpoch: 0,
       idempotencyKey: req.idempotencyKey,
-      provenance: provenance(config.seed, { datasetId: req.datasetId, trainOnValid: req.config?.trainOnValid ?? false, ...config }),
+      provenance: provenance(config.seed, { datasetId: req.datasetId, trainOnValid: options.trainOnValid, ...config }),
     };
-    const engine = backendInfo();
-    job.provenance.versions = { ...job.provenance.versions, 'tfjs-backend': `${engine.package} (${engine.tfjsBackend})`, 'training-kernels': engine.trainingKernels };
+    job.provenance.versions = { ...job.provenance.versions, ...Trainer.engineInfo() };
     this.store.insert(job);
     this.emit(job.id);
     this.pump();
@@ -154,8 +151,7 @@ export class JobScheduler {
       datasetId: job.datasetId,
       dataAddress: this.opts.dataAddress,
       config: job.config,
-      trainOnValid: job.trainOnValid,
-      evalEvery: job.evalEvery,
+      options: job.options,
       checkpointPath: this.checkpointPath(job.id),
       cancelFlag: flag,
       threads: this.opts.threads ?? Math.min(2, availableParallelism()),
@@ -252,7 +248,8 @@ export function toProtoJob(j: JobRecord): trainer.Job {
   return {
     id: j.id,
     datasetId: j.datasetId,
-    config: toProto(j.config, j.trainOnValid, j.evalEvery),
+    config: trainConfigToProto(j.config),
+    options: jobOptionsToProto(j.options),
     state: j.state,
     epoch: j.epoch,
     modelId: j.modelId,
@@ -269,7 +266,7 @@ export function toProtoJob(j: JobRecord): trainer.Job {
 
 /** Starts the TrainerService (plus health and reflection) and resumes unfinished jobs. */
 export async function startTrainerService(opts: TrainerServiceOptions) {
-  await loadBestBackend();
+  await Trainer.loadBackend();
   const scheduler = new JobScheduler(opts);
   const impl: trainer.TrainerServiceServer = {
     startJob: unary(async (req) => ({ job: toProtoJob(await scheduler.start(req)) })),

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { csrUnion, RrError } from '@robustrec/core';
 import { atomicWriteFile } from '@robustrec/store';
 import { fetchInteractionData } from '@robustrec/grpc';
-import { decodeCheckpoint, encodeCheckpoint, createScorer, Trainer, type TrainConfig } from '@robustrec/models';
+import { decodeCheckpoint, encodeCheckpoint, createScorer, Trainer, type JobOptions, type TrainConfig } from '@robustrec/models';
 import { evaluateRanking } from '@robustrec/metrics';
 
 export interface WorkerInput {
@@ -16,8 +16,7 @@ export interface WorkerInput {
   datasetId: string;
   dataAddress: string;
   config: TrainConfig;
-  trainOnValid: boolean;
-  evalEvery: number;
+  options: JobOptions;
   checkpointPath: string;
   /** Int32Array over a SharedArrayBuffer: [0] = 1 asks the worker to stop at the next step. */
   cancelFlag: SharedArrayBuffer;
@@ -38,7 +37,7 @@ async function run(input: WorkerInput): Promise<void> {
   const post = (m: WorkerMessage): void => parentPort!.postMessage(m);
   const cancel = new Int32Array(input.cancelFlag);
   const { data } = await fetchInteractionData(input.dataAddress, input.datasetId);
-  const train = input.trainOnValid ? csrUnion(data.train, data.valid) : data.train;
+  const train = input.options.trainOnValid ? csrUnion(data.train, data.valid) : data.train;
   const model = existsSync(input.checkpointPath)
     ? Trainer.restore(train, input.config, decodeCheckpoint(readFileSync(input.checkpointPath)), { threads: input.threads })
     : Trainer.create(train, input.config, { threads: input.threads });
@@ -56,7 +55,8 @@ async function trainLoop(model: Trainer, input: WorkerInput, data: Awaited<Retur
       if (Atomics.load(cancel, 0) === 1) throw new Cancelled();
     });
     const metrics = { ...r.metrics };
-    if (input.evalEvery > 0 && r.epoch % input.evalEvery === 0 && !input.trainOnValid) {
+    const { evalEvery, trainOnValid } = input.options;
+    if (evalEvery > 0 && r.epoch % evalEvery === 0 && !trainOnValid) {
       const exported = model.exportModel();
       const res = evaluateRanking({
         scorer: createScorer(exported),

@@ -1,3 +1,4 @@
+import { invalidArgument } from '@robustrec/core';
 import { ParamTable, tf } from '@robustrec/engine';
 import type { Scorer } from '@robustrec/scoring';
 import type { Backbone, BackboneDef, Head } from '../types';
@@ -96,9 +97,12 @@ export const neumf: BackboneDef = {
   description: 'NeuMF (GMF ⊙ branch + MLP branch, linear output), BPR on the score; MLP head on tfjs',
   params: {},
   options: {},
+  validate(config) {
+    // the MLP tower halves the dimension (dim -> dim/2)
+    if (config.dim % 2 !== 0) throw invalidArgument('config.dim', `neumf needs an even dim, got ${config.dim}`);
+  },
   create(ctx): Backbone {
     const d = ctx.dim;
-    if (d % 2 !== 0) throw new Error('neumf needs an even dim');
     const w = 2 * d;
     const U = new ParamTable('user_embedding', ctx.numUsers, w);
     const V = new ParamTable('item_embedding', ctx.numItems, w);
