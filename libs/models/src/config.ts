@@ -18,6 +18,8 @@ export const TRAIN_OPTIONS = {
   l2: { default: 1e-4, min: 0, max: 100, description: 'coefficient of the L2 term on the batch rows' },
   seed: { default: 2024, min: 0, max: Number.MAX_SAFE_INTEGER, integer: true, description: 'seed of initialisation and sampling' },
   initStd: { default: 0.1, positive: true, max: 10, description: 'standard deviation of the normal initialisation' },
+  beta1: { default: 0.9, min: 0, max: 0.9999, description: "Adam's first-moment decay β1" },
+  beta2: { default: 0.999, min: 0, max: 0.99999, description: "Adam's second-moment decay β2" },
 } as const satisfies Record<string, ParamSpec>;
 
 export type TrainOption = keyof typeof TRAIN_OPTIONS;

@@ -102,7 +102,7 @@ export class Trainer {
       rows: this.rows,
     });
     this.defense = ddef.create({ numUsers: this.numUsers, train, params: config.defense.params, options: config.defense.options });
-    this.opt = new Adam(config.optimizer, { lr: config.lr, weightDecay: config.weightDecay });
+    this.opt = new Adam(config.optimizer, { lr: config.lr, weightDecay: config.weightDecay, beta1: config.beta1, beta2: config.beta2 });
     this.rng = root.fork('sample');
     this.sampler = new Sampler(train, this.rng);
     const B = config.batchSize;

@@ -43,10 +43,10 @@ describe('experiment specs', () => {
   });
 
   it('passes every training option from the train section to the library under the same name, and job options beside it', () => {
-    const spec = parseSpec(SPEC.replace('models:', 'train:\n  epochs: 3\n  initStd: 0.05\n  l2: 0\n  optimizer: sparse_adam\n  evalEvery: 2\nmodels:'));
+    const spec = parseSpec(SPEC.replace('models:', 'train:\n  epochs: 3\n  initStd: 0.05\n  beta2: 0.99\n  l2: 0\n  optimizer: sparse_adam\n  evalEvery: 2\nmodels:'));
     const cell = expandCells(spec).find((c) => c.model.variant === 'MF')!;
     const config = resolveTrainConfig(trainConfigFromProto(trainConfigOf(cell)));
-    expect(config).toMatchObject({ epochs: 3, initStd: 0.05, l2: 0, optimizer: 'sparse_adam', seed: 1, dim: 64, backbone: { name: 'mf' }, defense: { name: 'none' } });
+    expect(config).toMatchObject({ epochs: 3, initStd: 0.05, beta2: 0.99, beta1: 0.9, l2: 0, optimizer: 'sparse_adam', seed: 1, dim: 64, backbone: { name: 'mf' }, defense: { name: 'none' } });
     expect(jobOptionsOf(cell)).toEqual({ trainOnValid: false, evalEvery: 2 });
     expect(() => parseSpec(SPEC.replace('models:', 'train:\n  initStd: -1\nmodels:'))).toThrow(/train\.initStd: must be > 0/);
     expect(() => parseSpec(SPEC.replace('models:', 'train:\n  init_std: 0.1\nmodels:'))).toThrow(/train\.init_std: unknown training option \(accepted: epochs, batchSize/);
