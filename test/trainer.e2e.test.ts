@@ -84,6 +84,22 @@ describe('TrainerService', () => {
     return events;
   }
 
+  it('lists the backbones, defenses and training options it accepts, with defaults and bounds', async () => {
+    const c = client();
+    try {
+      const res = await call(c, c.listComponents, {});
+      expect(res.backbones.map((b) => b.name)).toEqual(['mf', 'lightgcn', 'neumf']);
+      const pamacf = res.defenses.find((d) => d.name === 'pamacf')!;
+      expect(pamacf.params.find((p) => p.name === 'rho')).toMatchObject({ defaultValue: 0.3 });
+      expect(pamacf.options.find((o) => o.name === 'magnitude')!.values).toEqual(expect.arrayContaining(['published', 'paper']));
+      const train = res.trainOptions!;
+      expect(train.params.find((p) => p.name === 'batchSize')).toMatchObject({ defaultValue: 2048, min: 1, integer: true });
+      expect(train.options[0]).toMatchObject({ name: 'optimizer', defaultValue: 'adamw' });
+    } finally {
+      c.close();
+    }
+  });
+
   it('serves health and reflection', async () => {
     expect(await checkHealth(trainerAddress, 'robustrec.v1.TrainerService')).toBe('SERVING');
     expect(await listServices(trainerAddress)).toContain('robustrec.v1.TrainerService');

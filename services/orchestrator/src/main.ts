@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { attack, data, evaluator, trainer } from '@robustrec/contracts';
+import { attack, common, data, evaluator, trainer } from '@robustrec/contracts';
 import { gowallaDir, homeDir, RrError } from '@robustrec/core';
 import { call, checkHealth, createClient } from '@robustrec/grpc';
 import { blockToMarkdown } from './report';
@@ -23,7 +23,7 @@ Commands:
   run <spec.yaml>           run an experiment grid (resumes: finished cells are skipped)
   report <spec.yaml>        write the report (Markdown, CSV, JSON, SVG + PNG plots) of a spec's stored cells
   status [spec.yaml]        cells done/failed per spec; health of the configured services
-  list <datasets|profiles|generators|models|jobs|evaluations>
+  list <datasets|profiles|generators|components|models|jobs|evaluations>
 
 Options:
   --home DIR                state directory (default ROBUSTREC_HOME or ./.robustrec)
@@ -156,6 +156,22 @@ async function list(what: string | undefined): Promise<void> {
           console.log(`${j.id}  ${trainer.jobStateToJSON(j.state).replace('JOB_STATE_', '').padEnd(9)} ${j.name}  epoch ${j.epoch}/${j.config?.epochs}  ${j.error}`);
         break;
       }
+      case 'components': {
+        const c = createClient(trainer.TrainerServiceClient, e.trainers[0]!);
+        const res = await call(c, c.listComponents, {});
+        const show = (kind: string, x: common.ComponentInfo): void => {
+          console.log(`${kind.padEnd(9)} ${x.name.padEnd(10)} ${x.description}`);
+          for (const p of x.params) {
+            const bounds = [p.positive ? `> ${p.min ?? 0}` : p.min !== undefined ? `>= ${p.min}` : '', p.max !== undefined ? `<= ${p.max}` : '', p.integer ? 'integer' : ''].filter(Boolean);
+            console.log(`            ${p.name} = ${p.defaultValue}${bounds.length ? `  [${bounds.join(', ')}]` : ''}  ${p.description}`);
+          }
+          for (const o of x.options) console.log(`            ${o.name} = ${o.defaultValue}${o.values.length ? `  (${o.values.join(' | ')})` : ''}  ${o.description}`);
+        };
+        for (const b of res.backbones) show('backbone', b);
+        for (const d of res.defenses) show('defense', d);
+        show('train', res.trainOptions!);
+        break;
+      }
       case 'evaluations': {
         const c = createClient(evaluator.EvaluatorServiceClient, e.evaluator);
         for (const v of (await call(c, c.listEvaluations, { modelId: '', datasetId: '' })).evaluations)
@@ -163,7 +179,7 @@ async function list(what: string | undefined): Promise<void> {
         break;
       }
       default:
-        throw new RrError('INVALID_ARGUMENT', `list what? one of datasets, profiles, generators, models, jobs, evaluations (got ${what ?? 'nothing'})`);
+        throw new RrError('INVALID_ARGUMENT', `list what? one of datasets, profiles, generators, components, models, jobs, evaluations (got ${what ?? 'nothing'})`);
     }
   });
 }

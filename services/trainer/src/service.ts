@@ -6,7 +6,7 @@ import type { Worker } from 'node:worker_threads';
 import { data, trainer } from '@robustrec/contracts';
 import { failedPrecondition, homeDir, invalidArgument, newId, provenance, startTsWorker } from '@robustrec/core';
 import { call, createClient, registerModel, serverStream, startServer, unary, writeMessage } from '@robustrec/grpc';
-import { checkJobOptions, jobOptionsFromProto, jobOptionsToProto, resolveTrainConfig, trainConfigFromProto, trainConfigToProto, Trainer } from '@robustrec/models';
+import { checkJobOptions, listComponents, jobOptionsFromProto, jobOptionsToProto, resolveTrainConfig, trainConfigFromProto, trainConfigToProto, Trainer } from '@robustrec/models';
 import { isTerminal, JobStore, toMetrics, type JobRecord } from './jobs';
 import type { WorkerInput, WorkerMessage } from './worker';
 
@@ -272,6 +272,7 @@ export async function startTrainerService(opts: TrainerServiceOptions) {
     startJob: unary(async (req) => ({ job: toProtoJob(await scheduler.start(req)) })),
     getJob: unary((req) => ({ job: toProtoJob(scheduler.store.get(req.id)) })),
     listJobs: unary((req) => ({ jobs: scheduler.store.list(req.state || undefined).map(toProtoJob) })),
+    listComponents: unary(() => listComponents()),
     cancelJob: unary((req) => ({ job: toProtoJob(scheduler.cancel(req.id)) })),
     watchJob: serverStream(async (req, call) => {
       const first = scheduler.store.get(req.id);
