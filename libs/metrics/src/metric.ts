@@ -13,17 +13,24 @@ export interface UserRanking {
   numRelevant: number;
 }
 
-export interface UserMetric {
-  kind: 'user';
+/** How reports show a metric: its label and the cut-off the paper's tables use. */
+interface Reported {
   /** Name used in result keys: `${name}@${k}`. */
   name: string;
+  /** Label in tables, e.g. "Recall" (shown as "Recall@20"). */
+  label: string;
+  /** Cut-off of the report's tables (Table 1: 20, Table 2: 50 in the paper). */
+  reportK: number;
+}
+
+export interface UserMetric extends Reported {
+  kind: 'user';
   /** Value for one user at cut-off k; averaged over users with relevant items. */
   value(u: UserRanking, k: number): number;
 }
 
-export interface TargetMetric {
+export interface TargetMetric extends Reported {
   kind: 'target';
-  name: string;
   /**
    * Value for one (target, eligible user) pair at cut-off k from the target's 1-based rank
    * after masking (Infinity when it is not in the top K); averaged over users, then targets.

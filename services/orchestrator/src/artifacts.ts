@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { evaluator } from '@robustrec/contracts';
 import { downloadModel } from '@robustrec/grpc';
+import { reportedMetrics } from '@robustrec/metrics';
 import { buildReport, reportToCsv, reportToMarkdown, stat, type Report } from './report';
 import { histogramChart, lineChart, svgToPng, type Series } from './plots';
 import type { ExperimentSpec } from './spec';
@@ -29,12 +30,12 @@ export async function writeReport(spec: ExperimentSpec, cells: CellRecord[], out
   put('report.csv', reportToCsv(report));
   put('report.json', JSON.stringify({ report, cells }, null, 2));
 
-  // Sweeps: x = parameter value, one series per attack (recall@20 and t_hr@50).
+  // Sweeps: x = parameter value, one series per attack (the first metric of each table: recall@20 and t_hr@50).
   const swept = cells.filter((c) => c.state === 'done' && c.sweepParam);
   for (const model of [...new Set(swept.map((c) => c.model))]) {
     for (const param of [...new Set(swept.filter((c) => c.model === model).map((c) => c.sweepParam))]) {
       const mine = swept.filter((c) => c.model === model && c.sweepParam === param);
-      for (const metric of ['recall@20', 't_hr@50']) {
+      for (const metric of [reportedMetrics('user')[0]!, reportedMetrics('target')[0]!]) {
         const series: Series[] = [...new Set(mine.map((c) => c.attack))]
           .map((a) => ({
             name: a,

@@ -1,4 +1,5 @@
 import type { common } from '@robustrec/contracts';
+import { reportedMetrics } from '@robustrec/metrics';
 import type { RunEvents } from './runner';
 import type { Cell } from './spec';
 
@@ -34,7 +35,7 @@ export function progressReporter(stream: NodeJS.WriteStream = process.stderr): R
       cellsDone++;
       const m = rec.metrics;
       const summary = rec.state === 'done'
-        ? `recall@20 ${(m['recall@20'] ?? NaN).toFixed(4)} ndcg@20 ${(m['ndcg@20'] ?? NaN).toFixed(4)}${m['t_hr@50'] !== undefined ? ` t_hr@50 ${m['t_hr@50'].toFixed(4)}` : ''} (${rec.seconds.toFixed(0)} s)`
+        ? `${[...reportedMetrics('user'), ...reportedMetrics('target')].flatMap((k) => (m[k] !== undefined ? [`${k} ${m[k].toFixed(4)}`] : [])).join(' ')} (${rec.seconds.toFixed(0)} s)`
         : `FAILED: ${rec.error}`;
       line(`[${cellsDone}/${total}] ${name(cell)}: ${summary}`);
       if (tty) stream.write('\n');

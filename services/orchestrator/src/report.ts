@@ -1,9 +1,11 @@
+import { metricLabel, reportedMetrics } from '@robustrec/metrics';
 import { expandCells, poisons, type ExperimentSpec } from './spec';
 import type { CellRecord } from './store';
 
 /**
- * Paper-style tables from stored cells: Table 1 (Recall@20 / NDCG@20 per attack, mean ±
- * std over seeds, in %) and Table 2 (T-HR@50 / T-NDCG@50 per attack), with "Gain" rows
+ * Paper-style tables from stored cells: Table 1 (the registry's recommendation metrics,
+ * Recall@20 / NDCG@20, per attack, mean ± std over seeds, in %) and Table 2 (its attack-success
+ * metrics, T-HR@50 / T-NDCG@50, per attack), with "Gain" rows
  * (the proposed model vs. the best other baseline) and "Gain w.r.t. <backbone>" rows.
  * Nothing missing is hidden: a model whose cells failed keeps its row ("failed"), a Gain is
  * computed only when every baseline of its column is present ("n/a: APR missing" otherwise),
@@ -110,8 +112,8 @@ export function buildReport(spec: ExperimentSpec, cells: CellRecord[]): Report {
   const attacked = spec.attacks.filter((a) => poisons(a) || a.targets?.length).map((a) => a.name);
   return {
     spec: spec.name,
-    table1: datasets.map((d) => block(spec, cells, d, attacks, ['recall@20', 'ndcg@20'], true)),
-    table2: attacked.length ? datasets.map((d) => block(spec, cells, d, attacked, ['t_hr@50', 't_ndcg@50'], false)) : [],
+    table1: datasets.map((d) => block(spec, cells, d, attacks, reportedMetrics('user'), true)),
+    table2: attacked.length ? datasets.map((d) => block(spec, cells, d, attacked, reportedMetrics('target'), false)) : [],
     cells: {
       done: cells.filter((c) => c.state === 'done').length,
       failed: cells.filter((c) => c.state === 'failed').length,
@@ -128,7 +130,6 @@ function pct(s: Stat | undefined, digits: number, seeds: number, failed: boolean
   return s.n === seeds ? text : `${text} (n=${s.n})`;
 }
 const gainText = (g: number | undefined, note: string | undefined): string => (g === undefined ? (note ?? '–') : `${g >= 0 ? '+' : ''}${(g * 100).toFixed(2)}%`);
-const label = (m: string): string => ({ 'recall@20': 'Recall@20', 'ndcg@20': 'NDCG@20', 't_hr@50': 'T-HR@50', 't_ndcg@50': 'T-NDCG@50' })[m] ?? m;
 
 /** What the numbers of a block are: over how many seeds, with or without std. */
 export function seedsCaption(b: TableBlock): string {
@@ -138,7 +139,7 @@ export function seedsCaption(b: TableBlock): string {
 }
 
 export function blockToMarkdown(b: TableBlock, digits: number): string {
-  const head = ['Model', ...b.columns.map((c) => `${c.attack} ${label(c.metric)} (%)`)];
+  const head = ['Model', ...b.columns.map((c) => `${c.attack} ${metricLabel(c.metric)} (%)`)];
   const lines = [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`];
   for (const r of b.rows) lines.push(`| ${r.model} | ${r.cells.map((s, j) => pct(s, digits, b.seeds, r.failed[j]!)).join(' | ')} |`);
   for (const g of b.gains) lines.push(`| ${g.label} | ${g.values.map((v, j) => gainText(v, g.notes[j])).join(' | ')} |`);

@@ -4,6 +4,8 @@ import { discount, type UserMetric } from '../metric';
 export const ndcg: UserMetric = {
   kind: 'user',
   name: 'ndcg',
+  label: 'NDCG',
+  reportK: 20,
   value(u, k) {
     let dcg = 0;
     const n = Math.min(k, u.hits.length);

@@ -4,6 +4,8 @@ import type { UserMetric } from '../metric';
 export const recall: UserMetric = {
   kind: 'user',
   name: 'recall',
+  label: 'Recall',
+  reportK: 20,
   value(u, k) {
     let h = 0;
     const n = Math.min(k, u.hits.length);

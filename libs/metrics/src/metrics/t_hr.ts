@@ -4,5 +4,7 @@ import type { TargetMetric } from '../metric';
 export const tHr: TargetMetric = {
   kind: 'target',
   name: 't_hr',
+  label: 'T-HR',
+  reportK: 50,
   value: (rank, k) => (rank <= k ? 1 : 0),
 };

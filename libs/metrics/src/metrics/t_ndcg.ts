@@ -4,5 +4,7 @@ import type { TargetMetric } from '../metric';
 export const tNdcg: TargetMetric = {
   kind: 'target',
   name: 't_ndcg',
+  label: 'T-NDCG',
+  reportK: 50,
   value: (rank, k) => (rank <= k ? 1 / Math.log2(rank + 1) : 0),
 };
