@@ -83,14 +83,9 @@ const toShared = <T extends Float32Array | Uint32Array>(a: T): T => {
  * lists are exactly the evaluated ones.
  */
 export class ServePool {
-  /*
-   * The request path keeps no Map or Set that gains and loses an entry per request: a
-   * long-lived Map lives in V8's old space, each of its rehashes leaves the old table there
-   * with pointers to the entries of that moment, and every young-generation GC until the
-   * next full one then keeps those requests (and their whole gRPC call graphs) alive and
-   * promotes them: scavenges went from ~1 to 4-9 ms. Workers hold their one batch in a
-   * field, and queue groups are created once and stay.
-   */
+  // No Map or Set on the request path gains and loses an entry per request: the rehashes of a
+  // long-lived Map keep finished requests alive through young GCs (docs/benchmarks.md, stop 13).
+  // Workers hold their one batch in a field; queue groups are created once and stay.
   private readonly workers: Worker_[] = [];
   private readonly models = new Map<string, SharedDotModel>();
   /** Queued requests per (model, exclude) group; a group outlives its empty spells. */
@@ -107,17 +102,9 @@ export class ServePool {
   readonly stats = { batches: 0, users: 0 };
 
   constructor(
-    /**
-     * Worker threads. One by default: a single worker lets batches grow under load (one kernel
-     * pass per batch), where two split the queue into small, lane-wasting batches (measured:
-     * 2,071 vs 1,766 req/s at 32 clients on the 2-core bench machine).
-     */
+    /** Worker threads. One: batches then grow under load (two split them into smaller ones: docs/benchmarks.md, "Evaluation and serving"). */
     readonly threads = 1,
-    /**
-     * Largest batch handed to one worker. Small: the kernel's cost per user is flat from 4
-     * users up, and a batch of all 32 waiting requests made the whole set wait for the whole
-     * batch, in lockstep (measured, 32 unary clients: 8 -> p99 18-24 ms, 64 -> 30 ms).
-     */
+    /** Largest batch handed to one worker; larger batches move clients in lockstep (docs/benchmarks.md, stop 12). */
     readonly maxBatch = 8,
   ) {
     for (let i = 0; i < threads; i++) this.workers.push(this.spawn(i));
