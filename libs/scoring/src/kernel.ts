@@ -1,5 +1,5 @@
 /**
- * Dot-product score kernel: a hand-assembled WebAssembly SIMD (f32x4) micro-kernel that
+ * Dot-product score kernel: a WebAssembly SIMD (f32x4) micro-kernel (score.wat) that
  * computes a 4-user × 8-item register block over the embedding dimension, with the item
  * table packed into 8-item panels ([panel][dim][8]) so each step is two aligned loads.
  * Users are processed in blocks of BLOCK and items in cache-sized chunks of panels, so a
@@ -12,7 +12,7 @@
  * lists and scores are bit-identical too.
  */
 
-import { op, wasm, wasmModuleBytes } from '@robustrec/core';
+import { wasm, wasmModule } from '@robustrec/core';
 import type { TopK } from './topk';
 
 /** Users per block (multiple of 4). */
@@ -22,107 +22,8 @@ const FIRST = 1024;
 /** Scores per prefilter call: bounds the candidate buffer (one slot per score in the worst case). */
 const CHUNK = 4096;
 
-const { BLOCK: BLOCK_, LOOP, IF, END, BR, BR_IF, get, set, tee, i32c, I32_ADD, I32_SUB, I32_MUL, I32_SHL, I32_SHR_U, I32_GE_U, I32_LT_U, I32_EQZ, I32_STORE } = op;
-const { F32_LOAD, F32_GT, F32_REINTERPRET_I32, V128_LOAD, V128_LOAD32_SPLAT, V128_STORE, V128_ZERO, V128_OR, V128_ANY_TRUE, F32X4_ADD, F32X4_MUL, F32X4_SPLAT, F32X4_GT } = op;
-const { I32X4_ADD, I32X4_DOT_I16X8_S, F32X4_CONVERT_I32X4_S } = op;
-
-/**
- * score(itemOff, userOff, outOff, nQuads, p0, p1, steps, strideBytes). f32: a step is one
- * dimension (f32 multiply, then add). i16: a step is a pair of dimensions of 16-bit
- * integers, multiplied and pair-summed exactly into i32 lanes by one i32x4.dot_i16x8_s (twice
- * the work per instruction), converted to f32 at the end.
- */
-function buildModule(kind: 'f32' | 'i16'): Uint8Array {
-  const madd = kind === 'f32' ? [...F32X4_MUL, ...F32X4_ADD] : [...I32X4_DOT_I16X8_S, ...I32X4_ADD];
-  const out = kind === 'f32' ? [] : F32X4_CONVERT_I32X4_S;
-  const [itemOff, userOff, outOff, nQuads, p0, p1, dim, stride] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const [q, p, d, ip, up, outp] = [8, 9, 10, 11, 12, 13];
-  const acc = (k: number): number => 14 + k;
-  const [a, b, u] = [22, 23, 24];
-  const code: number[] = [
-    ...i32c(0), ...set(q),
-    ...BLOCK_, ...LOOP,
-    ...get(q), ...get(nQuads), I32_GE_U, BR_IF, 1,
-    ...get(p0), ...set(p),
-    ...BLOCK_, ...LOOP,
-    ...get(p), ...get(p1), I32_GE_U, BR_IF, 1,
-    ...[0, 1, 2, 3, 4, 5, 6, 7].flatMap((k) => [...V128_ZERO, ...set(acc(k))]),
-    ...get(itemOff), ...get(p), ...get(dim), I32_MUL, ...i32c(5), I32_SHL, I32_ADD, ...set(ip),
-    ...get(userOff), ...get(q), ...get(dim), I32_MUL, ...i32c(4), I32_SHL, I32_ADD, ...set(up),
-    ...get(dim), ...set(d),
-    ...LOOP,
-    ...get(ip), ...V128_LOAD(0), ...set(a),
-    ...get(ip), ...V128_LOAD(16), ...set(b),
-    ...[0, 1, 2, 3].flatMap((r) => [
-      ...get(up), ...V128_LOAD32_SPLAT(r * 4), ...set(u),
-      ...get(acc(2 * r)), ...get(u), ...get(a), ...madd, ...set(acc(2 * r)),
-      ...get(acc(2 * r + 1)), ...get(u), ...get(b), ...madd, ...set(acc(2 * r + 1)),
-    ]),
-    ...get(ip), ...i32c(32), I32_ADD, ...set(ip),
-    ...get(up), ...i32c(16), I32_ADD, ...set(up),
-    ...get(d), ...i32c(1), I32_SUB, ...tee(d), BR_IF, 0,
-    END,
-    ...get(outOff), ...get(q), ...i32c(2), I32_SHL, ...get(stride), I32_MUL, I32_ADD, ...get(p), ...i32c(5), I32_SHL, I32_ADD, ...set(outp),
-    ...[0, 1, 2, 3].flatMap((r) => [
-      ...get(outp), ...get(acc(2 * r)), ...out, ...V128_STORE(0),
-      ...get(outp), ...get(acc(2 * r + 1)), ...out, ...V128_STORE(16),
-      ...(r < 3 ? [...get(outp), ...get(stride), I32_ADD, ...set(outp)] : []),
-    ]),
-    ...get(p), ...i32c(1), I32_ADD, ...set(p),
-    BR, 0,
-    END, END,
-    ...get(q), ...i32c(1), I32_ADD, ...set(q),
-    BR, 0,
-    END, END,
-  ];
-  return wasmModuleBytes('score', 8, [[6, 0x7f], [11, 0x7b]], code, { shared: false });
-}
-
-/**
- * above(rowOff, groups, thrBits, outOff) -> count: writes the offsets (in floats from rowOff)
- * of the scores > thr among groups × 16 floats at rowOff, in increasing order, and returns
- * how many. Four SIMD compares test 16 scores at once; only groups with a hit go scalar, so
- * once the threshold is near the final k-th score a row costs about a quarter of a scan.
- */
-function buildAbove(): Uint8Array {
-  const [rowOff, groups, thrBits, outOff] = [0, 1, 2, 3];
-  const [p, cnt, j] = [4, 5, 6];
-  const thrS = 7; // f32
-  const thrV = 8; // v128
-  const gt = (off: number): number[] => [...get(p), ...V128_LOAD(off), ...get(thrV), ...F32X4_GT];
-  const code: number[] = [
-    ...get(thrBits), F32_REINTERPRET_I32, ...tee(thrS), ...F32X4_SPLAT, ...set(thrV),
-    ...get(rowOff), ...set(p),
-    ...BLOCK_, ...LOOP,
-    ...get(groups), I32_EQZ, BR_IF, 1,
-    ...gt(0), ...gt(16), ...V128_OR, ...gt(32), ...V128_OR, ...gt(48), ...V128_OR, ...V128_ANY_TRUE,
-    ...IF,
-    ...i32c(0), ...set(j),
-    ...LOOP,
-    ...get(p), ...get(j), ...i32c(2), I32_SHL, I32_ADD, ...F32_LOAD(0), ...get(thrS), F32_GT,
-    ...IF,
-    ...get(outOff), ...get(cnt), ...i32c(2), I32_SHL, I32_ADD,
-    ...get(p), ...get(rowOff), I32_SUB, ...i32c(2), I32_SHR_U, ...get(j), I32_ADD,
-    ...I32_STORE(0),
-    ...get(cnt), ...i32c(1), I32_ADD, ...set(cnt),
-    END,
-    ...get(j), ...i32c(1), I32_ADD, ...tee(j), ...i32c(16), I32_LT_U, BR_IF, 0,
-    END,
-    END,
-    ...get(p), ...i32c(64), I32_ADD, ...set(p),
-    ...get(groups), ...i32c(1), I32_SUB, ...set(groups),
-    BR, 0,
-    END, END,
-    ...get(cnt),
-  ];
-  return wasmModuleBytes('above', 4, [[3, 0x7f], [1, 0x7d], [1, 0x7b]], code, { shared: false }, 0x7f);
-}
-
-let compiled: { score: object; approx: object; above: object } | undefined;
-function wasmModules(): { score: object; approx: object; above: object } {
-  compiled ??= { score: new wasm.Module(buildModule('f32')), approx: new wasm.Module(buildModule('i16')), above: new wasm.Module(buildAbove()) };
-  return compiled;
-}
+// The kernels' source: score.wat beside this file (compiled to gen/score.wasm at build time).
+const SCORE_WASM = new URL('./gen/score.wasm', import.meta.url);
 
 type ScoreFn = (itemOff: number, userOff: number, outOff: number, nQuads: number, p0: number, p1: number, dim: number, stride: number) => void;
 type AboveFn = (rowOff: number, groups: number, thrBits: number, outOff: number) => number;
@@ -204,11 +105,10 @@ export class DotKernel {
     this.candOff = this.outOff + BLOCK * this.rowStride * 4;
     const total = this.candOff + CHUNK * 4;
     const memory = new wasm.Memory({ initial: Math.ceil(total / 65536) });
-    const mods = wasmModules();
-    const env = { env: { mem: memory } };
-    this.score = new wasm.Instance(mods.score, env).exports.score as ScoreFn;
-    this.scoreApprox = new wasm.Instance(mods.approx, env).exports.score as ScoreFn;
-    this.above = new wasm.Instance(mods.above, env).exports.above as AboveFn;
+    const instance = new wasm.Instance(wasmModule(SCORE_WASM), { env: { mem: memory } }).exports;
+    this.score = instance.score_f32 as ScoreFn;
+    this.scoreApprox = instance.score_i16 as ScoreFn;
+    this.above = instance.above as AboveFn;
     this.cand = new Uint32Array(memory.buffer, this.candOff, CHUNK);
     // pack items: panel p, dimension d, lane l  <-  item 8p+l, dimension d (zero padding)
     const packed = new Float32Array(memory.buffer, 0, itemBytes / 4);
