@@ -1,17 +1,23 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { common, data } from '@robustrec/contracts';
-import { homeDir, invalidArgument, type Csr, type ProvenanceRecord } from '@robustrec/core';
-import { DataStore, type DataStoreOptions, type DatasetKind, type DatasetRecord, type ProfileSetRecord } from '@robustrec/data';
-import { serverStream, startServer, unary, writeMessage, type RunningServer } from '@robustrec/grpc';
+import { checkMemory, homeDir, invalidArgument, memoryBudget, type Csr, type ProvenanceRecord } from '@robustrec/core';
+import { DataStore, resolveSyntheticOptions, syntheticBytes, type DataStoreOptions, type DatasetKind, type DatasetRecord, type ProfileSetRecord } from '@robustrec/data';
+import { allowPathsUnder, serverStream, startServer, unary, writeMessage, type RunningServer } from '@robustrec/grpc';
 
 export const DEFAULT_CHUNK = 65_536;
 export const MAX_CHUNK = 1_048_576;
+/** Longest splits list FetchDataset takes (duplicates are dropped: each split is sent once). */
+export const MAX_SPLITS = 16;
+/** Largest request: profile sets and profile-set JSON documents come in one message. */
+export const MAX_REQUEST_BYTES = 64 << 20;
 
 export interface DataServiceOptions extends DataStoreOptions {
   /** Listen address (default 127.0.0.1:0, an ephemeral loopback port). */
   address?: string;
   /** Platform home; state lives under <home>/data (default: ROBUSTREC_HOME or ./.robustrec). */
   home?: string;
+  /** Memory budget in bytes (default: ROBUSTREC_MEMORY_BUDGET or the core default). */
+  memoryBudgetBytes?: number;
 }
 
 export interface RunningDataService {
@@ -68,10 +74,13 @@ async function fetchDataset(
 ): Promise<void> {
   const chunk = req.chunkSize === 0 ? DEFAULT_CHUNK : req.chunkSize;
   if (chunk > MAX_CHUNK) throw invalidArgument('chunk_size', `at most ${MAX_CHUNK}, got ${chunk}`);
-  const splits = req.splits.length ? req.splits : [common.Split.SPLIT_TRAIN, common.Split.SPLIT_VALID, common.Split.SPLIT_TEST];
-  splits.forEach((s, k) => {
+  // a split asked for twice is sent once: 200 copies of one split in a 232-byte request
+  // used to answer 200 copies of the split (amplification)
+  if (req.splits.length > MAX_SPLITS) throw invalidArgument('splits', `at most ${MAX_SPLITS} entries, got ${req.splits.length}`);
+  req.splits.forEach((s, k) => {
     if (!SPLIT_NAMES[s]) throw invalidArgument(`splits[${k}]`, `not a split: ${s}`);
   });
+  const splits = req.splits.length ? [...new Set(req.splits)] : [common.Split.SPLIT_TRAIN, common.Split.SPLIT_VALID, common.Split.SPLIT_TEST];
   const rec = store.get(req.id);
   const d = store.load(req.id);
   await writeMessage(call, { header: { dataset: toProtoDataset(rec) } });
@@ -79,7 +88,7 @@ async function fetchDataset(
 }
 
 /** The DataService implementation over a DataStore: a thin adapter, all logic lives in @robustrec/data. */
-export function dataServiceImpl(store: DataStore): data.DataServiceServer {
+export function dataServiceImpl(store: DataStore, budget = memoryBudget()): data.DataServiceServer {
   return {
     importDataset: unary(async (req: data.ImportDatasetRequest): Promise<data.ImportDatasetResponse> => {
       const name = req.name;
@@ -107,6 +116,7 @@ export function dataServiceImpl(store: DataStore): data.DataServiceServer {
         });
       } else if (req.synthetic) {
         const s = req.synthetic;
+        checkMemory('synthetic.num_users', syntheticBytes(resolveSyntheticOptions({ ...s, seed: s.seed || undefined })), budget, 'the synthetic dataset');
         r = store.importSynthetic({
           name,
           numUsers: s.numUsers,
@@ -182,12 +192,16 @@ export function dataServiceImpl(store: DataStore): data.DataServiceServer {
 
 /** Starts the DataService (with health and reflection) over a DataStore in <home>/data. */
 export async function startDataService(opts: DataServiceOptions = {}): Promise<RunningDataService> {
-  const { address, home, ...storeOpts } = opts;
+  const { address, home, memoryBudgetBytes, ...storeOpts } = opts;
+  const budget = memoryBudget(memoryBudgetBytes);
   const store = DataStore.open(home ?? homeDir(), storeOpts);
   try {
+    // status messages may name paths under the roots callers import from, and nothing else
+    allowPathsUnder(store.roots);
     const server = await startServer(
-      [{ name: 'robustrec.v1.DataService', definition: data.DataServiceService, implementation: dataServiceImpl(store) }],
+      [{ name: 'robustrec.v1.DataService', definition: data.DataServiceService, implementation: dataServiceImpl(store, budget) }],
       address,
+      { maxReceiveMessageBytes: MAX_REQUEST_BYTES },
     );
     return {
       address: server.address,
