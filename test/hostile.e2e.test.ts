@@ -72,6 +72,10 @@ beforeAll(async () => {
   mkdirSync(join(root, 'imports'), { recursive: true });
   symlinkSync('/etc', join(root, 'imports', 'etc'));
   writeFileSync(join(root, 'imports', 'notes.txt'), 'secret-token-1234: do not show\n');
+  // a LightGCN directory inside the root whose train.txt links out of it
+  mkdirSync(join(root, 'imports', 'linked'));
+  symlinkSync('/etc/passwd', join(root, 'imports', 'linked', 'train.txt'));
+  writeFileSync(join(root, 'imports', 'linked', 'test.txt'), '0 1\n');
   process.env.ROBUSTREC_DATA_ROOTS = root;
   process.env.ROBUSTREC_MEMORY_BUDGET = '8MiB';
   platform = await startPlatform({ home: join(tmp.dir, 'home') });
@@ -126,6 +130,11 @@ describe('data roots: real paths, and errors that show nothing of a file', () =>
       expect(e.message).not.toMatch(/root:|\/etc/);
     }
     await expect(call(dc, dc.importDataset, { name: '', lightgcn: { directory: join(root, 'imports', 'etc'), mergeValidIntoTrain: false } })).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
+    // the directory is inside the root, but its train.txt is a link to /etc/passwd
+    await expect(call(dc, dc.importDataset, { name: '', lightgcn: { directory: join(root, 'imports', 'linked'), mergeValidIntoTrain: false } })).rejects.toMatchObject({
+      code: 'PERMISSION_DENIED',
+      message: `lightgcn.directory: outside the configured data roots (${root})`,
+    });
     dc.close();
   });
 

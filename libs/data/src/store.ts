@@ -164,6 +164,7 @@ interface ProfileSetRow {
 }
 
 const SPLITS = ['train', 'valid', 'test'] as const;
+export const LIGHTGCN_FILES = ['train.txt', 'valid.txt', 'test.txt'] as const;
 
 /** Largest profile-set file importProfileSet reads (the same as a JSON document sent inline). */
 export const MAX_PROFILE_FILE_BYTES = 64 << 20;
@@ -238,6 +239,8 @@ export class DataStore {
   importLightGcn(directory: string, opts: LightGcnOptions & { name?: string } = {}): ImportResult {
     const t0 = performance.now();
     const dir = resolveUnderRoots(directory, this.roots, 'lightgcn.directory');
+    // the files are opened by name inside the directory: a link there must not lead out either
+    for (const f of LIGHTGCN_FILES) resolveUnderRoots(join(dir, f), this.roots, 'lightgcn.directory');
     return this.importParsed(dir, opts, `lightgcn:${dir}`, opts.name || basename(dir), t0);
   }
 

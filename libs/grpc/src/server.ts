@@ -9,7 +9,7 @@ import {
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
-import { toStatus } from './errors';
+import { publicMessage, toStatus } from './errors';
 import { guardDefinition, isRejected } from './guard';
 import { reflectionServices } from './reflection';
 
@@ -68,7 +68,11 @@ function guardHandler(streaming: boolean, handler: UntypedHandleCall): UntypedHa
     return ((call) => (isRejected(call.request) ? void call.emit('error', toStatus(call.request.error)) : h(call))) as handleServerStreamingCall<unknown, unknown>;
   }
   const h = handler as handleUnaryCall<unknown, unknown>;
-  return ((call, callback) => (isRejected(call.request) ? callback(toStatus(call.request.error)) : h(call, callback))) as handleUnaryCall<unknown, unknown>;
+  return ((call, callback) => {
+    if (isRejected(call.request)) return callback(toStatus(call.request.error));
+    // their status messages get the same treatment as ours (grpc-health-check echoes the service name)
+    h(call, (err, ...rest) => callback(err ? { ...err, details: publicMessage(err.details ?? '') } : err, ...rest));
+  }) as handleUnaryCall<unknown, unknown>;
 }
 
 /** Adds a service with its request deserializers guarded (never throwing, see guard.ts). */

@@ -148,6 +148,10 @@ describe('request guard: every served method decodes without throwing', () => {
     expect(r.code).toBe(status.INVALID_ARGUMENT);
     const long = await unaryRaw(srv.address, '/grpc.health.v1.Health/Check', encodeAs('grpc.health.v1.HealthCheckRequest', { service: 'x'.repeat(5000) }));
     expect(long).toEqual({ code: status.INVALID_ARGUMENT, details: 'service: too long: 5000 characters, at most 256' });
+    // found by the fuzzer: grpc-health-check echoes the service name into NOT_FOUND; its
+    // messages now get the same cleaning as ours
+    const echoed = await unaryRaw(srv.address, '/grpc.health.v1.Health/Check', encodeAs('grpc.health.v1.HealthCheckRequest', { service: '/etc/passwd' }));
+    expect(echoed).toEqual({ code: status.NOT_FOUND, details: 'Health status unknown for service …/passwd' });
   });
 });
 

@@ -1,7 +1,9 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { common, data } from '@robustrec/contracts';
-import { checkMemory, homeDir, invalidArgument, memoryBudget, type Csr, type ProvenanceRecord } from '@robustrec/core';
-import { DataStore, resolveSyntheticOptions, syntheticBytes, type DataStoreOptions, type DatasetKind, type DatasetRecord, type ProfileSetRecord } from '@robustrec/data';
+import { checkMemory, homeDir, invalidArgument, memoryBudget, resolveUnderRoots, type Csr, type ProvenanceRecord } from '@robustrec/core';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { DataStore, LIGHTGCN_FILES, resolveSyntheticOptions, syntheticBytes, type DataStoreOptions, type DatasetKind, type DatasetRecord, type ProfileSetRecord } from '@robustrec/data';
 import { allowPathsUnder, serverStream, startServer, unary, writeMessage, type RunningServer } from '@robustrec/grpc';
 
 export const DEFAULT_CHUNK = 65_536;
@@ -66,6 +68,12 @@ async function streamSplit(call: ServerWritableStream<data.FetchDatasetRequest, 
   }
 }
 
+/** In-memory bytes per byte of interaction text while importing (arrays, k-core, splits, CSR files). */
+const TEXT_EXPANSION = 8;
+
+/** Total size of the files that exist among `paths`. */
+const textBytes = (paths: string[]): number => paths.reduce((s, f) => s + (existsSync(f) ? statSync(f).size : 0), 0);
+
 /** FetchDataset: header, then each requested split's chunks. */
 async function fetchDataset(
   store: DataStore,
@@ -95,10 +103,14 @@ export function dataServiceImpl(store: DataStore, budget = memoryBudget()): data
       let r;
       if (req.lightgcn) {
         if (!req.lightgcn.directory) throw invalidArgument('lightgcn.directory', 'required');
+        const dir = resolveUnderRoots(req.lightgcn.directory, store.roots, 'lightgcn.directory');
+        const files = LIGHTGCN_FILES.map((f) => resolveUnderRoots(join(dir, f), store.roots, 'lightgcn.directory'));
+        checkMemory('lightgcn.directory', textBytes(files) * TEXT_EXPANSION, budget, 'importing these files');
         r = store.importLightGcn(req.lightgcn.directory, { name, mergeValidIntoTrain: req.lightgcn.mergeValidIntoTrain });
       } else if (req.interactions) {
         const s = req.interactions;
         if (!s.path) throw invalidArgument('interactions.path', 'required');
+        checkMemory('interactions.path', textBytes([resolveUnderRoots(s.path, store.roots, 'interactions.path')]) * TEXT_EXPANSION, budget, 'importing this file');
         r = store.importInteractionFile(s.path, {
           name,
           delimiter: s.delimiter,
@@ -157,6 +169,9 @@ export function dataServiceImpl(store: DataStore, budget = memoryBudget()): data
     putProfileSet: unary((req: data.PutProfileSetRequest) => {
       const p = req.profileSet;
       if (!p) throw invalidArgument('profile_set', 'required');
+      // items are validated, copied and stored as JSON: ~24 bytes each, plus per-profile overhead
+      const items = p.profiles.reduce((s, f) => s + f.items.length, 0);
+      checkMemory('profile_set.profiles', items * 24 + p.profiles.length * 128, budget, `${p.profiles.length} profiles of ${items} items`);
       const r = store.putProfileSet({
         datasetId: p.datasetId,
         generator: p.generator,

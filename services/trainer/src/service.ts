@@ -5,7 +5,7 @@ import { rmSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import { data, trainer } from '@robustrec/contracts';
 import { checkMemory, failedPrecondition, homeDir, invalidArgument, memoryBudget, newId, provenance, startTsWorker } from '@robustrec/core';
-import { call, peerClient, registerModel, serverStream, startServer, unary, writeMessage } from '@robustrec/grpc';
+import { call, peerClient, publicMessage, registerModel, serverStream, startServer, unary, writeMessage } from '@robustrec/grpc';
 import { backendInfo, loadBestBackend } from '@robustrec/engine';
 import { fromProto, toProto } from './config';
 import type { TrainConfig } from '@robustrec/models';
@@ -272,7 +272,8 @@ export function toProtoJob(j: JobRecord): trainer.Job {
     state: j.state,
     epoch: j.epoch,
     modelId: j.modelId,
-    error: j.error,
+    // the stored error keeps its detail for the log; callers get the public form
+    error: publicMessage(j.error),
     createdAt: j.createdAt,
     startedAt: j.startedAt,
     finishedAt: j.finishedAt,
