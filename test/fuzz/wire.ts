@@ -69,7 +69,7 @@ export class WireClient {
 
   private connection(): ClientHttp2Session {
     if (!this.session || this.session.closed || this.session.destroyed) {
-      const s = connect(`http://${this.address}`, { maxSessionMemory: 64 });
+      const s = connect(`http://${this.address}`, { maxSessionMemory: 1024 });
       s.on('error', () => undefined); // surfaced per stream
       s.on('goaway', () => s.close());
       this.session = s;
@@ -133,7 +133,12 @@ export class WireClient {
         // keep at most 16 MiB of a response (the amplification checks only need its size)
         if (bytes <= 16 << 20) body.push(d);
       });
-      stream.on('error', (e) => finish({ transportError: e.message }));
+      stream.on('error', (e) => {
+        // a session the server stopped trusting (e.g. ENHANCE_YOUR_CALM after many resets and
+        // invalid frames: Node's HTTP/2 flood protection) refuses every later stream: start a new one
+        if (/ENHANCE_YOUR_CALM|GOAWAY|session/i.test(e.message)) this.drop();
+        finish({ transportError: e.message });
+      });
       stream.on('close', () => finish(code === undefined && !settled ? { transportError: `stream closed without status (rst code ${stream?.rstCode})` } : {}));
       for (const c of send.chunks) stream.write(c);
       if (send.reset) {
@@ -143,6 +148,12 @@ export class WireClient {
       }
       if (send.end !== false) stream.end();
     });
+  }
+
+  /** Forgets the current connection (destroying it); the next call opens a new one. */
+  drop(): void {
+    this.session?.destroy();
+    this.session = undefined;
   }
 
   close(): void {
