@@ -75,6 +75,8 @@ export interface FuzzReport {
   perRpc: Record<string, Record<string, number>>;
   perCode: Record<string, number>;
   perStrategy: Record<string, number>;
+  /** Outcomes per strategy (where INTERNAL or NO_STATUS answers come from). */
+  perStrategyCode: Record<string, Record<string, number>>;
   crashes: string[];
   hangs: Finding[];
   leaks: Finding[];
@@ -304,6 +306,7 @@ async function campaign(
     perRpc: {},
     perCode: {},
     perStrategy: {},
+    perStrategyCode: {},
     crashes: platform.crashes,
     hangs: [],
     leaks: [],
@@ -324,6 +327,7 @@ async function campaign(
     bump((report.perRpc[name] ??= {}), outcome);
     bump(report.perCode, outcome);
     bump(report.perStrategy, step.strategy);
+    bump((report.perStrategyCode[step.strategy] ??= {}), outcome);
     const seen = (report.samples[outcome] ??= []);
     const said = (r.message || r.transportError || '').slice(0, 160);
     if (seen.length < 12 && r.code !== 0 && !seen.some((x) => x.endsWith(`: ${said}`))) seen.push(`${name} [${step.label}]: ${said}`);
@@ -378,7 +382,9 @@ export function formatReport(r: FuzzReport): string {
     ...codes.map((c) => `  ${c.padEnd(20)} ${String(r.perCode[c]).padStart(7)}`),
     '',
     'per strategy:',
-    ...Object.entries(r.perStrategy).sort((a, b) => b[1] - a[1]).map(([s, n]) => `  ${s.padEnd(20)} ${String(n).padStart(7)}`),
+    ...Object.entries(r.perStrategy)
+      .sort((a, b) => b[1] - a[1])
+      .map(([s, n]) => `  ${s.padEnd(20)} ${String(n).padStart(7)}   ${Object.entries(r.perStrategyCode[s] ?? {}).sort((a, b) => b[1] - a[1]).map(([c, k]) => `${c} ${k}`).join(', ')}`),
     '',
     'per RPC:',
     ...Object.keys(r.perRpc)
