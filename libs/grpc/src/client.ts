@@ -57,9 +57,8 @@ export function callOptions(kind: CallKind, deadlineMs?: number): Partial<CallOp
 // ---- channels --------------------------------------------------------------------------------
 
 /**
- * Keepalive: a client pings the server after `time` ms without activity on a connection
- * with calls in flight, and drops the connection when the ping is not answered within
- * `timeout` ms. That is what ends a call on a connection that stopped moving (the one-long-id
+ * Keepalive: a client pings the server every `time` ms while calls are in flight on a
+ * connection, and drops the connection when a ping is not answered within `timeout` ms. That is what ends a call on a connection that stopped moving (the one-long-id
  * hang of issue 15 left one half-closed): the call fails UNAVAILABLE instead of hanging.
  * Platform services are all grpc-js servers, which accept pings at any rate; external
  * generators may be other gRPC implementations, which by default refuse pings more often
