@@ -91,7 +91,8 @@ export function resolveAttack(req: AttackRequest, train: Csr, numItems: number, 
   let numFakeUsers: number;
   if (req.numFakeUsers) numFakeUsers = checkNumber('config.num_fake_users', req.numFakeUsers, 1, 10_000_000, true);
   else {
-    const frac = req.budgetFraction ? checkNumber('config.budget_fraction', req.budgetFraction, 0, 10) : DEFAULTS.budgetFraction;
+    // 0 / unset means the default; NaN is refused like every other NaN (it used to fall through to the default)
+    const frac = req.budgetFraction === undefined || req.budgetFraction === 0 ? DEFAULTS.budgetFraction : checkNumber('config.budget_fraction', req.budgetFraction, 0, 10);
     numFakeUsers = Math.max(1, Math.floor(frac * numGenuine + 1e-9)); // 1% of 29,858 = 298 as in the paper
   }
   const avg = Math.round(train.indptr[numGenuine]! / Math.max(1, numGenuine));

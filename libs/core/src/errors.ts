@@ -13,7 +13,14 @@ export type ErrorCode =
   | 'DEADLINE_EXCEEDED'
   | 'CANCELLED'
   | 'ABORTED'
-  | 'INTERNAL';
+  | 'INTERNAL'
+  // the rest of gRPC's codes, so that a peer's status survives a round trip through RrError
+  // (before, anything not listed above became INTERNAL)
+  | 'UNKNOWN'
+  | 'UNIMPLEMENTED'
+  | 'UNAUTHENTICATED'
+  | 'OUT_OF_RANGE'
+  | 'DATA_LOSS';
 
 export class RrError extends Error {
   constructor(

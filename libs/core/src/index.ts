@@ -9,3 +9,4 @@ export * from './workers';
 export * from './wasm';
 export * from './helper-thread';
 export * from './params';
+export * from './budget';

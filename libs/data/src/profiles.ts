@@ -16,10 +16,30 @@ export interface ProfileSetContent {
 
 const ITEM_ID = /^(0|[1-9]\d{0,9})$/;
 
+/** A value of the document for an error message: JSON, cut short (errors never carry a file's text at length). */
+const quote = (v: unknown, max = 32): string => {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+};
+
 function itemId(v: unknown, where: string): number {
   const s = typeof v === 'number' ? String(v) : v;
-  if (typeof s !== 'string' || !ITEM_ID.test(s) || Number(s) > 0xfffffffe) throw invalidArgument(where, `not an item id: ${JSON.stringify(v)}`);
+  if (typeof s !== 'string' || !ITEM_ID.test(s) || Number(s) > 0xfffffffe) throw invalidArgument(where, `not an item id: ${quote(v)}`);
   return Number(s);
+}
+
+/**
+ * Where JSON.parse failed, as line:column, without V8's message: it quotes the text around
+ * the error, and the text may be a file that is not meant to be shown (issue 15: the first
+ * line of /etc/passwd came back in the error).
+ */
+function jsonError(text: string, e: unknown): string {
+  const m = /at position (\d+)/.exec(e instanceof Error ? e.message : '');
+  if (m) {
+    const before = text.slice(0, Number(m[1]));
+    return `invalid JSON at ${before.split('\n').length}:${before.length - before.lastIndexOf('\n')}`;
+  }
+  return /end of JSON input/.test(e instanceof Error ? e.message : '') ? 'invalid JSON: unexpected end of input' : 'invalid JSON: unexpected token';
 }
 
 /**
@@ -33,7 +53,7 @@ export function parseAuthorsProfiles(json: string, label: string, minLength = 0)
   try {
     doc = JSON.parse(json);
   } catch (e) {
-    throw invalidArgument(label, `invalid JSON: ${(e as Error).message}`);
+    throw invalidArgument(label, jsonError(json, e));
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw invalidArgument(label, 'expected an object with "target_items" and "fake_users"');
   const o = doc as Record<string, unknown>;
@@ -44,8 +64,9 @@ export function parseAuthorsProfiles(json: string, label: string, minLength = 0)
   const profiles: Profile[] = [];
   let dropped = 0;
   for (const [name, items] of Object.entries(o.fake_users as Record<string, unknown>)) {
-    if (!Array.isArray(items)) throw invalidArgument(`${label}: fake_users.${name}`, 'must be an array of item ids');
-    const ids = items.map((v, k) => itemId(v, `${label}: fake_users.${name}[${k}]`));
+    const at = `${label}: fake_users.${name.length > 64 ? `${name.slice(0, 64)}…` : name}`;
+    if (!Array.isArray(items)) throw invalidArgument(at, 'must be an array of item ids');
+    const ids = items.map((v, k) => itemId(v, `${at}[${k}]`));
     if (ids.length < minLength) dropped++;
     else profiles.push({ name, items: ids });
   }

@@ -8,6 +8,7 @@ import {
   notFound,
   provenance,
   resolveUnderRoots,
+  resourceExhausted,
   RrError,
   type InteractionData,
   type ProvenanceRecord,
@@ -163,6 +164,10 @@ interface ProfileSetRow {
 }
 
 const SPLITS = ['train', 'valid', 'test'] as const;
+export const LIGHTGCN_FILES = ['train.txt', 'valid.txt', 'test.txt'] as const;
+
+/** Largest profile-set file importProfileSet reads (the same as a JSON document sent inline). */
+export const MAX_PROFILE_FILE_BYTES = 64 << 20;
 const DATASET_SELECT = `SELECT d.*, l.parent_id, l.profile_set_id FROM datasets d LEFT JOIN lineage l ON l.dataset_id = d.id`;
 
 const sha = (parts: Uint8Array[]): string => {
@@ -234,6 +239,8 @@ export class DataStore {
   importLightGcn(directory: string, opts: LightGcnOptions & { name?: string } = {}): ImportResult {
     const t0 = performance.now();
     const dir = resolveUnderRoots(directory, this.roots, 'lightgcn.directory');
+    // the files are opened by name inside the directory: a link there must not lead out either
+    for (const f of LIGHTGCN_FILES) resolveUnderRoots(join(dir, f), this.roots, 'lightgcn.directory');
     return this.importParsed(dir, opts, `lightgcn:${dir}`, opts.name || basename(dir), t0);
   }
 
@@ -470,7 +477,9 @@ export class DataStore {
     if (!text) {
       if (!opts.path) throw invalidArgument('path', 'either path or json is required');
       const file = resolveUnderRoots(opts.path, this.roots, 'path');
-      if (!existsSync(file) || !statSync(file).isFile()) throw notFound('file', file);
+      if (!existsSync(file) || !statSync(file).isFile()) throw notFound('file', opts.path);
+      const size = statSync(file).size;
+      if (size > MAX_PROFILE_FILE_BYTES) throw resourceExhausted(`path: ${basename(file)} is ${size} bytes, more than the ${MAX_PROFILE_FILE_BYTES} a profile-set file may have`);
       text = readFileSync(file, 'utf8');
       label = basename(file);
     }

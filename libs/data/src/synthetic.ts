@@ -46,6 +46,16 @@ export function resolveSyntheticOptions(o: SyntheticOptions = {}): Required<Synt
   return r;
 }
 
+/**
+ * Memory a synthetic import of these options needs at its peak (estimate, bytes): per
+ * interaction, the per-user arrays and sets while sampling, the three CSR splits and their
+ * encoded files (~40 bytes); per user and item, the weights, clusters and row pointers.
+ * Callers compare it with their memory budget before generating anything.
+ */
+export function syntheticBytes(o: Required<SyntheticOptions>): number {
+  return o.numUsers * o.meanInteractions * 40 + (o.numUsers + o.numItems) * 64;
+}
+
 /** Index of the first cumulative weight > x (binary search). */
 function pickCumulative(cum: Float64Array, from: number, to: number, x: number): number {
   let lo = from;

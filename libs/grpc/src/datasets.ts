@@ -1,6 +1,6 @@
 import { common, data } from '@robustrec/contracts';
-import { csrFromPairs, emptyCsr, type Csr, type InteractionData } from '@robustrec/core';
-import { createClient, iterate } from './client';
+import { csrFromPairs, emptyCsr, RrError, type Csr, type InteractionData } from '@robustrec/core';
+import { callOptions, iterate, peerClient } from './client';
 
 /**
  * Reads a whole dataset from a DataService over its chunked FetchDataset stream and
@@ -12,42 +12,38 @@ export async function fetchInteractionData(
   id: string,
   splits: common.Split[] = [common.Split.SPLIT_TRAIN, common.Split.SPLIT_VALID, common.Split.SPLIT_TEST],
 ): Promise<{ dataset: data.Dataset; data: InteractionData }> {
-  const client = createClient(data.DataServiceClient, dataAddress);
-  try {
-    let header: data.Dataset | undefined;
-    const parts = new Map<common.Split, { users: number[][]; items: number[][] }>();
-    for await (const msg of iterate(client.fetchDataset({ id, splits, chunkSize: 262144 }))) {
-      if (msg.header) header = msg.header.dataset;
-      else if (msg.chunk) {
-        const p = parts.get(msg.chunk.split) ?? { users: [], items: [] };
-        p.users.push(msg.chunk.users);
-        p.items.push(msg.chunk.items);
-        parts.set(msg.chunk.split, p);
-      }
+  const client = peerClient(data.DataServiceClient, dataAddress);
+  let header: data.Dataset | undefined;
+  const parts = new Map<common.Split, { users: number[][]; items: number[][] }>();
+  for await (const msg of iterate(client.fetchDataset({ id, splits, chunkSize: 262144 }, callOptions('transfer')), client)) {
+    if (msg.header) header = msg.header.dataset;
+    else if (msg.chunk) {
+      const p = parts.get(msg.chunk.split) ?? { users: [], items: [] };
+      p.users.push(msg.chunk.users);
+      p.items.push(msg.chunk.items);
+      parts.set(msg.chunk.split, p);
     }
-    if (!header) throw new Error(`FetchDataset(${id}) sent no header`);
-    const h = header;
-    const build = (s: common.Split): Csr => {
-      const p = parts.get(s);
-      if (!p) return emptyCsr(h.numUsers, h.numItems);
-      const users = p.users.flat();
-      const items = p.items.flat();
-      return csrFromPairs(h.numUsers, h.numItems, users, items);
-    };
-    return {
-      dataset: h,
-      data: {
-        id: h.id,
-        numUsers: h.numUsers,
-        numGenuineUsers: h.numGenuineUsers,
-        numItems: h.numItems,
-        train: build(common.Split.SPLIT_TRAIN),
-        valid: build(common.Split.SPLIT_VALID),
-        test: build(common.Split.SPLIT_TEST),
-        targetItems: Uint32Array.from(h.targetItems),
-      },
-    };
-  } finally {
-    client.close();
   }
+  if (!header) throw new RrError('UNAVAILABLE', `FetchDataset(${id.slice(0, 64)}) from ${dataAddress} sent no header`);
+  const h = header;
+  const build = (s: common.Split): Csr => {
+    const p = parts.get(s);
+    if (!p) return emptyCsr(h.numUsers, h.numItems);
+    const users = p.users.flat();
+    const items = p.items.flat();
+    return csrFromPairs(h.numUsers, h.numItems, users, items);
+  };
+  return {
+    dataset: h,
+    data: {
+      id: h.id,
+      numUsers: h.numUsers,
+      numGenuineUsers: h.numGenuineUsers,
+      numItems: h.numItems,
+      train: build(common.Split.SPLIT_TRAIN),
+      valid: build(common.Split.SPLIT_VALID),
+      test: build(common.Split.SPLIT_TEST),
+      targetItems: Uint32Array.from(h.targetItems),
+    },
+  };
 }

@@ -9,15 +9,18 @@ import type {
   StatusObject,
 } from '@grpc/grpc-js';
 import { toStatus } from './errors';
+import { acceptRequest, type RejectedRequest } from './guard';
 
 /**
  * Adapters from async functions to grpc-js handlers. Every service handler goes through
- * these, so error mapping (RrError -> status code) lives in one place.
+ * these, so error mapping (RrError -> status code) and the request guard's verdict (a
+ * request that failed to decode or check answers INVALID_ARGUMENT before `fn` runs, see
+ * guard.ts) live in one place.
  */
 export function unary<Req, Res>(fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res> | Res): handleUnaryCall<Req, Res> {
   return (call, callback) => {
     Promise.resolve()
-      .then(() => fn(call.request, call))
+      .then(() => fn(acceptRequest(call.request), call))
       .then(
         (res) => callback(null, res),
         (e) => callback(toStatus(e)),
@@ -30,7 +33,7 @@ export function serverStream<Req, Res>(
 ): handleServerStreamingCall<Req, Res> {
   return (call) => {
     Promise.resolve()
-      .then(() => fn(call.request, call))
+      .then(() => fn(acceptRequest(call.request), call))
       .then(
         () => call.end(),
         // grpc-js turns an 'error' event on a server stream into the call's status;
@@ -47,7 +50,7 @@ export function clientStream<Req, Res>(
 ): handleClientStreamingCall<Req, Res> {
   return (call, callback) => {
     Promise.resolve()
-      .then(() => fn(call as unknown as AsyncIterable<Req>, call))
+      .then(() => fn(accepted(call as unknown as AsyncIterable<Req | RejectedRequest>), call))
       .then(
         (res) => callback(null, res),
         (e) => callback(toStatus(e)),
@@ -65,7 +68,7 @@ export function requestStream<Req, Res>(fn: (req: Req) => Promise<Res>, onError:
     let written = Promise.resolve();
     call.on('data', (req: Req) => {
       const res = Promise.resolve()
-        .then(() => fn(req))
+        .then(() => fn(acceptRequest(req)))
         .catch((e: unknown) => onError(toStatus(e)));
       // a cancelled stream makes writeMessage throw: the remaining answers have nowhere to go
       written = written.then(async () => writeMessage(call, await res)).catch(() => undefined);
@@ -73,6 +76,11 @@ export function requestStream<Req, Res>(fn: (req: Req) => Promise<Res>, onError:
     call.on('end', () => void written.then(() => call.end()));
     call.on('error', () => undefined); // a client that goes away ends its stream; nothing to report
   };
+}
+
+/** A client stream's messages, the first one the guard rejected ending it with its error. */
+async function* accepted<Req>(messages: AsyncIterable<Req | RejectedRequest>): AsyncGenerator<Req> {
+  for await (const m of messages) yield acceptRequest(m);
 }
 
 /** What writeMessage needs of a server or bidirectional stream. */

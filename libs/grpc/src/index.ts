@@ -5,3 +5,6 @@ export * from './client';
 export * from './probe';
 export * from './datasets';
 export * from './models';
+export * from './guard';
+export * from './descriptors';
+export * from './reflection';

@@ -3,6 +3,7 @@ import { loadSync } from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { deadlinePolicy } from './client';
 
 /**
  * grpcurl-style probes of any platform server, written against the public health and
@@ -10,6 +11,9 @@ import { dirname, join } from 'node:path';
  */
 const require = createRequire(import.meta.url);
 const reflectionProto = join(dirname(require.resolve('@grpc/reflection/package.json')), 'build/proto/grpc/reflection/v1/reflection.proto');
+
+/** Probes are lookups: they get the lookup deadline of the policy like every other call. */
+const deadline = (): { deadline: number } => ({ deadline: Date.now() + deadlinePolicy().lookup * 1000 });
 
 function ctor(path: string, fq: string[]): ServiceClientConstructor {
   let o: unknown = loadPackageDefinition(loadSync(path, { keepCase: true, enums: String }));
@@ -22,7 +26,7 @@ export function checkHealth(address: string, service = ''): Promise<string> {
   const Health = ctor(healthProtoPath, ['grpc', 'health', 'v1', 'Health']);
   const c = new Health(address, credentials.createInsecure()) as Client & Record<string, Function>;
   return new Promise((resolve, reject) =>
-    c.Check({ service }, (err: Error | null, res: { status: string }) => {
+    c.Check({ service }, deadline(), (err: Error | null, res: { status: string }) => {
       c.close();
       return err ? reject(err) : resolve(res.status);
     }),
@@ -34,7 +38,7 @@ export function listServices(address: string): Promise<string[]> {
   const Reflection = ctor(reflectionProto, ['grpc', 'reflection', 'v1', 'ServerReflection']);
   const c = new Reflection(address, credentials.createInsecure()) as Client & Record<string, Function>;
   return new Promise((resolve, reject) => {
-    const call = c.ServerReflectionInfo();
+    const call = c.ServerReflectionInfo(deadline());
     call.on('data', (res: { list_services_response?: { service: { name: string }[] } }) => {
       resolve((res.list_services_response?.service ?? []).map((s) => s.name).sort());
       call.end();
@@ -50,7 +54,7 @@ export function fileContainingSymbol(address: string, symbol: string): Promise<n
   const Reflection = ctor(reflectionProto, ['grpc', 'reflection', 'v1', 'ServerReflection']);
   const c = new Reflection(address, credentials.createInsecure()) as Client & Record<string, Function>;
   return new Promise((resolve, reject) => {
-    const call = c.ServerReflectionInfo();
+    const call = c.ServerReflectionInfo(deadline());
     call.on('data', (res: { file_descriptor_response?: { file_descriptor_proto: Buffer[] }; error_response?: { error_message: string } }) => {
       if (res.error_response) reject(new Error(res.error_response.error_message));
       else resolve(res.file_descriptor_response?.file_descriptor_proto.length ?? 0);

@@ -1,11 +1,17 @@
 import type { Http2Server, ServerHttp2Stream } from 'node:http2';
-import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
-import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
-import { readdirSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { repoRoot } from '@robustrec/core';
+import {
+  Server,
+  ServerCredentials,
+  type handleServerStreamingCall,
+  type handleUnaryCall,
+  type ServiceDefinition,
+  type UntypedHandleCall,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import { publicMessage, toStatus } from './errors';
+import { guardDefinition, isRejected } from './guard';
+import { reflectionServices } from './reflection';
 
 /** One gRPC service to serve: its generated definition, implementation and full name. */
 export interface ServiceBinding {
@@ -24,32 +30,62 @@ export interface RunningServer {
   shutdown(graceMs?: number): Promise<void>;
 }
 
-/** Largest message either side accepts; datasets are streamed in chunks well below this. */
-export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
-
-export const channelOptions = {
-  'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
-  'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
-  // channelz bookkeeping costs tens of microseconds per call on each side; nothing here reads it
-  'grpc.enable_channelz': 0,
-};
-
-let reflectionPackage: ReturnType<typeof loadSync> | undefined;
-
-function protoFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? protoFiles(join(dir, e.name)) : e.name.endsWith('.proto') ? [join(dir, e.name)] : [],
-  );
+export interface ServerOptions {
+  /**
+   * Largest request message this server accepts (grpc.max_receive_message_length); larger
+   * ones are refused with RESOURCE_EXHAUSTED before they are decoded. Size it to what the
+   * service receives: most requests are tiny, uploads and streams come in chunks.
+   */
+  maxReceiveMessageBytes?: number;
 }
 
-/** The platform's contracts (proto/) plus grpc.health.v1, loaded once for server reflection. */
-function reflectionDefinitions(): ReturnType<typeof loadSync> {
-  if (!reflectionPackage) {
-    const protoDir = join(repoRoot, 'proto');
-    const files = protoFiles(protoDir).map((f) => relative(protoDir, f));
-    reflectionPackage = loadSync([...files, healthProtoPath], { includeDirs: [protoDir], keepCase: true });
+/** Largest message a client accepts and a server sends; datasets are streamed in chunks well below this. */
+export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+/** Default receive limit of a server: requests are small unless the service says otherwise. */
+export const DEFAULT_MAX_RECEIVE_BYTES = 4 * 1024 * 1024;
+
+function serverOptions(opts: ServerOptions): Record<string, number> {
+  return {
+    'grpc.max_receive_message_length': opts.maxReceiveMessageBytes ?? DEFAULT_MAX_RECEIVE_BYTES,
+    'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+    // channelz bookkeeping costs tens of microseconds per call on each side; nothing here reads it
+    'grpc.enable_channelz': 0,
+    // ping clients idle for 2 minutes, so streams of clients that vanished are cancelled
+    'grpc.keepalive_time_ms': 120_000,
+    'grpc.keepalive_timeout_ms': 20_000,
+  };
+}
+
+/**
+ * A handler that first answers a request the guard rejected (see guard.ts), for handlers
+ * not built with the adapters of handlers.ts (grpc-health-check's). Only methods with a
+ * single request can be checked here; stream handlers must use the adapters.
+ */
+function guardHandler(streaming: boolean, handler: UntypedHandleCall): UntypedHandleCall {
+  if (streaming) {
+    const h = handler as handleServerStreamingCall<unknown, unknown>;
+    return ((call) => (isRejected(call.request) ? void call.emit('error', toStatus(call.request.error)) : h(call))) as handleServerStreamingCall<unknown, unknown>;
   }
-  return reflectionPackage;
+  const h = handler as handleUnaryCall<unknown, unknown>;
+  return ((call, callback) => {
+    if (isRejected(call.request)) return callback(toStatus(call.request.error));
+    // their status messages get the same treatment as ours (grpc-health-check echoes the service name)
+    h(call, (err, ...rest) => callback(err ? { ...err, details: publicMessage(err.details ?? '') } : err, ...rest));
+  }) as handleUnaryCall<unknown, unknown>;
+}
+
+/** Adds a service with its request deserializers guarded (never throwing, see guard.ts). */
+function addGuardedService(server: Server, definition: ServiceDefinition, implementation: UntypedServiceImplementation): void {
+  // grpc-js finds a method's handler under its key or its originalName (grpc-health-check
+  // implements "check" for the method keyed "Check"): look definitions up both ways
+  const byName = new Map(Object.entries(definition).flatMap(([k, m]) => [[k, m] as const, ...(m.originalName ? [[m.originalName, m] as const] : [])]));
+  const impl: UntypedServiceImplementation = {};
+  for (const [name, h] of Object.entries(implementation)) {
+    const m = byName.get(name);
+    impl[name] = m && !m.requestStream ? guardHandler(m.responseStream, h) : h;
+  }
+  server.addService(guardDefinition(definition), impl);
 }
 
 /**
@@ -82,14 +118,17 @@ const onStream = (stream: ServerHttp2Stream): void => void stream.once('close', 
 
 /**
  * Starts a gRPC server with the given services plus grpc.health.v1 health checking and
- * server reflection (v1 and v1alpha), bound to `address` (default an ephemeral loopback port).
+ * server reflection (v1 and v1alpha, listing just these services), bound to `address`
+ * (default an ephemeral loopback port). Every request of every method, health and
+ * reflection included, is decoded through the request guard.
  */
-export async function startServer(bindings: ServiceBinding[], address = '127.0.0.1:0'): Promise<RunningServer> {
-  const server = new Server(channelOptions);
-  for (const b of bindings) server.addService(b.definition, b.implementation);
+export async function startServer(bindings: ServiceBinding[], address = '127.0.0.1:0', opts: ServerOptions = {}): Promise<RunningServer> {
+  const server = new Server(serverOptions(opts));
+  for (const b of bindings) addGuardedService(server, b.definition, b.implementation);
   const health = new HealthImplementation({ '': 'SERVING', ...Object.fromEntries(bindings.map((b) => [b.name, 'SERVING' as const])) });
-  health.addToServer(server);
-  new ReflectionService(reflectionDefinitions()).addToServer(server);
+  // addToServer only calls addService: route it through the guard like everything else
+  health.addToServer({ addService: (d: ServiceDefinition, i: UntypedServiceImplementation) => addGuardedService(server, d, i) } as unknown as Server);
+  for (const r of reflectionServices(bindings.map((b) => b.name))) addGuardedService(server, r.definition, r.implementation);
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(address, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );

@@ -1,7 +1,7 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { builtinDescription, generators, resolveAttack, type GenerateOutput, type ResolvedAttack } from '@robustrec/attacks';
 import { common, generator } from '@robustrec/contracts';
-import { invalidArgument, RrError, startTsWorker, type Csr, type ErrorCode } from '@robustrec/core';
+import { checkMemory, invalidArgument, permissionDenied, RrError, startTsWorker, type Csr, type ErrorCode } from '@robustrec/core';
 import { fetchInteractionData, serverStream, unary, writeMessage } from '@robustrec/grpc';
 import { requestFromProto } from './convert';
 import type { WorkerInput, WorkerMessage } from './worker';
@@ -19,7 +19,40 @@ export function genuineRows(train: Csr, numGenuine: number): Csr {
  * external generators go through exactly the same Generate path (deadline, stream
  * parsing, validation). The request's config.generator.name picks the built-in.
  */
-export function builtinGeneratorServer(): generator.AttackGeneratorServer {
+export interface BuiltinGeneratorOptions {
+  /**
+   * Data-service addresses GenerateProfiles may read from: the attack service's configured
+   * data address and any it was given besides. A caller cannot point this process at
+   * another address (server-side request forgery: a port scanner with our network position).
+   */
+  allowedDataAddresses: () => readonly string[];
+  /** Memory budget in bytes (see @robustrec/core memoryBudget). */
+  memoryBudgetBytes: number;
+}
+
+/** host:port with the host lower-cased and "localhost" / [::1] written as 127.0.0.1, for comparisons. */
+export function normalizeAddress(a: string): string {
+  const s = a.trim().replace(/^dns:(\/\/\/)?/, '').toLowerCase();
+  const at = s.lastIndexOf(':');
+  const host = at < 0 ? s : s.slice(0, at);
+  const port = at < 0 ? '' : s.slice(at);
+  return `${host === 'localhost' || host === '[::1]' ? '127.0.0.1' : host}${port}`;
+}
+
+/** The same refusal whatever is (or is not) listening there, so the answer reveals nothing about the address. */
+export function checkDataAddress(address: string, allowed: readonly string[]): void {
+  const a = normalizeAddress(address);
+  if (!allowed.some((x) => normalizeAddress(x) === a))
+    throw permissionDenied('data_service_address: not a data service this attack service is configured to read from');
+}
+
+/** Refuses an attack whose profiles alone would exceed the memory budget (RESOURCE_EXHAUSTED naming the field). */
+export function checkAttackMemory(cfg: { numFakeUsers: number; profileLength: number }, budget: number): void {
+  // a profile item costs ~8 bytes in a JS array, again in the proto message, and once more in the stored set
+  checkMemory('config.num_fake_users', cfg.numFakeUsers * cfg.profileLength * 24 + cfg.numFakeUsers * 64, budget, `${cfg.numFakeUsers} profiles of ${cfg.profileLength} items`);
+}
+
+export function builtinGeneratorServer(opts: BuiltinGeneratorOptions): generator.AttackGeneratorServer {
   return {
     describe: unary(async () => ({
       generator: {
@@ -35,9 +68,11 @@ export function builtinGeneratorServer(): generator.AttackGeneratorServer {
       const name = req.config?.generator?.name ?? '';
       if (!generators.has(name)) throw invalidArgument('config.generator.name', `not a built-in generator: ${JSON.stringify(name)}`);
       if (!req.dataServiceAddress) throw invalidArgument('data_service_address', 'required');
+      checkDataAddress(req.dataServiceAddress, opts.allowedDataAddresses());
       const { data } = await fetchInteractionData(req.dataServiceAddress, req.datasetId, [common.Split.SPLIT_TRAIN]);
       const train = genuineRows(data.train, data.numGenuineUsers);
       const cfg = resolveAttack(requestFromProto(req.config!), train, data.numItems, builtinDescription(name));
+      checkAttackMemory(cfg, opts.memoryBudgetBytes);
       const out = await runInWorker(cfg, train, data.numItems, call);
       for (let i = 0; i < out.profiles.length; i += CHUNK)
         await writeMessage(call, { profiles: { profiles: out.profiles.slice(i, i + CHUNK) } });

@@ -17,7 +17,7 @@ export function requestFromProto(c: attack.AttackConfig): AttackRequest {
     targetItems: c.targetItems,
     numTargets: c.numTargets || undefined,
     targetSelection: SELECTION[c.targetSelection] ?? 'unpopular',
-    budgetFraction: c.budgetFraction || undefined,
+    budgetFraction: c.budgetFraction === 0 ? undefined : c.budgetFraction, // NaN goes on to be refused
     numFakeUsers: c.numFakeUsers || undefined,
     profileLength: c.profileLength || undefined,
     seed: c.seed || undefined,

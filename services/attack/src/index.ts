@@ -1,12 +1,12 @@
 import { attack, generator } from '@robustrec/contracts';
-import { homeDir } from '@robustrec/core';
+import { homeDir, memoryBudget } from '@robustrec/core';
 import { startServer } from '@robustrec/grpc';
 import { join } from 'node:path';
 import { builtinGeneratorServer } from './builtin';
 import { GeneratorRegistry } from './registry';
 import { attackServer } from './service';
 
-export { builtinGeneratorServer, genuineRows } from './builtin';
+export { builtinGeneratorServer, checkDataAddress, genuineRows, normalizeAddress } from './builtin';
 export { GeneratorRegistry } from './registry';
 
 export interface AttackServiceOptions {
@@ -18,6 +18,10 @@ export interface AttackServiceOptions {
   dataAddress: string;
   /** Token required by RegisterGenerator/UnregisterGenerator (empty: registration disabled). */
   token?: string;
+  /** Further data services the built-in generators may read from (besides dataAddress). */
+  extraDataAddresses?: string[];
+  /** Memory budget in bytes (default: ROBUSTREC_MEMORY_BUDGET or the core default). */
+  memoryBudgetBytes?: number;
 }
 
 /**
@@ -27,16 +31,24 @@ export interface AttackServiceOptions {
 export async function startAttackService(opts: AttackServiceOptions): Promise<{ address: string; port: number; shutdown(): Promise<void> }> {
   const registry = new GeneratorRegistry(join(opts.home ?? homeDir(), 'attack', 'attack.db'));
   let self = '';
+  const memoryBudgetBytes = memoryBudget(opts.memoryBudgetBytes);
+  const allowedDataAddresses = [opts.dataAddress, ...(opts.extraDataAddresses ?? [])];
   const server = await startServer(
     [
       {
         name: 'robustrec.v1.AttackService',
         definition: attack.AttackServiceService,
-        implementation: attackServer({ registry, dataAddress: opts.dataAddress, token: opts.token ?? '', selfAddress: () => self }),
+        implementation: attackServer({ registry, dataAddress: opts.dataAddress, token: opts.token ?? '', selfAddress: () => self, memoryBudgetBytes }),
       },
-      { name: 'robustrec.v1.AttackGenerator', definition: generator.AttackGeneratorService, implementation: builtinGeneratorServer() },
+      {
+        name: 'robustrec.v1.AttackGenerator',
+        definition: generator.AttackGeneratorService,
+        implementation: builtinGeneratorServer({ allowedDataAddresses: () => allowedDataAddresses, memoryBudgetBytes }),
+      },
     ],
     opts.address,
+    // every request is small: configs, ids, a token
+    { maxReceiveMessageBytes: 1 << 20 },
   );
   // reach the built-ins over loopback even when bound to 0.0.0.0 / [::]
   self = `127.0.0.1:${server.port}`;

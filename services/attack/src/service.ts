@@ -2,9 +2,9 @@ import type { ServerWritableStream } from '@grpc/grpc-js';
 import { builtinDescription, generators, resolveAttack, validateProfiles, type GeneratorDescription, type Profile } from '@robustrec/attacks';
 import { attack, common, data, generator } from '@robustrec/contracts';
 import { invalidArgument, isRrError, notFound, nowSeconds, peakRssBytes, permissionDenied, provenance, RrError, unavailable } from '@robustrec/core';
-import { call, createClient, fetchInteractionData, fromServiceError, iterate, serverStream, unary, writeMessage } from '@robustrec/grpc';
+import { call, createClient, fetchInteractionData, fromServiceError, iterate, peerClient, serverStream, unary, writeMessage } from '@robustrec/grpc';
 import { timingSafeEqual } from 'node:crypto';
-import { genuineRows } from './builtin';
+import { checkAttackMemory, genuineRows } from './builtin';
 import { infoFromDescription, requestFromProto, resolvedToProto } from './convert';
 import type { GeneratorRegistry } from './registry';
 
@@ -16,6 +16,8 @@ export interface AttackServiceDeps {
   /** Address where this process serves AttackGenerator for the built-ins. */
   selfAddress: () => string;
   describeTimeoutMs?: number;
+  /** Memory budget in bytes (see @robustrec/core memoryBudget). */
+  memoryBudgetBytes: number;
 }
 
 const DEFAULT_TIMEOUT_S = 3600;
@@ -30,7 +32,7 @@ function checkToken(configured: string, given: string): void {
 
 /** Describe on an external address; any failure is UNAVAILABLE naming the address. */
 async function describeAt(address: string, timeoutMs: number): Promise<attack.GeneratorInfo> {
-  const client = createClient(generator.AttackGeneratorClient, address);
+  const client = createClient(generator.AttackGeneratorClient, address, { external: true });
   try {
     const res = await call(client, client.describe, {}, { deadlineMs: timeoutMs });
     if (!res.generator?.name) throw unavailable(`generator at ${address}: Describe returned no generator name`);
@@ -48,12 +50,8 @@ async function describeAt(address: string, timeoutMs: number): Promise<attack.Ge
  * clean status under a short deadline before the (long) dataset stream starts.
  */
 async function checkDataset(dataAddress: string, id: string): Promise<void> {
-  const c = createClient(data.DataServiceClient, dataAddress);
-  try {
-    await call(c, c.getDataset, { id }, { deadlineMs: 30_000 });
-  } finally {
-    c.close();
-  }
+  const c = peerClient(data.DataServiceClient, dataAddress);
+  await call(c, c.getDataset, { id }, { kind: 'lookup' });
 }
 
 export function attackServer(deps: AttackServiceDeps): attack.AttackServiceServer {
@@ -98,7 +96,7 @@ export function attackServer(deps: AttackServiceDeps): attack.AttackServiceServe
     generate: serverStream(async (req: attack.GenerateRequest, stream: ServerWritableStream<attack.GenerateRequest, attack.GenerateResponse>) => {
       if (!req.datasetId) throw invalidArgument('dataset_id', 'required');
       if (!req.config?.generator?.name) throw invalidArgument('config.generator.name', 'required');
-      const timeoutS = req.timeoutSeconds ? req.timeoutSeconds : DEFAULT_TIMEOUT_S;
+      const timeoutS = req.timeoutSeconds === 0 ? DEFAULT_TIMEOUT_S : req.timeoutSeconds;
       if (!(timeoutS > 0) || !Number.isFinite(timeoutS)) throw invalidArgument('timeout_seconds', `must be > 0, got ${req.timeoutSeconds}`);
       const name = req.config.generator.name;
       const g = lookup(name);
@@ -109,6 +107,7 @@ export function attackServer(deps: AttackServiceDeps): attack.AttackServiceServe
       const { dataset, data: d } = await fetchInteractionData(dataAddress, req.datasetId, [common.Split.SPLIT_TRAIN]);
       const train = genuineRows(d.train, d.numGenuineUsers);
       const resolved = resolveAttack(requestFromProto(req.config), train, d.numItems, g.desc);
+      checkAttackMemory(resolved, deps.memoryBudgetBytes);
       const config = resolvedToProto(resolved, req.config.targetSelection);
 
       const t0 = nowSeconds();
@@ -122,41 +121,33 @@ export function attackServer(deps: AttackServiceDeps): attack.AttackServiceServe
       const seconds = nowSeconds() - t0;
       validateProfiles(profiles, d.numItems, resolved.targetItems, resolved.numFakeUsers, `generator ${name}`);
 
-      const dataClient = createClient(data.DataServiceClient, dataAddress);
-      try {
-        const prov = provenance(resolved.seed, { ...resolved, datasetId: req.datasetId, diagnostics });
-        const put = await call(dataClient, dataClient.putProfileSet, {
-          profileSet: {
-            id: '',
-            datasetId: req.datasetId,
-            generator: name,
-            targetItems: resolved.targetItems,
-            profiles,
-            numProfiles: profiles.length,
-            provenance: { seed: prov.seed, configJson: prov.configJson, versions: prov.versions, host: prov.host, createdAt: prov.createdAt },
-            seconds,
-          },
-        });
-        let poisoned: data.Dataset | undefined;
-        if (req.derivePoisoned)
-          poisoned = (await call(dataClient, dataClient.derivePoisonedDataset, { datasetId: req.datasetId, profileSetId: put.profileSet!.id, name: `${dataset.name}+${name}` })).dataset;
-        await writeMessage(stream, {
-          result: { profileSet: { ...put.profileSet!, profiles: [] }, poisonedDataset: poisoned, seconds, peakRssBytes: g.builtin ? peakRssBytes() : 0 },
-        });
-      } finally {
-        dataClient.close();
-      }
+      const dataClient = peerClient(data.DataServiceClient, dataAddress);
+      const prov = provenance(resolved.seed, { ...resolved, datasetId: req.datasetId, diagnostics });
+      const put = await call(dataClient, dataClient.putProfileSet, {
+        profileSet: {
+          id: '',
+          datasetId: req.datasetId,
+          generator: name,
+          targetItems: resolved.targetItems,
+          profiles,
+          numProfiles: profiles.length,
+          provenance: { seed: prov.seed, configJson: prov.configJson, versions: prov.versions, host: prov.host, createdAt: prov.createdAt },
+          seconds,
+        },
+      }, { kind: 'work' });
+      let poisoned: data.Dataset | undefined;
+      if (req.derivePoisoned)
+        poisoned = (await call(dataClient, dataClient.derivePoisonedDataset, { datasetId: req.datasetId, profileSetId: put.profileSet!.id, name: `${dataset.name}+${name}` }, { kind: 'work' })).dataset;
+      await writeMessage(stream, {
+        result: { profileSet: { ...put.profileSet!, profiles: [] }, poisonedDataset: poisoned, seconds, peakRssBytes: g.builtin ? peakRssBytes() : 0 },
+      });
     }),
 
     getProfileSet: unary(async (req: attack.AttackServiceGetProfileSetRequest) => {
       if (!req.id) throw invalidArgument('id', 'required');
-      const client = createClient(data.DataServiceClient, dataAddress);
-      try {
-        const res = await call(client, client.getProfileSet, { id: req.id });
-        return { profileSet: res.profileSet };
-      } finally {
-        client.close();
-      }
+      const client = peerClient(data.DataServiceClient, dataAddress);
+      const res = await call(client, client.getProfileSet, { id: req.id }, { kind: 'lookup' });
+      return { profileSet: res.profileSet };
     }),
   };
 }
@@ -174,7 +165,7 @@ async function runGenerator(
   out: ServerWritableStream<attack.GenerateRequest, attack.GenerateResponse>,
 ): Promise<{ profiles: Profile[]; diagnostics: common.Metric[] }> {
   const where = `generator ${name} at ${address}`;
-  const client = createClient(generator.AttackGeneratorClient, address);
+  const client = createClient(generator.AttackGeneratorClient, address, { external: true });
   const stream = client.generateProfiles(req, { deadline: Date.now() + timeoutS * 1000 });
   const cancel = (): void => stream.cancel();
   out.on('cancelled', cancel);

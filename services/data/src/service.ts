@@ -1,17 +1,25 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { common, data } from '@robustrec/contracts';
-import { homeDir, invalidArgument, type Csr, type ProvenanceRecord } from '@robustrec/core';
-import { DataStore, type DataStoreOptions, type DatasetKind, type DatasetRecord, type ProfileSetRecord } from '@robustrec/data';
-import { serverStream, startServer, unary, writeMessage, type RunningServer } from '@robustrec/grpc';
+import { checkMemory, homeDir, invalidArgument, memoryBudget, resolveUnderRoots, type Csr, type ProvenanceRecord } from '@robustrec/core';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { DataStore, LIGHTGCN_FILES, resolveSyntheticOptions, syntheticBytes, type DataStoreOptions, type DatasetKind, type DatasetRecord, type ProfileSetRecord } from '@robustrec/data';
+import { allowPathsUnder, serverStream, startServer, unary, writeMessage, type RunningServer } from '@robustrec/grpc';
 
 export const DEFAULT_CHUNK = 65_536;
 export const MAX_CHUNK = 1_048_576;
+/** Longest splits list FetchDataset takes (duplicates are dropped: each split is sent once). */
+export const MAX_SPLITS = 16;
+/** Largest request: profile sets and profile-set JSON documents come in one message. */
+export const MAX_REQUEST_BYTES = 64 << 20;
 
 export interface DataServiceOptions extends DataStoreOptions {
   /** Listen address (default 127.0.0.1:0, an ephemeral loopback port). */
   address?: string;
   /** Platform home; state lives under <home>/data (default: ROBUSTREC_HOME or ./.robustrec). */
   home?: string;
+  /** Memory budget in bytes (default: ROBUSTREC_MEMORY_BUDGET or the core default). */
+  memoryBudgetBytes?: number;
 }
 
 export interface RunningDataService {
@@ -60,6 +68,12 @@ async function streamSplit(call: ServerWritableStream<data.FetchDatasetRequest, 
   }
 }
 
+/** In-memory bytes per byte of interaction text while importing (arrays, k-core, splits, CSR files). */
+const TEXT_EXPANSION = 8;
+
+/** Total size of the files that exist among `paths`. */
+const textBytes = (paths: string[]): number => paths.reduce((s, f) => s + (existsSync(f) ? statSync(f).size : 0), 0);
+
 /** FetchDataset: header, then each requested split's chunks. */
 async function fetchDataset(
   store: DataStore,
@@ -68,10 +82,13 @@ async function fetchDataset(
 ): Promise<void> {
   const chunk = req.chunkSize === 0 ? DEFAULT_CHUNK : req.chunkSize;
   if (chunk > MAX_CHUNK) throw invalidArgument('chunk_size', `at most ${MAX_CHUNK}, got ${chunk}`);
-  const splits = req.splits.length ? req.splits : [common.Split.SPLIT_TRAIN, common.Split.SPLIT_VALID, common.Split.SPLIT_TEST];
-  splits.forEach((s, k) => {
+  // a split asked for twice is sent once: 200 copies of one split in a 232-byte request
+  // used to answer 200 copies of the split (amplification)
+  if (req.splits.length > MAX_SPLITS) throw invalidArgument('splits', `at most ${MAX_SPLITS} entries, got ${req.splits.length}`);
+  req.splits.forEach((s, k) => {
     if (!SPLIT_NAMES[s]) throw invalidArgument(`splits[${k}]`, `not a split: ${s}`);
   });
+  const splits = req.splits.length ? [...new Set(req.splits)] : [common.Split.SPLIT_TRAIN, common.Split.SPLIT_VALID, common.Split.SPLIT_TEST];
   const rec = store.get(req.id);
   const d = store.load(req.id);
   await writeMessage(call, { header: { dataset: toProtoDataset(rec) } });
@@ -79,17 +96,21 @@ async function fetchDataset(
 }
 
 /** The DataService implementation over a DataStore: a thin adapter, all logic lives in @robustrec/data. */
-export function dataServiceImpl(store: DataStore): data.DataServiceServer {
+export function dataServiceImpl(store: DataStore, budget = memoryBudget()): data.DataServiceServer {
   return {
     importDataset: unary(async (req: data.ImportDatasetRequest): Promise<data.ImportDatasetResponse> => {
       const name = req.name;
       let r;
       if (req.lightgcn) {
         if (!req.lightgcn.directory) throw invalidArgument('lightgcn.directory', 'required');
+        const dir = resolveUnderRoots(req.lightgcn.directory, store.roots, 'lightgcn.directory');
+        const files = LIGHTGCN_FILES.map((f) => resolveUnderRoots(join(dir, f), store.roots, 'lightgcn.directory'));
+        checkMemory('lightgcn.directory', textBytes(files) * TEXT_EXPANSION, budget, 'importing these files');
         r = store.importLightGcn(req.lightgcn.directory, { name, mergeValidIntoTrain: req.lightgcn.mergeValidIntoTrain });
       } else if (req.interactions) {
         const s = req.interactions;
         if (!s.path) throw invalidArgument('interactions.path', 'required');
+        checkMemory('interactions.path', textBytes([resolveUnderRoots(s.path, store.roots, 'interactions.path')]) * TEXT_EXPANSION, budget, 'importing this file');
         r = store.importInteractionFile(s.path, {
           name,
           delimiter: s.delimiter,
@@ -107,6 +128,7 @@ export function dataServiceImpl(store: DataStore): data.DataServiceServer {
         });
       } else if (req.synthetic) {
         const s = req.synthetic;
+        checkMemory('synthetic.num_users', syntheticBytes(resolveSyntheticOptions({ ...s, seed: s.seed || undefined })), budget, 'the synthetic dataset');
         r = store.importSynthetic({
           name,
           numUsers: s.numUsers,
@@ -147,6 +169,9 @@ export function dataServiceImpl(store: DataStore): data.DataServiceServer {
     putProfileSet: unary((req: data.PutProfileSetRequest) => {
       const p = req.profileSet;
       if (!p) throw invalidArgument('profile_set', 'required');
+      // items are validated, copied and stored as JSON: ~24 bytes each, plus per-profile overhead
+      const items = p.profiles.reduce((s, f) => s + f.items.length, 0);
+      checkMemory('profile_set.profiles', items * 24 + p.profiles.length * 128, budget, `${p.profiles.length} profiles of ${items} items`);
       const r = store.putProfileSet({
         datasetId: p.datasetId,
         generator: p.generator,
@@ -182,12 +207,16 @@ export function dataServiceImpl(store: DataStore): data.DataServiceServer {
 
 /** Starts the DataService (with health and reflection) over a DataStore in <home>/data. */
 export async function startDataService(opts: DataServiceOptions = {}): Promise<RunningDataService> {
-  const { address, home, ...storeOpts } = opts;
+  const { address, home, memoryBudgetBytes, ...storeOpts } = opts;
+  const budget = memoryBudget(memoryBudgetBytes);
   const store = DataStore.open(home ?? homeDir(), storeOpts);
   try {
+    // status messages may name paths under the roots callers import from, and nothing else
+    allowPathsUnder(store.roots);
     const server = await startServer(
-      [{ name: 'robustrec.v1.DataService', definition: data.DataServiceService, implementation: dataServiceImpl(store) }],
+      [{ name: 'robustrec.v1.DataService', definition: data.DataServiceService, implementation: dataServiceImpl(store, budget) }],
       address,
+      { maxReceiveMessageBytes: MAX_REQUEST_BYTES },
     );
     return {
       address: server.address,

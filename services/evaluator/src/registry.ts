@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { evaluator } from '@robustrec/contracts';
-import { invalidArgument, newId, notFound } from '@robustrec/core';
+import { checkMemory, invalidArgument, newId, notFound, resourceExhausted } from '@robustrec/core';
 import { ArtifactStore, openDatabase, type Db } from '@robustrec/store';
 
 const MIGRATIONS = [
@@ -30,6 +30,9 @@ export interface LoadedTensors {
 
 const sizeOf = (t: evaluator.TensorInfo): number => t.shape.reduce((a, b) => a * b, 1);
 
+/** Largest tensor an upload may declare (one typed array; V8's limit is near 2^32 elements). */
+export const MAX_TENSOR_BYTES = 2 ** 31 - 1;
+
 /**
  * Model registry: SQLite catalogue (names with versions 1, 2, ...) plus one artifact file
  * per model holding its float32 tensors in header order. Stored evaluations live here too.
@@ -44,8 +47,12 @@ export class ModelRegistry {
     this.artifacts = new ArtifactStore(join(dir, 'models'));
   }
 
-  /** Validates an upload header; errors name the field. */
-  static checkHeader(h: evaluator.Model | undefined): evaluator.Model {
+  /**
+   * Validates an upload header; errors name the field. The declared tensors are sized here,
+   * before any buffer is allocated for them: each at most MAX_TENSOR_BYTES, all together
+   * within the memory budget (RESOURCE_EXHAUSTED naming the tensor's shape).
+   */
+  static checkHeader(h: evaluator.Model | undefined, budget = Infinity): evaluator.Model {
     if (!h) throw invalidArgument('header', 'the first message must be the model header');
     if (!h.name) throw invalidArgument('header.name', 'is required');
     if (!h.backbone) throw invalidArgument('header.backbone', 'is required');
@@ -54,7 +61,14 @@ export class ModelRegistry {
     h.tensors.forEach((t, i) => {
       if (!t.name || names.has(t.name)) throw invalidArgument(`header.tensors[${i}].name`, `missing or duplicate: ${JSON.stringify(t.name)}`);
       names.add(t.name);
-      if (!t.shape.length || t.shape.some((d) => !Number.isInteger(d) || d < 1)) throw invalidArgument(`header.tensors[${i}].shape`, `must be positive dimensions, got [${t.shape}]`);
+      if (!t.shape.length || t.shape.length > 8 || t.shape.some((d) => !Number.isInteger(d) || d < 1))
+        throw invalidArgument(`header.tensors[${i}].shape`, `must be 1 to 8 positive dimensions, got [${t.shape.slice(0, 8)}${t.shape.length > 8 ? ', …' : ''}]`);
+      if (tensorBytes(t) > MAX_TENSOR_BYTES) throw resourceExhausted(`header.tensors[${i}].shape: [${t.shape}] is ${tensorBytes(t)} bytes of float32, more than the ${MAX_TENSOR_BYTES} bytes a tensor may have`);
+    });
+    let total = 0;
+    h.tensors.forEach((t, i) => {
+      total += tensorBytes(t);
+      checkMemory(`header.tensors[${i}].shape`, total, budget, `the declared tensors (${h.tensors.length})`);
     });
     return h;
   }

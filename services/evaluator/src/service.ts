@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { common, evaluator, inference, scoring } from '@robustrec/contracts';
-import { homeDir, invalidArgument, newId, notFound, provenance, resourceExhausted, RrError } from '@robustrec/core';
+import { checkMemory, homeDir, invalidArgument, memoryBudget, newId, notFound, provenance, resourceExhausted, RrError } from '@robustrec/core';
 import { clientStream, requestStream, serverStream, startServer, unary, writeMessage } from '@robustrec/grpc';
 import { DEFAULT_KS, evaluateRankingAsync } from '@robustrec/metrics';
 import { DatasetCache, ModelServer, scorerFor, type ServedModel } from './models';
@@ -13,7 +13,23 @@ export interface EvaluatorServiceOptions {
   dataAddress: string;
   /** Largest RecommendBatch / ModelInfer batch (default 10,000 users). */
   maxBatch?: number;
+  /** Memory budget in bytes (default: ROBUSTREC_MEMORY_BUDGET or the core default). */
+  memoryBudgetBytes?: number;
 }
+
+/** Most cut-offs one Evaluate may ask for (each is a metric per user), and most target items. */
+export const MAX_KS = 32;
+export const MAX_TARGETS = 1000;
+
+/** A KServe version string: "" (latest) or a positive integer. */
+function parseVersion(field: string, v: string): number {
+  if (v === '') return 0;
+  if (!/^[1-9]\d{0,8}$/.test(v)) throw invalidArgument(field, `must be empty (latest) or a version number, got ${JSON.stringify(v.slice(0, 32))}`);
+  return Number(v);
+}
+
+/** Bytes of the top-k answers of a batch: item ids and scores as JS numbers, then as proto messages. */
+const answerBytes = (users: number, k: number): number => users * k * 32;
 
 const CHUNK = 1 << 20;
 
@@ -35,6 +51,7 @@ export async function startEvaluatorService(opts: EvaluatorServiceOptions) {
   const datasets = new DatasetCache(opts.dataAddress);
   const server = new ModelServer(registry, datasets);
   const maxBatch = opts.maxBatch ?? 10_000;
+  const budget = memoryBudget(opts.memoryBudgetBytes);
 
   const registryImpl: evaluator.ModelRegistryServiceServer = {
     registerModel: clientStream(async (messages) => {
@@ -43,7 +60,7 @@ export async function startEvaluatorService(opts: EvaluatorServiceOptions) {
       const written: Record<string, number> = {};
       for await (const msg of messages) {
         if (!header) {
-          header = ModelRegistry.checkHeader(msg.header);
+          header = ModelRegistry.checkHeader(msg.header, budget);
           for (const t of header.tensors) {
             buffers[t.name] = new Uint8Array(tensorBytes(t));
             written[t.name] = 0;
@@ -83,10 +100,15 @@ export async function startEvaluatorService(opts: EvaluatorServiceOptions) {
       const datasetId = req.datasetId || model.datasetId;
       const split = req.split || common.Split.SPLIT_TEST;
       if (split !== common.Split.SPLIT_TEST && split !== common.Split.SPLIT_VALID) throw invalidArgument('split', 'must be SPLIT_TEST or SPLIT_VALID');
-      const ks = req.ks.length ? req.ks : [...DEFAULT_KS];
+      const ks = req.ks.length ? [...new Set(req.ks)] : [...DEFAULT_KS];
+      if (ks.length > MAX_KS) throw invalidArgument('ks', `at most ${MAX_KS} distinct cut-offs, got ${ks.length}`);
       ks.forEach((k, i) => {
         if (!Number.isInteger(k) || k < 1 || k > model.numItems) throw invalidArgument(`ks[${i}]`, `must be in [1, ${model.numItems}], got ${k}`);
       });
+      if (req.targetItems.length > MAX_TARGETS) throw invalidArgument('target_items', `at most ${MAX_TARGETS} target items, got ${req.targetItems.length}`);
+      if (new Set(req.targetItems).size !== req.targetItems.length) throw invalidArgument('target_items', 'duplicate target item');
+      // the top-K lists of every genuine user (int32 each), before the dataset is fetched
+      checkMemory('ks', model.numUsers * Math.max(...ks) * 4, budget, `top-${Math.max(...ks)} lists of ${model.numUsers} users`);
       const data = await datasets.get(datasetId);
       if (model.numItems !== data.numItems) throw invalidArgument('dataset_id', `model has ${model.numItems} items, dataset ${datasetId} has ${data.numItems}`);
       if (model.numUsers < data.numGenuineUsers) throw invalidArgument('dataset_id', `model has ${model.numUsers} users, dataset ${datasetId} has ${data.numGenuineUsers} genuine users`);
@@ -160,6 +182,7 @@ export async function startEvaluatorService(opts: EvaluatorServiceOptions) {
       if (req.users.length > maxBatch) throw resourceExhausted(`users: ${req.users.length} exceeds the batch limit of ${maxBatch}`);
       const s = await server.resolve(req.model);
       checkK(s, req.k);
+      checkMemory('users', answerBytes(req.users.length, req.k), budget, `top-${req.k} lists for ${req.users.length} users`);
       for (const u of req.users) checkUser(s, u);
       const rs = await Promise.all(req.users.map((u) => server.recommend(s, u, req.k, req.includeSeen)));
       for (let i = 0; i < rs.length; i++) await writeMessage(call, { user: req.users[i]!, ...rs[i]! });
@@ -174,7 +197,7 @@ export async function startEvaluatorService(opts: EvaluatorServiceOptions) {
     serverMetadata: unary(() => ({ name: 'robustrec', version: '0.1.0', extensions: [] })),
     modelReady: unary(async (req) => {
       try {
-        await server.resolve({ id: '', name: req.name, version: req.version ? Number(req.version) : 0 });
+        await server.resolve({ id: '', name: req.name, version: parseVersion('version', req.version) });
         return { ready: true };
       } catch (e) {
         if (e instanceof RrError && e.code === 'NOT_FOUND') return { ready: false };
@@ -196,7 +219,7 @@ export async function startEvaluatorService(opts: EvaluatorServiceOptions) {
       };
     }),
     modelInfer: unary(async (req) => {
-      const s = await server.resolve({ id: '', name: req.modelName, version: req.modelVersion ? Number(req.modelVersion) : 0 });
+      const s = await server.resolve({ id: '', name: req.modelName, version: parseVersion('model_version', req.modelVersion) });
       const input = req.inputs.findIndex((t) => t.name === 'user');
       if (input < 0) throw invalidArgument('inputs', 'an input tensor named "user" is required');
       const t = req.inputs[input]!;
@@ -205,6 +228,8 @@ export async function startEvaluatorService(opts: EvaluatorServiceOptions) {
         users = [...t.contents.int64Contents, ...t.contents.intContents, ...t.contents.uintContents];
       else if (req.rawInputContents[input]) {
         const raw = req.rawInputContents[input]!;
+        const width = t.datatype === 'INT32' ? 4 : 8;
+        if (raw.byteLength % width !== 0) throw invalidArgument(`raw_input_contents[${input}]`, `${raw.byteLength} bytes is not a whole number of ${t.datatype || 'INT64'} values`);
         const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
         users = t.datatype === 'INT32'
           ? Array.from({ length: raw.byteLength / 4 }, (_, i) => dv.getInt32(4 * i, true))
@@ -215,6 +240,7 @@ export async function startEvaluatorService(opts: EvaluatorServiceOptions) {
       const kParam = req.parameters.k?.int64Param;
       const k = kParam !== undefined ? Number(kParam) : 10;
       checkK(s, k, 'parameters.k');
+      checkMemory('inputs[user]', answerBytes(users.length, k), budget, `top-${k} lists for ${users.length} users`);
       for (const u of users) checkUser(s, u);
       const rs = await Promise.all(users.map((u) => server.recommend(s, u, k, false)));
       const items: number[] = [];
@@ -246,6 +272,8 @@ export async function startEvaluatorService(opts: EvaluatorServiceOptions) {
       { name: 'inference.GRPCInferenceService', definition: inference.GRPCInferenceServiceService, implementation: inferenceImpl },
     ],
     opts.address,
+    // model uploads come in chunks of TENSOR_CHUNK_BYTES (1 MiB); other requests are small
+    { maxReceiveMessageBytes: 8 << 20 },
   );
   return {
     ...srv,

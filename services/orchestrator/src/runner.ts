@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { attack, common, data, evaluator, trainer } from '@robustrec/contracts';
 import { canonicalJson, datasetsDir, RrError } from '@robustrec/core';
-import { call, createClient, iterate } from '@robustrec/grpc';
+import { call, callOptions, createClient, iterate } from '@robustrec/grpc';
 import { jobOptionsToProto, trainConfigToProto } from '@robustrec/models';
 import type { AttackSpec, Cell, DatasetSpec, ExperimentSpec } from './spec';
 import { expandCells, poisons } from './spec';
@@ -156,7 +156,7 @@ export class Orchestrator {
     const c = createClient(data.DataServiceClient, this.endpoints.data);
     try {
       const req = datasetRequest(d);
-      const res = await call(c, c.importDataset, req);
+      const res = await call(c, c.importDataset, req, { kind: 'work' });
       this.events.log?.(`dataset ${d.name}: ${res.dataset!.id} (${res.dataset!.numUsers} users, ${res.dataset!.numItems} items${res.existed ? ', already stored' : ''})`);
       return res.dataset!.id;
     } finally {
@@ -169,8 +169,8 @@ export class Orchestrator {
     try {
       if (a.profiles) {
         const path = isAbsolute(a.profiles) ? a.profiles : join(datasetsDir(), a.profiles);
-        const imp = await call(dc, dc.importProfileSet, { datasetId, path, json: '', minLength: a.minLength ?? 10, generator: a.name.toLowerCase() });
-        const res = await call(dc, dc.derivePoisonedDataset, { datasetId, profileSetId: imp.profileSet!.id, name: '' });
+        const imp = await call(dc, dc.importProfileSet, { datasetId, path, json: '', minLength: a.minLength ?? 10, generator: a.name.toLowerCase() }, { kind: 'work' });
+        const res = await call(dc, dc.derivePoisonedDataset, { datasetId, profileSetId: imp.profileSet!.id, name: '' }, { kind: 'work' });
         this.events.log?.(`attack ${a.name}: imported ${imp.profileSet!.numProfiles} profiles (${imp.dropped} dropped) -> ${res.dataset!.id}`);
         return res.dataset!.id;
       }
@@ -190,7 +190,7 @@ export class Orchestrator {
           seed: a.seed ?? 2024,
         };
         let poisoned = '';
-        for await (const ev of iterate(ac.generate({ datasetId, config, derivePoisoned: true, timeoutSeconds: 0 }))) {
+        for await (const ev of iterate(ac.generate({ datasetId, config, derivePoisoned: true, timeoutSeconds: 0 }, callOptions('watch')))) {
           if (ev.result) {
             poisoned = ev.result.poisonedDataset!.id;
             this.events.log?.(`attack ${a.name}: generated ${ev.result.profileSet!.numProfiles} profiles in ${ev.result.seconds.toFixed(1)} s -> ${poisoned}`);
@@ -218,7 +218,7 @@ export class Orchestrator {
       // The idempotency key makes a re-run (after a crash) reattach to the same job.
       const { job } = await call(c, c.startJob, { datasetId, config: trainConfigOf(cell), options: jobOptionsOf(cell), name: `${spec.name}/${cell.model.variant}`, idempotencyKey: `${spec.name}:${cell.key}` });
       let last = job!;
-      for await (const ev of iterate(c.watchJob({ id: job!.id }))) {
+      for await (const ev of iterate(c.watchJob({ id: job!.id }, callOptions('watch')))) {
         last = ev.job!;
         if (ev.progress) this.events.epoch?.(cell, ev.progress.epoch, ev.progress.epochs, ev.progress.metrics, ev.progress.etaSeconds);
       }
@@ -233,7 +233,7 @@ export class Orchestrator {
   private async evaluate(modelId: string, datasetId: string, ks: number[], targetItems: number[]): Promise<evaluator.Evaluation> {
     const c = createClient(evaluator.EvaluatorServiceClient, this.endpoints.evaluator);
     try {
-      const res = await call(c, c.evaluate, { model: { id: modelId, name: '', version: 0 }, datasetId, split: common.Split.SPLIT_TEST, ks, targetItems });
+      const res = await call(c, c.evaluate, { model: { id: modelId, name: '', version: 0 }, datasetId, split: common.Split.SPLIT_TEST, ks, targetItems }, { kind: 'work' });
       return res.evaluation!;
     } finally {
       c.close();

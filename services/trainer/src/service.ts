@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import { data, trainer } from '@robustrec/contracts';
-import { failedPrecondition, homeDir, invalidArgument, newId, provenance, startTsWorker } from '@robustrec/core';
-import { call, createClient, registerModel, serverStream, startServer, unary, writeMessage } from '@robustrec/grpc';
-import { checkJobOptions, listComponents, jobOptionsFromProto, jobOptionsToProto, resolveTrainConfig, trainConfigFromProto, trainConfigToProto, Trainer } from '@robustrec/models';
+import { checkMemory, failedPrecondition, homeDir, invalidArgument, memoryBudget, newId, provenance, startTsWorker } from '@robustrec/core';
+import { call, peerClient, publicMessage, registerModel, serverStream, startServer, unary, writeMessage } from '@robustrec/grpc';
+import { checkJobOptions, listComponents, jobOptionsFromProto, jobOptionsToProto, resolveTrainConfig, trainConfigFromProto, trainConfigToProto, Trainer, type TrainConfig } from '@robustrec/models';
 import { isTerminal, JobStore, toMetrics, type JobRecord } from './jobs';
 import type { WorkerInput, WorkerMessage } from './worker';
 
@@ -28,6 +28,21 @@ export interface TrainerServiceOptions {
    * 1). Results do not depend on it; set 1 when several trainers share the cores.
    */
   threads?: number;
+  /** Memory budget in bytes (default: ROBUSTREC_MEMORY_BUDGET or the core default). */
+  memoryBudgetBytes?: number;
+}
+
+/**
+ * Refuses a job whose training state would not fit the memory budget: embeddings of every
+ * user and item with the optimiser's two moments and a gradient (4 float32 copies), NeuMF's
+ * MLP on top, and the dataset itself (train, valid and test as CSR, fetched into the worker).
+ */
+export function checkTrainingMemory(config: TrainConfig, d: data.Dataset, budget: number): void {
+  const rows = d.numUsers + d.numItems;
+  const params = rows * config.dim * 4 * 4 * (config.backbone.name === 'neumf' ? 2 : 1);
+  const interactions = d.numTrain + d.numValid + d.numTest;
+  const dataset = interactions * 16 + (d.numUsers + 1) * 4 * 3;
+  checkMemory('config.dim', params + dataset, budget, `training ${config.backbone.name} with dim ${config.dim} on ${d.numUsers} users × ${d.numItems} items`);
 }
 
 interface Running {
@@ -47,8 +62,10 @@ export class JobScheduler {
   private readonly running = new Map<string, Running>();
   private readonly dir: string;
   private closed = false;
+  private readonly budget: number;
 
   constructor(private readonly opts: TrainerServiceOptions) {
+    this.budget = memoryBudget(opts.memoryBudgetBytes);
     this.dir = join(opts.home ?? homeDir(), 'trainer');
     this.store = new JobStore(join(this.dir, 'trainer.db'));
     this.events.setMaxListeners(0);
@@ -68,13 +85,11 @@ export class JobScheduler {
     if (!req.config?.backbone?.name) throw invalidArgument('config.backbone.name', 'is required (e.g. "mf", "lightgcn", "neumf")');
     const config = resolveTrainConfig(trainConfigFromProto(req.config));
     const options = checkJobOptions(jobOptionsFromProto(req.options));
-    // The dataset must exist before a job is accepted (NOT_FOUND is forwarded as is).
-    const dc = createClient(data.DataServiceClient, this.opts.dataAddress);
-    try {
-      await call(dc, dc.getDataset, { id: req.datasetId });
-    } finally {
-      dc.close();
-    }
+    // The dataset must exist before a job is accepted (NOT_FOUND is forwarded as is), and
+    // the model it implies must fit the memory budget.
+    const dc = peerClient(data.DataServiceClient, this.opts.dataAddress);
+    const { dataset } = await call(dc, dc.getDataset, { id: req.datasetId }, { kind: 'lookup' });
+    checkTrainingMemory(config, dataset!, this.budget);
     const job: JobRecord = {
       id: newId('job'),
       name: req.name || `${config.backbone.name}-${config.defense.name}`,
@@ -253,7 +268,8 @@ export function toProtoJob(j: JobRecord): trainer.Job {
     state: j.state,
     epoch: j.epoch,
     modelId: j.modelId,
-    error: j.error,
+    // the stored error keeps its detail for the log; callers get the public form
+    error: publicMessage(j.error),
     createdAt: j.createdAt,
     startedAt: j.startedAt,
     finishedAt: j.finishedAt,
@@ -312,7 +328,8 @@ export async function startTrainerService(opts: TrainerServiceOptions) {
       });
     }),
   };
-  const server = await startServer([{ name: 'robustrec.v1.TrainerService', definition: trainer.TrainerServiceService, implementation: impl }], opts.address);
+  // requests are small: a config, an id
+  const server = await startServer([{ name: 'robustrec.v1.TrainerService', definition: trainer.TrainerServiceService, implementation: impl }], opts.address, { maxReceiveMessageBytes: 1 << 20 });
   scheduler.resume();
   return {
     ...server,
