@@ -14,7 +14,7 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { csrFromPairs, gowallaDir, hostDescription, peakRssBytes, Rng, rowOf, type Csr } from '@robustrec/core';
-import { builtinDescription, fromAuthorsJson, generators, Mf, resolveAttack, runBuiltin, sampleUsers, surrogateTargetHitRate, type Profile } from '../src/index';
+import { builtinSpec, fromAuthorsJson, generators, Mf, resolveAttack, runBuiltin, sampleUsers, surrogateTargetHitRate, type Profile } from '../src/index';
 
 const args = process.argv.slice(2);
 const flag = (n: string): string | undefined => {
@@ -49,7 +49,7 @@ async function runOne(name: string, outDir: string): Promise<void> {
   const { train, numItems, dir } = loadGowalla();
   const authors = fromAuthorsJson(readFileSync(join(dir, 'attacks', 'random.json'), 'utf8'));
   const params = Object.fromEntries((flag('--params') || '').split(',').filter(Boolean).map((kv) => [kv.split('=')[0]!, Number(kv.split('=')[1])]));
-  const cfg = resolveAttack({ generator: name, targetItems: authors.targets, budgetFraction: 0.01, params }, train, numItems, builtinDescription(name));
+  const cfg = resolveAttack({ generator: name, targetItems: authors.targets, budgetFraction: 0.01, params }, train, numItems, builtinSpec(name));
   const t0 = performance.now();
   let last = 0;
   const out = await runBuiltin(cfg, train, numItems, async (e) => {

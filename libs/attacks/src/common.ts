@@ -1,4 +1,4 @@
-import { columnCounts, type Csr, type Rng } from '@robustrec/core';
+import { columnCounts, type Csr, type ParamSpec, type Rng } from '@robustrec/core';
 import type { GenerateInput, Profile } from './types';
 
 /** Training popularity of every item (genuine users only). */
@@ -9,6 +9,9 @@ export function itemsByPopularity(pop: Uint32Array): Uint32Array {
   const order = Uint32Array.from({ length: pop.length }, (_, i) => i);
   return order.sort((a, b) => pop[b]! - pop[a]! || a - b);
 }
+
+/** Every generator's length_spread parameter (see profileLengths). */
+export const lengthSpread: ParamSpec = { default: 0.3, min: 0, max: 1, description: 'profile lengths are uniform in [L(1-s), L(1+s)] around the mean length L' };
 
 /**
  * Per-profile lengths: uniform in [L(1-s), L(1+s)] (s = params.length_spread), so that the

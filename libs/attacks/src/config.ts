@@ -1,7 +1,6 @@
-import { checkNumber, invalidArgument, notFound, Rng, type Csr } from '@robustrec/core';
+import { checkNumber, invalidArgument, notFound, resolveComponent, Rng, type ComponentSpec, type Csr } from '@robustrec/core';
 import { itemPopularity } from './common';
 import { generators } from './generators/index';
-import type { GeneratorDescription } from './types';
 
 export type TargetSelection = 'unpopular' | 'popular' | 'random';
 
@@ -33,17 +32,17 @@ export interface ResolvedAttack {
 export const DEFAULTS = { numTargets: 5, budgetFraction: 0.01, seed: 2024, unpopularQuantile: 0.1 } as const;
 
 /**
- * Merges request params/options over a generator's defaults; an unknown name is
- * INVALID_ARGUMENT naming "generator.params.<name>". Shared by built-in and external generators.
+ * The spec of an external generator from what it describes of itself (AttackGenerator.Describe):
+ * its params and options with their defaults, unbounded beyond being finite (a plug-in checks
+ * its own ranges).
  */
-export function mergeParams(desc: Pick<GeneratorDescription, 'defaultParams' | 'defaultOptions'>, params: Record<string, number> = {}, options: Record<string, string> = {}) {
-  for (const [k, v] of Object.entries(params)) {
-    if (!(k in desc.defaultParams)) throw invalidArgument(`generator.params.${k}`, `unknown parameter (accepted: ${Object.keys(desc.defaultParams).join(', ') || 'none'})`);
-    checkNumber(`generator.params.${k}`, v);
-  }
-  for (const k of Object.keys(options))
-    if (!(k in desc.defaultOptions)) throw invalidArgument(`generator.options.${k}`, `unknown option (accepted: ${Object.keys(desc.defaultOptions).join(', ') || 'none'})`);
-  return { params: { ...desc.defaultParams, ...params }, options: { ...desc.defaultOptions, ...options } };
+export function externalSpec(d: { name: string; description: string; defaultParams: Record<string, number>; defaultOptions: Record<string, string> }): ComponentSpec {
+  return {
+    name: d.name,
+    description: d.description,
+    params: Object.fromEntries(Object.entries(d.defaultParams).map(([k, v]) => [k, { default: v, description: '' }])),
+    options: Object.fromEntries(Object.entries(d.defaultOptions).map(([k, v]) => [k, { default: v, description: '' }])),
+  };
 }
 
 /**
@@ -73,13 +72,13 @@ export function chooseTargets(train: Csr, k: number, selection: TargetSelection,
 
 /**
  * Resolves the parameters common to every attack (targets, budget, profile length, seed)
- * against the training data, and the generator-specific params against `desc` (the
- * built-in description, or the external generator's Describe answer).
+ * against the training data, and the generator-specific params against `spec` (the
+ * built-in spec, or externalSpec of the external generator's Describe answer).
  */
-export function resolveAttack(req: AttackRequest, train: Csr, numItems: number, desc: GeneratorDescription, rng?: Rng): ResolvedAttack {
+export function resolveAttack(req: AttackRequest, train: Csr, numItems: number, spec: ComponentSpec, rng?: Rng): ResolvedAttack {
   const numGenuine = train.numRows;
   const seed = req.seed ? checkNumber('config.seed', req.seed, 0, Number.MAX_SAFE_INTEGER, true) : DEFAULTS.seed;
-  const { params, options } = mergeParams(desc, req.params, req.options);
+  const { params, options } = resolveComponent(spec, req, 'generator');
   let targetItems: number[];
   if (req.targetItems?.length) {
     req.targetItems.forEach((t, i) => checkNumber(`config.target_items[${i}]`, t, 0, numItems - 1, true));
@@ -101,12 +100,12 @@ export function resolveAttack(req: AttackRequest, train: Csr, numItems: number, 
     : Math.min(numItems, Math.max(avg, targetItems.length + 1));
   // profiles hold targets plus at least one filler (DP-style generators use one target each)
   if (profileLength < 2) throw invalidArgument('config.profile_length', `must be at least 2, got ${profileLength}`);
-  return { generator: desc.name, params, options, targetItems, numFakeUsers, profileLength, seed };
+  return { generator: spec.name, params, options, targetItems, numFakeUsers, profileLength, seed };
 }
 
-/** Description of a built-in generator; NOT_FOUND for an unknown name. */
-export function builtinDescription(name: string): GeneratorDescription {
+/** The spec of a built-in generator; NOT_FOUND for an unknown name. */
+export function builtinSpec(name: string): ComponentSpec {
   const g = generators.get(name);
   if (!g) throw notFound('generator', name);
-  return g.describe();
+  return g.spec;
 }

@@ -1,4 +1,4 @@
-import type { Csr, Rng } from '@robustrec/core';
+import type { ComponentSpec, Csr, Rng } from '@robustrec/core';
 
 /** One fake user's profile: item ids (targets included), sorted, unique. */
 export interface Profile {
@@ -13,13 +13,6 @@ export interface ProgressEvent {
   message?: string;
 }
 
-/** Self-description of a generator: accepted params/options with their defaults. */
-export interface GeneratorDescription {
-  name: string;
-  description: string;
-  defaultParams: Record<string, number>;
-  defaultOptions: Record<string, string>;
-}
 
 export interface GenerateInput {
   /** Training interactions of the genuine users only (the black-box attacker's view). */
@@ -29,7 +22,7 @@ export interface GenerateInput {
   numFakeUsers: number;
   /** Mean profile length including targets. */
   profileLength: number;
-  /** Defaults merged with the request (validated against the description). */
+  /** The request's params/options over the generator's defaults, validated against its spec. */
   params: Record<string, number>;
   options: Record<string, string>;
   rng: Rng;
@@ -47,6 +40,7 @@ export interface GenerateOutput {
 }
 
 export interface AttackGenerator {
-  describe(): GeneratorDescription;
+  /** Name, description, and accepted params (defaults, bounds) and options: the platform's one parameter schema. */
+  readonly spec: ComponentSpec;
   generate(input: GenerateInput): Promise<GenerateOutput>;
 }

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gowallaDir, Rng, RrError, rowOf } from '@robustrec/core';
 import {
-  builtinDescription,
+  builtinSpec,
   chooseTargets,
   fromAuthorsJson,
   generators,
@@ -20,7 +20,7 @@ const train = syntheticTrain();
 const numItems = train.numCols;
 const pop = itemPopularity(train);
 
-const resolve = (req: AttackRequest) => resolveAttack(req, train, numItems, builtinDescription(req.generator));
+const resolve = (req: AttackRequest) => resolveAttack(req, train, numItems, builtinSpec(req.generator));
 const expectCode = (fn: () => unknown, code: string, field: string): void => {
   try {
     fn();
@@ -43,10 +43,10 @@ describe('registry', () => {
   it('holds the six built-in attacks under their described names', () => {
     expect([...generators.keys()]).toEqual(['random', 'bandwagon', 'average', 'segment', 'dp', 'rev']);
     for (const [name, g] of generators) {
-      const d = g.describe();
+      const d = g.spec;
       expect(d.name).toBe(name);
       expect(d.description.length).toBeGreaterThan(10);
-      for (const v of Object.values(d.defaultParams)) expect(Number.isFinite(v)).toBe(true);
+      for (const p of Object.values(d.params)) expect(Number.isFinite(p.default)).toBe(true);
     }
   });
 });
@@ -81,7 +81,10 @@ describe('common parameters', () => {
     expectCode(() => resolve({ generator: 'random', options: { x: 'y' } }), 'INVALID_ARGUMENT', 'generator.options.x');
     expectCode(() => resolve({ generator: 'random', budgetFraction: -1 }), 'INVALID_ARGUMENT', 'config.budget_fraction');
     expectCode(() => resolve({ generator: 'random', numTargets: 10_000 }), 'INVALID_ARGUMENT', 'config.num_targets');
-    expectCode(() => builtinDescription('nosuch'), 'NOT_FOUND', 'nosuch');
+    expectCode(() => builtinSpec('nosuch'), 'NOT_FOUND', 'nosuch');
+    // bounds come from the generator's spec and are checked before it runs
+    expectCode(() => resolve({ generator: 'bandwagon', params: { popular_share: 2 } }), 'INVALID_ARGUMENT', 'generator.params.popular_share');
+    expectCode(() => resolve({ generator: 'dp', params: { dim: 1.5 } }), 'INVALID_ARGUMENT', 'generator.params.dim');
   });
 });
 

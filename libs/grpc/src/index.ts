@@ -8,3 +8,4 @@ export * from './models';
 export * from './guard';
 export * from './descriptors';
 export * from './reflection';
+export * from './components';

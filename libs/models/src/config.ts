@@ -1,4 +1,4 @@
-import { defaultOptions, defaultParams, invalidArgument, resolveComponent, resolveParams, type ComponentSpec, type ParamSpec, type ResolvedComponent } from '@robustrec/core';
+import { defaultParams, invalidArgument, resolveComponent, resolveParams, type ComponentSpec, type ParamSpec, type ResolvedComponent } from '@robustrec/core';
 import type { OptimizerKind } from '@robustrec/engine';
 import { backbones } from './backbones';
 import { defenses } from './defenses';
@@ -90,14 +90,16 @@ export function checkJobOptions(o: JobOptions): JobOptions {
   return { trainOnValid: o.trainOnValid === true, evalEvery: o.evalEvery };
 }
 
-export interface ComponentInfo {
-  name: string;
-  description: string;
-  defaultParams: Record<string, number>;
-  defaultOptions: Record<string, string>;
+/** Every component a training config names, and the training options as a component ("train"): what ListComponents lists. */
+export function componentSpecs(): { backbones: ComponentSpec[]; defenses: ComponentSpec[]; train: ComponentSpec } {
+  return {
+    backbones: Object.values(backbones),
+    defenses: Object.values(defenses),
+    train: {
+      name: 'train',
+      description: 'training options of TrainConfig',
+      params: TRAIN_OPTIONS,
+      options: { optimizer: { default: TRAIN_DEFAULTS.optimizer, values: OPTIMIZERS, description: 'adamw: dense AdamW (lazy-exact); sparse_adam: only touched rows' } },
+    },
+  };
 }
-
-const info = (s: ComponentSpec): ComponentInfo => ({ name: s.name, description: s.description, defaultParams: defaultParams(s), defaultOptions: defaultOptions(s) });
-
-export const listBackbones = (): ComponentInfo[] => Object.values(backbones).map(info);
-export const listDefenses = (): ComponentInfo[] => Object.values(defenses).map(info);

@@ -1,8 +1,6 @@
-import { common, trainer } from '@robustrec/contracts';
-import { invalidArgument, type ComponentSpec } from '@robustrec/core';
-import { backbones } from './backbones';
-import { defenses } from './defenses';
-import { OPTIMIZERS, TRAIN_OPTION_NAMES, TRAIN_OPTIONS, TRAIN_DEFAULTS, type JobOptions, type TrainConfig, type TrainConfigInput } from './config';
+import { trainer } from '@robustrec/contracts';
+import { invalidArgument } from '@robustrec/core';
+import { OPTIMIZERS, TRAIN_OPTION_NAMES, type JobOptions, type TrainConfig, type TrainConfigInput } from './config';
 
 /**
  * The one converter between the library's training configuration and trainer.proto, used
@@ -42,27 +40,3 @@ export function trainConfigFromProto(c: trainer.TrainConfig | undefined): TrainC
 export const jobOptionsToProto = (o: JobOptions): trainer.JobOptions => ({ trainOnValid: o.trainOnValid, evalEvery: o.evalEvery });
 export const jobOptionsFromProto = (o: trainer.JobOptions | undefined): JobOptions => ({ trainOnValid: o?.trainOnValid ?? false, evalEvery: o?.evalEvery ?? 0 });
 
-/** A component's schema as proto ComponentInfo (what clients discover before they send a ComponentConfig). */
-export function componentInfoToProto(s: ComponentSpec): common.ComponentInfo {
-  return {
-    name: s.name,
-    description: s.description,
-    params: Object.entries(s.params).map(([name, p]) => ({ name, defaultValue: p.default, min: p.min, max: p.max, positive: p.positive ?? false, integer: p.integer ?? false, description: p.description })),
-    options: Object.entries(s.options).map(([name, o]) => ({ name, defaultValue: o.default, values: [...(o.values ?? [])], description: o.description })),
-  };
-}
-
-/** TrainerService.ListComponents: every backbone and defense, and the training options. */
-export function listComponents(): trainer.ListComponentsResponse {
-  const train: ComponentSpec = {
-    name: 'train',
-    description: 'training options of TrainConfig',
-    params: TRAIN_OPTIONS,
-    options: { optimizer: { default: TRAIN_DEFAULTS.optimizer, values: OPTIMIZERS, description: 'adamw: dense AdamW (lazy-exact); sparse_adam: only touched rows' } },
-  };
-  return {
-    backbones: Object.values(backbones).map(componentInfoToProto),
-    defenses: Object.values(defenses).map(componentInfoToProto),
-    trainOptions: componentInfoToProto(train),
-  };
-}

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { RrError } from '@robustrec/core';
 import { referenceLightGcnLoss, referenceMfLoss, normalizedAdjacency, type ReferenceMagnitude } from '@robustrec/engine';
 import {
-  NonFiniteLossError, Trainer, createScorer, decodeCheckpoint, encodeCheckpoint, listBackbones, listDefenses, resolveTrainConfig, type TrainConfigInput,
+  NonFiniteLossError, Trainer, createScorer, decodeCheckpoint, encodeCheckpoint, componentSpecs, resolveTrainConfig, type TrainConfigInput,
 } from '../src';
 import { synthetic } from './helpers';
 
@@ -85,8 +85,8 @@ describe('config', () => {
     expect(c).toMatchObject({ epochs: 30, batchSize: 2048, dim: 64, lr: 1e-3, weightDecay: 0.01, l2: 1e-4, optimizer: 'adamw', seed: 2024, initStd: 0.1 });
     expect(c.defense.params).toEqual({ rho: 0.3, lambda: 1, warmup_epochs: 5, user_lmb: 2 });
     expect(c.defense.options).toEqual({ magnitude: 'published' });
-    expect(listBackbones().map((b) => b.name)).toEqual(['mf', 'lightgcn', 'neumf']);
-    expect(listDefenses().map((d) => d.name)).toEqual(['none', 'apr', 'pamacf', 'sharpcf', 'vat']);
+    expect(componentSpecs().backbones.map((b) => b.name)).toEqual(['mf', 'lightgcn', 'neumf']);
+    expect(componentSpecs().defenses.map((d) => d.name)).toEqual(['none', 'apr', 'pamacf', 'sharpcf', 'vat']);
   });
   const bad: Array<[string, TrainConfigInput]> = [
     ['config.defense.params.eps', { backbone: { name: 'mf' }, defense: { name: 'apr', params: { eps: -0.1 } } }],

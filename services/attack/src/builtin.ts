@@ -1,5 +1,5 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
-import { builtinDescription, generators, resolveAttack, type GenerateOutput, type ResolvedAttack } from '@robustrec/attacks';
+import { builtinSpec, generators, resolveAttack, type GenerateOutput, type ResolvedAttack } from '@robustrec/attacks';
 import { common, generator } from '@robustrec/contracts';
 import { checkMemory, invalidArgument, permissionDenied, RrError, startTsWorker, type Csr, type ErrorCode } from '@robustrec/core';
 import { fetchInteractionData, serverStream, unary, writeMessage } from '@robustrec/grpc';
@@ -62,6 +62,8 @@ export function builtinGeneratorServer(opts: BuiltinGeneratorOptions): generator
         address: '',
         defaultParams: {},
         defaultOptions: {},
+        params: [],
+        options: [],
       },
     })),
     generateProfiles: serverStream(async (req: generator.GenerateProfilesRequest, call: ServerWritableStream<generator.GenerateProfilesRequest, generator.GenerateProfilesResponse>) => {
@@ -71,7 +73,7 @@ export function builtinGeneratorServer(opts: BuiltinGeneratorOptions): generator
       checkDataAddress(req.dataServiceAddress, opts.allowedDataAddresses());
       const { data } = await fetchInteractionData(req.dataServiceAddress, req.datasetId, [common.Split.SPLIT_TRAIN]);
       const train = genuineRows(data.train, data.numGenuineUsers);
-      const cfg = resolveAttack(requestFromProto(req.config!), train, data.numItems, builtinDescription(name));
+      const cfg = resolveAttack(requestFromProto(req.config!), train, data.numItems, builtinSpec(name));
       checkAttackMemory(cfg, opts.memoryBudgetBytes);
       const out = await runInWorker(cfg, train, data.numItems, call);
       for (let i = 0; i < out.profiles.length; i += CHUNK)

@@ -1,5 +1,7 @@
 import { attack } from '@robustrec/contracts';
-import type { AttackRequest, GeneratorDescription, ResolvedAttack, TargetSelection } from '@robustrec/attacks';
+import type { AttackRequest, ResolvedAttack, TargetSelection } from '@robustrec/attacks';
+import { defaultOptions, defaultParams, type ComponentSpec } from '@robustrec/core';
+import { componentInfoToProto } from '@robustrec/grpc';
 
 const SELECTION: Record<number, TargetSelection> = {
   [attack.TargetSelection.TARGET_SELECTION_UNSPECIFIED]: 'unpopular',
@@ -38,6 +40,7 @@ export function resolvedToProto(r: ResolvedAttack, selection: attack.TargetSelec
   };
 }
 
-export function infoFromDescription(d: GeneratorDescription, builtin: boolean, address: string): attack.GeneratorInfo {
-  return { name: d.name, description: d.description, builtin, address, defaultParams: d.defaultParams, defaultOptions: d.defaultOptions };
+export function infoFromSpec(s: ComponentSpec, builtin: boolean, address: string): attack.GeneratorInfo {
+  const { params, options } = componentInfoToProto(s);
+  return { name: s.name, description: s.description, builtin, address, defaultParams: defaultParams(s), defaultOptions: defaultOptions(s), params, options };
 }

@@ -1,8 +1,12 @@
 import { openDatabase, type Db } from '@robustrec/store';
-import type { GeneratorDescription } from '@robustrec/attacks';
 
 /** An external generator registered by address, persisted in <home>/attack/attack.db. */
-export interface ExternalGenerator extends GeneratorDescription {
+export interface ExternalGenerator {
+  /** What its Describe answered (externalSpec turns it into a parameter schema). */
+  name: string;
+  description: string;
+  defaultParams: Record<string, number>;
+  defaultOptions: Record<string, string>;
   address: string;
   registeredAt: string;
 }

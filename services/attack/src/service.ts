@@ -1,11 +1,11 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
-import { builtinDescription, generators, resolveAttack, validateProfiles, type GeneratorDescription, type Profile } from '@robustrec/attacks';
+import { builtinSpec, externalSpec, generators, resolveAttack, validateProfiles, type Profile } from '@robustrec/attacks';
 import { attack, common, data, generator } from '@robustrec/contracts';
-import { invalidArgument, isRrError, notFound, nowSeconds, peakRssBytes, permissionDenied, provenance, RrError, unavailable } from '@robustrec/core';
+import { invalidArgument, type ComponentSpec, isRrError, notFound, nowSeconds, peakRssBytes, permissionDenied, provenance, RrError, unavailable } from '@robustrec/core';
 import { call, createClient, fetchInteractionData, fromServiceError, iterate, peerClient, serverStream, unary, writeMessage } from '@robustrec/grpc';
 import { timingSafeEqual } from 'node:crypto';
 import { checkAttackMemory, genuineRows } from './builtin';
-import { infoFromDescription, requestFromProto, resolvedToProto } from './convert';
+import { infoFromSpec, requestFromProto, resolvedToProto } from './convert';
 import type { GeneratorRegistry } from './registry';
 
 export interface AttackServiceDeps {
@@ -57,18 +57,18 @@ async function checkDataset(dataAddress: string, id: string): Promise<void> {
 export function attackServer(deps: AttackServiceDeps): attack.AttackServiceServer {
   const { registry, dataAddress } = deps;
 
-  const lookup = (name: string): { desc: GeneratorDescription; address: string; builtin: boolean } => {
-    if (generators.has(name)) return { desc: builtinDescription(name), address: deps.selfAddress(), builtin: true };
+  const lookup = (name: string): { spec: ComponentSpec; address: string; builtin: boolean } => {
+    if (generators.has(name)) return { spec: builtinSpec(name), address: deps.selfAddress(), builtin: true };
     const ext = registry.get(name);
     if (!ext) throw notFound('generator', name || '(empty config.generator.name)');
-    return { desc: ext, address: ext.address, builtin: false };
+    return { spec: externalSpec(ext), address: ext.address, builtin: false };
   };
 
   return {
     listGenerators: unary(async () => ({
       generators: [
-        ...[...generators.values()].map((g) => infoFromDescription(g.describe(), true, '')),
-        ...registry.list().map((g) => infoFromDescription(g, false, g.address)),
+        ...[...generators.values()].map((g) => infoFromSpec(g.spec, true, '')),
+        ...registry.list().map((g) => infoFromSpec(externalSpec(g), false, g.address)),
       ],
     })),
 
@@ -83,7 +83,7 @@ export function attackServer(deps: AttackServiceDeps): attack.AttackServiceServe
         if (!Number.isFinite(v)) throw invalidArgument(`generator.default_params.${k}`, `not finite: ${v}`);
       const ext = { name, description: info.description, defaultParams: info.defaultParams, defaultOptions: info.defaultOptions, address: req.address, registeredAt: new Date().toISOString() };
       registry.put(ext);
-      return { generator: infoFromDescription(ext, false, req.address) };
+      return { generator: infoFromSpec(externalSpec(ext), false, req.address) };
     }),
 
     unregisterGenerator: unary(async (req: attack.UnregisterGeneratorRequest) => {
@@ -106,7 +106,7 @@ export function attackServer(deps: AttackServiceDeps): attack.AttackServiceServe
       await checkDataset(dataAddress, req.datasetId);
       const { dataset, data: d } = await fetchInteractionData(dataAddress, req.datasetId, [common.Split.SPLIT_TRAIN]);
       const train = genuineRows(d.train, d.numGenuineUsers);
-      const resolved = resolveAttack(requestFromProto(req.config), train, d.numItems, g.desc);
+      const resolved = resolveAttack(requestFromProto(req.config), train, d.numItems, g.spec);
       checkAttackMemory(resolved, deps.memoryBudgetBytes);
       const config = resolvedToProto(resolved, req.config.targetSelection);
 

@@ -79,6 +79,8 @@ describe('AttackService', () => {
     expect(res.generators.map((g) => g.name)).toEqual(['random', 'bandwagon', 'average', 'segment', 'dp', 'rev']);
     expect(res.generators.every((g) => g.builtin && g.address === '')).toBe(true);
     expect(res.generators.find((g) => g.name === 'dp')!.defaultParams.decay).toBe(0.9);
+    // the same schema the request is resolved against: bounds and descriptions
+    expect(res.generators.find((g) => g.name === 'bandwagon')!.params.find((p) => p.name === 'popular_share')).toMatchObject({ defaultValue: 0.5, min: 0, max: 1 });
   });
 
   it('also serves the built-ins through the AttackGenerator contract', async () => {

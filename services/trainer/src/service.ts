@@ -5,8 +5,8 @@ import { rmSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import { data, trainer } from '@robustrec/contracts';
 import { checkMemory, failedPrecondition, homeDir, invalidArgument, memoryBudget, newId, provenance, startTsWorker } from '@robustrec/core';
-import { call, peerClient, publicMessage, registerModel, serverStream, startServer, unary, writeMessage } from '@robustrec/grpc';
-import { checkJobOptions, listComponents, jobOptionsFromProto, jobOptionsToProto, resolveTrainConfig, trainConfigFromProto, trainConfigToProto, Trainer, type TrainConfig } from '@robustrec/models';
+import { call, componentInfoToProto, peerClient, publicMessage, registerModel, serverStream, startServer, unary, writeMessage } from '@robustrec/grpc';
+import { checkJobOptions, componentSpecs, jobOptionsFromProto, jobOptionsToProto, resolveTrainConfig, trainConfigFromProto, trainConfigToProto, Trainer, type TrainConfig } from '@robustrec/models';
 import { isTerminal, JobStore, toMetrics, type JobRecord } from './jobs';
 import type { WorkerInput, WorkerMessage } from './worker';
 
@@ -288,7 +288,10 @@ export async function startTrainerService(opts: TrainerServiceOptions) {
     startJob: unary(async (req) => ({ job: toProtoJob(await scheduler.start(req)) })),
     getJob: unary((req) => ({ job: toProtoJob(scheduler.store.get(req.id)) })),
     listJobs: unary((req) => ({ jobs: scheduler.store.list(req.state || undefined).map(toProtoJob) })),
-    listComponents: unary(() => listComponents()),
+    listComponents: unary(() => {
+      const s = componentSpecs();
+      return { backbones: s.backbones.map(componentInfoToProto), defenses: s.defenses.map(componentInfoToProto), trainOptions: componentInfoToProto(s.train) };
+    }),
     cancelJob: unary((req) => ({ job: toProtoJob(scheduler.cancel(req.id)) })),
     watchJob: serverStream(async (req, call) => {
       const first = scheduler.store.get(req.id);

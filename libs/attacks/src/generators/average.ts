@@ -1,4 +1,4 @@
-import { fillerProfiles, itemPopularity, weightedDraw } from '../common';
+import { fillerProfiles, itemPopularity, lengthSpread, weightedDraw } from '../common';
 import type { AttackGenerator } from '../types';
 
 /**
@@ -7,12 +7,12 @@ import type { AttackGenerator } from '../types';
  * drawn proportionally to training popularity (plus `smoothing`, so unseen items keep a chance).
  */
 export const average: AttackGenerator = {
-  describe: () => ({
+  spec: {
     name: 'average',
     description: 'Targets plus fillers drawn proportionally to item popularity',
-    defaultParams: { smoothing: 1, length_spread: 0.3 },
-    defaultOptions: {},
-  }),
+    params: { smoothing: { default: 1, min: 0, description: 'added to every item\'s popularity (unseen items keep a chance)' }, length_spread: lengthSpread },
+    options: {},
+  },
   async generate(input) {
     const { rng } = input;
     const pop = itemPopularity(input.train);

@@ -1,5 +1,4 @@
-import { checkNumber } from '@robustrec/core';
-import { fillerProfiles, fillTo, itemPopularity, itemsByPopularity, uniformDraw } from '../common';
+import { fillerProfiles, fillTo, itemPopularity, itemsByPopularity, lengthSpread, uniformDraw } from '../common';
 import type { AttackGenerator } from '../types';
 
 /**
@@ -11,16 +10,20 @@ import type { AttackGenerator } from '../types';
  * popular_fraction = N / num_items with popular_share = 1.
  */
 export const bandwagon: AttackGenerator = {
-  describe: () => ({
+  spec: {
     name: 'bandwagon',
     description: 'Targets plus a share of fillers from the most popular items, the rest random',
-    defaultParams: { popular_share: 0.5, popular_fraction: 0.1, length_spread: 0.3 },
-    defaultOptions: {},
-  }),
+    params: {
+      popular_share: { default: 0.5, min: 0, max: 1, description: 'share of each profile\'s fillers drawn from the popular items' },
+      popular_fraction: { default: 0.1, min: 0, max: 1, description: 'the popular items: this top fraction of items by training popularity' },
+      length_spread: lengthSpread,
+    },
+    options: {},
+  },
   async generate(input) {
     const { targets, numItems, rng, params } = input;
-    const share = checkNumber('generator.params.popular_share', params.popular_share!, 0, 1);
-    const frac = checkNumber('generator.params.popular_fraction', params.popular_fraction!, 0, 1);
+    const share = params.popular_share!;
+    const frac = params.popular_fraction!;
     const order = itemsByPopularity(itemPopularity(input.train));
     const popular = order.subarray(0, Math.max(1, Math.round(frac * numItems)));
     const draw = uniformDraw(rng, numItems);

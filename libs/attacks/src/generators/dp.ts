@@ -1,5 +1,5 @@
 import { checkNumber, csrFromPairs, rowOf, type Csr } from '@robustrec/core';
-import { profileLengths, toProfile, topK } from '../common';
+import { lengthSpread, profileLengths, toProfile, topK } from '../common';
 import { Mf, sampleUsers, surrogateTargetHitRate } from '../surrogate/mf';
 import type { AttackGenerator } from '../types';
 
@@ -15,39 +15,34 @@ import type { AttackGenerator } from '../types';
  * holds every target, all_targets = 0 keeps only its own target as in the authors' file.
  */
 export const dp: AttackGenerator = {
-  describe: () => ({
+  spec: {
     name: 'dp',
     description: 'DP attack (Huang et al. 2021): surrogate MF, adversarial rounds, decayed top-score fillers',
-    defaultParams: {
-      dim: 32,
-      epochs: 15,
-      lr: 0.05,
-      reg: 0.001,
-      rounds: 3,
-      sample_users: 1000,
-      top_k: 10,
-      adv_lr: 0.05,
-      l2: 0.01,
-      decay: 0.9,
-      all_targets: 1,
-      eval_users: 500,
-      length_spread: 0.3,
+    params: {
+      dim: { default: 32, min: 1, max: 512, integer: true, description: 'surrogate MF dimension' },
+      epochs: { default: 15, min: 0, max: 10_000, integer: true, description: 'surrogate BPR epochs before the adversarial rounds' },
+      lr: { default: 0.05, min: 0, description: 'surrogate learning rate' },
+      reg: { default: 0.001, min: 0, description: 'surrogate L2 regularisation' },
+      rounds: { default: 3, min: 0, max: 1000, integer: true, description: 'adversarial rounds (each followed by one BPR epoch)' },
+      sample_users: { default: 1000, min: 1, max: 1e9, integer: true, description: 'genuine users taking an adversarial step per round' },
+      top_k: { default: 10, min: 1, integer: true, description: 'K: the target is pushed above each user\'s K-th best score' },
+      adv_lr: { default: 0.05, min: 0, description: 'step size of the adversarial steps' },
+      l2: { default: 0.01, min: 0, description: 'L2 step on the seed fake user\'s scores' },
+      decay: { default: 0.9, min: 0, max: 1, description: 'selection weight of an item is multiplied by this each time a fake user takes it' },
+      all_targets: { default: 1, min: 0, max: 1, integer: true, description: '1: every target in every profile; 0: one target per fake user (the authors\' file)' },
+      eval_users: { default: 500, min: 1, integer: true, description: 'users of the surrogate T-HR@50 diagnostic' },
+      length_spread: lengthSpread,
     },
-    defaultOptions: {},
-  }),
+    options: {},
+  },
   async generate(input) {
     const { train, numItems, targets, rng, params, onProgress } = input;
-    const int = (name: string, min: number, max = 1e9): number => checkNumber(`generator.params.${name}`, params[name]!, min, max, true);
-    const num = (name: string, min: number, max = Infinity): number => checkNumber(`generator.params.${name}`, params[name]!, min, max);
-    const dim = int('dim', 1, 512);
-    const epochs = int('epochs', 0, 10_000);
-    const rounds = int('rounds', 0, 1000);
-    const K = int('top_k', 1, numItems - 1);
-    const [lr, reg, advLr, l2] = [num('lr', 0), num('reg', 0), num('adv_lr', 0), num('l2', 0)];
-    const decay = num('decay', 0, 1);
+    const p = (name: string): number => params[name]!;
+    const [dim, epochs, rounds, lr, reg, advLr, l2, decay] = [p('dim'), p('epochs'), p('rounds'), p('lr'), p('reg'), p('adv_lr'), p('l2'), p('decay')];
+    const K = checkNumber('generator.params.top_k', p('top_k'), 1, numItems - 1, true);
     // 1 (default): every target in every profile, which measured stronger than Random (see
     // docs/benchmarks.md); 0: one target per fake user, the layout of the authors' file
-    const allTargets = int('all_targets', 0, 1) === 1;
+    const allTargets = p('all_targets') === 1;
     const numGenuine = train.numRows;
 
     // genuine rows + one seed fake user per target holding only that target
@@ -63,7 +58,7 @@ export const dp: AttackGenerator = {
     const { U, V } = model;
     const scores = new Float32Array(numItems);
     const advRng = rng.fork('dp-adv');
-    const sampleN = int('sample_users', 1, 1e9);
+    const sampleN = p('sample_users');
     for (let r = 0; r < rounds; r++) {
       for (const [ti, t] of targets.entries()) {
         const f = numGenuine + ti;
@@ -113,7 +108,7 @@ export const dp: AttackGenerator = {
     });
     await onProgress({ phase: 'profiles', done: profiles.length, total: profiles.length });
 
-    const evalUsers = sampleUsers(rng.fork('dp-eval'), numGenuine, int('eval_users', 1));
+    const evalUsers = sampleUsers(rng.fork('dp-eval'), numGenuine, p('eval_users'));
     const thr = surrogateTargetHitRate((u, out) => model.scoreAll(u, out), train, numItems, targets, evalUsers, 50);
     return { profiles, diagnostics: [{ name: 'surrogate_t_hr', k: 50, value: thr }] };
   },

@@ -8,5 +8,5 @@ import { segment } from './segment';
 
 /** The registry of built-in generators: adding an attack = one file + one line here. */
 export const generators: ReadonlyMap<string, AttackGenerator> = new Map(
-  [random, bandwagon, average, segment, dp, rev].map((g) => [g.describe().name, g]),
+  [random, bandwagon, average, segment, dp, rev].map((g) => [g.spec.name, g]),
 );

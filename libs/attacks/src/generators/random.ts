@@ -1,14 +1,14 @@
-import { fillerProfiles, uniformDraw } from '../common';
+import { fillerProfiles, lengthSpread, uniformDraw } from '../common';
 import type { AttackGenerator } from '../types';
 
 /** Random attack: every target + fillers drawn uniformly over all items. */
 export const random: AttackGenerator = {
-  describe: () => ({
+  spec: {
     name: 'random',
     description: 'Targets plus uniformly random filler items',
-    defaultParams: { length_spread: 0.3 },
-    defaultOptions: {},
-  }),
+    params: { length_spread: lengthSpread },
+    options: {},
+  },
   async generate(input) {
     const { numItems, rng } = input;
     const draw = uniformDraw(rng, numItems);

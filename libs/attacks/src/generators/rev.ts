@@ -1,5 +1,5 @@
-import { checkNumber, rowOf } from '@robustrec/core';
-import { itemPopularity, itemsByPopularity, profileLengths, toProfile, topK } from '../common';
+import { rowOf } from '@robustrec/core';
+import { itemPopularity, itemsByPopularity, lengthSpread, profileLengths, toProfile, topK } from '../common';
 import { sampleUsers, scoreRow, surrogateTargetHitRate } from '../surrogate/mf';
 import { alsSweep, axpy, gradient, hessianVector, largestCurvature, makeProblem, mixedGradient, type Theta, type WmfProblem } from '../surrogate/wmf';
 import type { AttackGenerator } from '../types';
@@ -29,49 +29,42 @@ import type { AttackGenerator } from '../types';
  * are kept: 346 MiB peak RSS for the whole process on Gowalla (docs/benchmarks.md).
  */
 export const rev: AttackGenerator = {
-  describe: () => ({
+  spec: {
     name: 'rev',
     description: 'Rev attack (Tang et al. 2020): unrolled WMF surrogate, gradient on fake data, best by surrogate T-HR@50',
-    defaultParams: {
-      dim: 32,
-      w0: 0.05,
-      reg: 1,
-      candidates: 0,
-      rounds: 8,
-      init_sweeps: 4,
-      sweeps: 1,
-      unroll: 3,
-      step: 0.5,
-      adv_users: 300,
-      eval_users: 500,
-      length_spread: 0.3,
-      init_real: 1,
-      decay: 0.7,
+    params: {
+      dim: { default: 32, min: 1, max: 256, integer: true, description: 'surrogate WMF dimension' },
+      w0: { default: 0.05, min: 0, description: 'WMF weight of the unobserved entries' },
+      reg: { default: 1, min: 1e-9, description: 'WMF L2 regularisation' },
+      candidates: { default: 0, min: 0, integer: true, description: 'filler candidates, most popular first (0: every item)' },
+      rounds: { default: 8, min: 0, max: 1000, integer: true, description: 'outer rounds: retrain the surrogate, step the fake data' },
+      init_sweeps: { default: 4, min: 1, max: 100, integer: true, description: 'ALS sweeps of the first surrogate fit' },
+      sweeps: { default: 1, min: 1, max: 100, integer: true, description: 'ALS sweeps per round before the unrolled ones' },
+      unroll: { default: 3, min: 1, max: 50, integer: true, description: 'unrolled training steps the gradient goes back through' },
+      step: { default: 0.5, min: 0, max: 1, description: 'normalised gradient step on the fake data' },
+      adv_users: { default: 300, min: 1, integer: true, description: 'genuine users of the adversarial loss' },
+      eval_users: { default: 500, min: 1, integer: true, description: 'users of the surrogate T-HR@50 that picks the best round' },
+      length_spread: lengthSpread,
+      init_real: { default: 1, min: 0, max: 1, integer: true, description: '1: fake data starts from real users\' rows; 0: from random ones' },
+      decay: { default: 0.7, min: 0, max: 1, description: 'binarisation: an item\'s weight is multiplied by this each time a fake user takes it' },
     },
-    defaultOptions: {},
-  }),
+    options: {},
+  },
   async generate(input) {
     const { train, numItems, targets, numFakeUsers: m, rng, params, onProgress } = input;
-    const int = (name: string, min: number, max = 1e9): number => checkNumber(`generator.params.${name}`, params[name]!, min, max, true);
-    const num = (name: string, min: number, max = Infinity): number => checkNumber(`generator.params.${name}`, params[name]!, min, max);
-    const dim = int('dim', 1, 256);
-    const rounds = int('rounds', 0, 1000);
-    const unroll = int('unroll', 1, 50);
-    const initSweeps = int('init_sweeps', 1, 100);
-    const sweeps = int('sweeps', 1, 100);
-    const step = num('step', 0, 1);
-    const initReal = int('init_real', 0, 1) === 1;
-    const decay = num('decay', 0, 1);
+    const param = (name: string): number => params[name]!;
+    const [dim, rounds, unroll, initSweeps, sweeps, step, decay] = [param('dim'), param('rounds'), param('unroll'), param('init_sweeps'), param('sweeps'), param('step'), param('decay')];
+    const initReal = param('init_real') === 1;
     const nG = train.numRows;
 
     const targetSet = new Set(targets);
     const popularFirst = itemsByPopularity(itemPopularity(train));
-    const nCandParam = int('candidates', 0);
+    const nCandParam = param('candidates');
     const nCand = nCandParam === 0 ? numItems - targets.length : Math.min(numItems - targets.length, nCandParam);
     const cand = Uint32Array.from([...targets, ...Array.from(popularFirst.filter((i) => !targetSet.has(i)).subarray(0, nCand))]);
     const nc = cand.length;
     const candIndex = new Map<number, number>(Array.from(cand, (i, c) => [i, c]));
-    const p: WmfProblem = makeProblem(train, numItems, m, cand, dim, 1, num('w0', 0), num('reg', 1e-9));
+    const p: WmfProblem = makeProblem(train, numItems, m, cand, dim, 1, param('w0'), param('reg'));
     const lengths = profileLengths(input, targets.length + 1);
 
     // X from real users: a random genuine user's candidate items, plus a little noise so that
@@ -109,9 +102,9 @@ export const rev: AttackGenerator = {
       U: Float32Array.from({ length: (nG + m) * dim }, () => initRng.normal() * 0.1),
       V: Float32Array.from({ length: numItems * dim }, () => initRng.normal() * 0.1),
     };
-    const evalUsers = sampleUsers(rng.fork('rev-eval'), nG, int('eval_users', 1));
+    const evalUsers = sampleUsers(rng.fork('rev-eval'), nG, param('eval_users'));
     const advRng = rng.fork('rev-adv');
-    const advN = int('adv_users', 1);
+    const advN = param('adv_users');
     let best = { thr: -1, B: binarise(), round: -1 };
     let eta = 0;
     let sweepsDone = 0;

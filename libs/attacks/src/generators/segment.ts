@@ -1,5 +1,5 @@
 import { checkNumber } from '@robustrec/core';
-import { fillerProfiles, itemPopularity, topK, uniformDraw } from '../common';
+import { fillerProfiles, itemPopularity, lengthSpread, topK, uniformDraw } from '../common';
 import type { AttackGenerator } from '../types';
 
 /**
@@ -9,12 +9,12 @@ import type { AttackGenerator } from '../types';
  * no audience); each profile holds all segment items that fit, then random fillers.
  */
 export const segment: AttackGenerator = {
-  describe: () => ({
+  spec: {
     name: 'segment',
     description: 'Targets plus the items most co-interacted with the targets, then random fillers',
-    defaultParams: { segment_size: 10, length_spread: 0.3 },
-    defaultOptions: {},
-  }),
+    params: { segment_size: { default: 10, min: 1, integer: true, description: 'segment items: those most co-interacted with the targets' }, length_spread: lengthSpread },
+    options: {},
+  },
   async generate(input) {
     const { train, targets, numItems, rng } = input;
     const size = checkNumber('generator.params.segment_size', input.params.segment_size!, 1, numItems, true);
