@@ -8,3 +8,4 @@ export * from './util';
 export * from './workers';
 export * from './wasm';
 export * from './helper-thread';
+export * from './failpoint';

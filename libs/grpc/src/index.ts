@@ -5,3 +5,4 @@ export * from './client';
 export * from './probe';
 export * from './datasets';
 export * from './models';
+export * from './lifecycle';

@@ -6,6 +6,7 @@ import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { repoRoot } from '@robustrec/core';
+import { drainServer, Lifecycle } from './lifecycle';
 
 /** One gRPC service to serve: its generated definition, implementation and full name. */
 export interface ServiceBinding {
@@ -20,7 +21,14 @@ export interface RunningServer {
   port: number;
   address: string;
   health: HealthImplementation;
-  /** Graceful shutdown: stops accepting, lets in-flight calls finish (up to graceMs), then forces. */
+  /** Readiness (health statuses) and the calls in flight. */
+  lifecycle: Lifecycle;
+  /** Health SERVING for these services (default all); until then they report NOT_SERVING. */
+  markReady(names?: readonly string[]): void;
+  /**
+   * Graceful shutdown (drainServer): NOT_SERVING, stops accepting, lets in-flight calls
+   * finish (up to graceMs), then cancels what is left.
+   */
   shutdown(graceMs?: number): Promise<void>;
 }
 
@@ -83,11 +91,14 @@ const onStream = (stream: ServerHttp2Stream): void => void stream.once('close', 
 /**
  * Starts a gRPC server with the given services plus grpc.health.v1 health checking and
  * server reflection (v1 and v1alpha), bound to `address` (default an ephemeral loopback port).
+ * Health reports NOT_SERVING until the caller's markReady (see Lifecycle): a service binds
+ * first and calls it once its stores are open and its workers started.
  */
 export async function startServer(bindings: ServiceBinding[], address = '127.0.0.1:0'): Promise<RunningServer> {
-  const server = new Server(channelOptions);
+  const health = new HealthImplementation();
+  const lifecycle = new Lifecycle(health, bindings.map((b) => b.name));
+  const server = new Server({ ...channelOptions, interceptors: [lifecycle.interceptor] });
   for (const b of bindings) server.addService(b.definition, b.implementation);
-  const health = new HealthImplementation({ '': 'SERVING', ...Object.fromEntries(bindings.map((b) => [b.name, 'SERVING' as const])) });
   health.addToServer(server);
   new ReflectionService(reflectionDefinitions()).addToServer(server);
   const port = await new Promise<number>((resolve, reject) =>
@@ -100,18 +111,8 @@ export async function startServer(bindings: ServiceBinding[], address = '127.0.0
     port,
     address: `${host}:${port}`,
     health,
-    shutdown: (graceMs = 5000) =>
-      new Promise<void>((resolve) => {
-        for (const b of bindings) health.setStatus(b.name, 'NOT_SERVING');
-        health.setStatus('', 'NOT_SERVING');
-        const timer = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, graceMs);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      }),
+    lifecycle,
+    markReady: (names) => lifecycle.markReady(names),
+    shutdown: async (graceMs = 5000) => void (await drainServer(server, lifecycle, graceMs)),
   };
 }

@@ -247,6 +247,8 @@ export async function startEvaluatorService(opts: EvaluatorServiceOptions) {
     ],
     opts.address,
   );
+  // registry open (and swept), serving pool started: ready
+  srv.markReady();
   return {
     ...srv,
     registry,
