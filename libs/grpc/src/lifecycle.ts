@@ -46,6 +46,7 @@ export class Lifecycle {
 
   /** Every name (and "") NOT_SERVING, for good: the first step of a shutdown. */
   markNotServing(): void {
+    if (this.stopping) return;
     this.stopping = true;
     this.ready.clear();
     for (const s of ['', ...this.services]) this.health.setStatus(s, 'NOT_SERVING');
