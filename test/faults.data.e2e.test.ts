@@ -45,7 +45,8 @@ describe('data service under faults (own process)', () => {
   });
 
   it('answers NOT_SERVING until its store is open and its workers have started, then SERVING', async () => {
-    const child = svc.spawn();
+    // armed for the next test (a process start costs seconds); the fail point only fires in an import
+    const child = svc.spawn({ ROBUSTREC_FAILPOINTS: 'data.staged' });
     const seen: string[] = [];
     while (seen.at(-1) !== 'SERVING') {
       if (child.exitCode !== null) throw new Error(`data service exited:\n${child.output()}`);
@@ -62,8 +63,6 @@ describe('data service under faults (own process)', () => {
 
   it.skipIf(SKIP_GOWALLA)('SIGKILL mid Gowalla import (files staged, catalogue row not written): nothing visible after restart, temp swept, the import then completes', async () => {
     const gowalla = requireGowalla()!;
-    await svc.stop('SIGKILL');
-    await svc.start({ ROBUSTREC_FAILPOINTS: 'data.staged' });
     const req = { name: 'gowalla', lightgcn: { directory: gowalla, mergeValidIntoTrain: true } };
     const importing = call(connect(), client.importDataset, req);
     importing.catch(() => undefined);

@@ -61,16 +61,19 @@ describe('experiment grid with the trainer and the orchestrator killed mid-work'
 
     const first = spawnTs('services/orchestrator/src/main.ts', cli);
     // cell 1 is training: kill its trainer mid-epoch and start it again on the same port
-    await waitForOutput(first, (o) => /\[0\/4\] .*Syn\/Clean\/MF\/seed 1 epoch 1\/4/.test(o), 120_000);
+    // a failed wait shows the trainer's output too: a job that fails says why there
+    const waitForCli = (done: (out: string) => boolean): Promise<string> =>
+      waitForOutput(first, done, 120_000).catch((e: Error) => {
+        throw new Error(`${e.message}\n--- trainer output ---\n${trainerSvc.output()}`);
+      });
+    await waitForCli((o) => /\[0\/4\] .*Syn\/Clean\/MF\/seed 1 epoch 1\/4/.test(o));
     await trainerSvc.stop('SIGKILL');
     await trainerSvc.start();
     // the CLI lost its WatchJob stream, retried, and the resumed job finished cell 1
-    await waitForOutput(first, (o) => /\[1\/4\] Syn\/Clean\/MF\/seed 1: recall@20/.test(o), 120_000).catch((e: Error) => {
-      throw new Error(`${e.message}\n--- trainer output ---\n${trainerSvc.output()}`);
-    });
+    await waitForCli((o) => /\[1\/4\] Syn\/Clean\/MF\/seed 1: recall@20/.test(o));
     expect(first.output()).toMatch(/WatchJob job_\w+: .*retrying in \d+ ms/);
     // cell 2 is training: kill the CLI
-    await waitForOutput(first, (o) => /\[1\/4\] .*Syn\/Clean\/PamaCF\/seed 1 epoch \d\/4/.test(o), 120_000);
+    await waitForCli((o) => /\[1\/4\] .*Syn\/Clean\/PamaCF\/seed 1 epoch \d\/4/.test(o));
     first.kill('SIGKILL');
     await exited(first);
 
@@ -80,7 +83,7 @@ describe('experiment grid with the trainer and the orchestrator killed mid-work'
     expect(before.map((c) => c.state)).toEqual(['done', 'running']);
 
     const second = spawnTs('services/orchestrator/src/main.ts', cli);
-    expect(await exited(second)).toBe(0);
+    expect(await exited(second), `${second.output()}\n--- trainer output ---\n${trainerSvc.output()}`).toBe(0);
     expect(second.output()).toContain('4 cells done, 0 failed');
     expect((second.output().match(/skip \(done earlier\)/g) ?? []).length).toBe(1);
 

@@ -193,7 +193,7 @@ describe('services killed mid-work', () => {
         const tc = createClient(trainer.TrainerServiceClient, trainerProc.address);
         const config: trainer.TrainConfig = {
           backbone: { name: 'mf', params: {}, options: {} }, defense: { name: 'none', params: {}, options: {} },
-          epochs: 40, batchSize: 256, dim: 8, lr: 0.01, weightDecay: undefined, l2: undefined, optimizer: 0, seed: 6, trainOnValid: false, evalEvery: 0, initStd: 0,
+          epochs: 20, batchSize: 256, dim: 8, lr: 0.01, weightDecay: undefined, l2: undefined, optimizer: 0, seed: 6, trainOnValid: false, evalEvery: 0, initStd: 0,
         };
         const { job } = await call(tc, tc.startJob, { datasetId: dataset.id, config, name: 'sigterm', idempotencyKey: '' });
         const seen: string[] = [];
@@ -219,7 +219,7 @@ describe('services killed mid-work', () => {
         let last = job!;
         for await (const ev of iterate(tc2.watchJob({ id: job!.id }))) last = ev.job!;
         tc2.close();
-        expect(last).toMatchObject({ state: S.JOB_STATE_SUCCEEDED, epoch: 40 });
+        expect(last).toMatchObject({ state: S.JOB_STATE_SUCCEEDED, epoch: 20 });
         expect(filesUnder(join(home, 'sigterm', 'trainer', 'checkpoints'))).toEqual([]);
       } finally {
         await trainerProc.stop('SIGKILL');

@@ -17,7 +17,7 @@ import type { DatasetContent } from './content';
 import type { InteractionFileOptions } from './interactions-file';
 import type { LightGcnOptions } from './lightgcn';
 import { exportAuthorsProfiles, type Profile } from './profiles';
-import type { DatasetStatistics } from './statistics';
+import { statistics, type DatasetStatistics } from './statistics';
 import type { SyntheticOptions } from './synthetic';
 import { runDataTask, stageDataset, type DataTask, type PreparedProfileSet, type StagedDataset, type StoredDataset } from './tasks';
 
@@ -430,7 +430,7 @@ export class DataStore {
   }
 
   statistics(id: string): DatasetStatistics {
-    return runDataTask({ op: 'statistics', stored: this.stored(id) });
+    return statistics(this.load(id));
   }
 
   // ---- profile sets & poisoning -------------------------------------------------------

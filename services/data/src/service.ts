@@ -1,7 +1,7 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { common, data } from '@robustrec/contracts';
 import { homeDir, invalidArgument, type Csr, type InteractionData, type ProvenanceRecord } from '@robustrec/core';
-import { DataStore, type DataStoreOptions, type DatasetKind, type DatasetRecord, type ImportResult, type ProfileSetRecord, type StagedDataset } from '@robustrec/data';
+import { DataStore, type DataStoreOptions, type DataTask, type DatasetKind, type DatasetRecord, type ImportResult, type ProfileSetRecord, type StagedDataset } from '@robustrec/data';
 import { serverStream, startServer, unary, writeMessage, type RunningServer } from '@robustrec/grpc';
 import { availableParallelism } from 'node:os';
 import { DataWorkers } from './workers';
@@ -92,9 +92,9 @@ async function fetchDataset(
  * the catalogue: this thread, in commit*).
  */
 export function dataServiceImpl(store: DataStore, workers: DataWorkers): data.DataServiceServer {
-  const importing = async (task: Parameters<DataWorkers['run']>[0] & { op: 'lightgcn' | 'interactions' | 'synthetic' | 'poison' }): Promise<ImportResult> => {
+  const importing = async (task: Extract<DataTask, { op: 'lightgcn' | 'interactions' | 'synthetic' | 'poison' }>): Promise<ImportResult> => {
     const t0 = performance.now();
-    const staged = (await workers.run(task)) as StagedDataset;
+    const staged: StagedDataset = await workers.run(task);
     return store.commitStaged(staged, t0);
   };
   // one load per dataset at a time, however many callers fetch it

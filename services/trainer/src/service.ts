@@ -264,20 +264,20 @@ export class JobScheduler {
   private async register(id: string, m: Extract<WorkerMessage, { type: 'done' }>): Promise<string> {
     const job = this.store.get(id);
     const header = {
-        id: '',
-        name: job.name,
-        version: 0,
-        backbone: m.backbone,
-        defense: job.config.defense.name,
-        datasetId: job.datasetId,
-        jobId: job.id,
-        numUsers: m.numUsers,
-        numItems: m.numItems,
-        tensors: Object.entries(m.tensors).map(([name, t]) => ({ name, shape: t.shape })),
-        metrics: toMetrics(job.metrics),
-        provenance: job.provenance,
-        sizeBytes: 0,
-      };
+      id: '',
+      name: job.name,
+      version: 0,
+      backbone: m.backbone,
+      defense: job.config.defense.name,
+      datasetId: job.datasetId,
+      jobId: job.id,
+      numUsers: m.numUsers,
+      numItems: m.numItems,
+      tensors: Object.entries(m.tensors).map(([name, t]) => ({ name, shape: t.shape })),
+      metrics: toMetrics(job.metrics),
+      provenance: job.provenance,
+      sizeBytes: 0,
+    };
     const tensors = Object.fromEntries(Object.entries(m.tensors).map(([k, t]) => [k, t.data]));
     const deadline = Date.now() + (this.opts.registerRetryMs ?? 120_000);
     for (let attempt = 1, delay = 250; ; attempt++, delay = Math.min(delay * 2, 4_000)) {
