@@ -21,7 +21,6 @@ export class Lifecycle {
   private stopping = false;
   /** Calls in flight (open-ended streams aside). */
   private readonly calls = new Set<ServerInterceptingCall>();
-  private idle: Array<() => void> = [];
   /** Open-ended streams in flight, ended by endOpenEnded. */
   private readonly openEnded = new Set<ServerInterceptingCall>();
 
@@ -52,18 +51,9 @@ export class Lifecycle {
     for (const s of ['', ...this.services]) this.health.setStatus(s, 'NOT_SERVING');
   }
 
-  get isStopping(): boolean {
-    return this.stopping;
-  }
-
   /** Calls in flight, not counting open-ended streams. */
   get callsInFlight(): number {
     return this.calls.size;
-  }
-
-  /** Resolves when no call (other than open-ended streams) is in flight. */
-  whenIdle(): Promise<void> {
-    return this.calls.size === 0 ? Promise.resolve() : new Promise((r) => this.idle.push(r));
   }
 
   /** Ends the open-ended streams (health Watch, reflection) with UNAVAILABLE. */
@@ -76,19 +66,10 @@ export class Lifecycle {
     for (const c of [...this.calls]) c.sendStatus({ code: status.UNAVAILABLE, details, metadata: new Metadata() });
   }
 
-  /**
-   * Counts calls from their start to their status (or cancellation). A call counts once:
-   * a status after a cancellation, or two cancellations, do not count twice.
-   */
+  /** Tracks each call from its start to its status or its cancellation. */
   readonly interceptor: ServerInterceptor = (method, next) => {
-    const openEnded = OPEN_ENDED.some((r) => r.test(method.path));
-    let ended = false;
-    const end = (): void => {
-      if (ended) return;
-      ended = true;
-      if (openEnded) this.openEnded.delete(call);
-      else if (this.calls.delete(call) && this.calls.size === 0) for (const r of this.idle.splice(0)) r();
-    };
+    const set = OPEN_ENDED.some((r) => r.test(method.path)) ? this.openEnded : this.calls;
+    const end = (): void => void set.delete(call);
     const call: ServerInterceptingCall = new ServerInterceptingCall(next, {
       start: (go) => go({ onCancel: end }),
       sendStatus: (st, go) => {
@@ -96,7 +77,7 @@ export class Lifecycle {
         go(st);
       },
     });
-    (openEnded ? this.openEnded : this.calls).add(call);
+    set.add(call);
     return call;
   };
 }
@@ -106,7 +87,7 @@ const OPEN_ENDED = [/^\/grpc\.health\.v1\.Health\/Watch$/, /^\/grpc\.reflection\
 
 /** Default grace period of a shutdown: ROBUSTREC_SHUTDOWN_GRACE_MS, else 10 s. */
 export function shutdownGraceMs(): number {
-  const v = Number(process.env.ROBUSTREC_SHUTDOWN_GRACE_MS);
+  const v = process.env.ROBUSTREC_SHUTDOWN_GRACE_MS ? Number(process.env.ROBUSTREC_SHUTDOWN_GRACE_MS) : Number.NaN;
   return Number.isFinite(v) && v >= 0 ? v : 10_000;
 }
 
