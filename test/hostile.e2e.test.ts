@@ -6,7 +6,7 @@ import { attack, common, data, evaluator, generator, inference, scoring, trainer
 import { repoRoot } from '@robustrec/core';
 import { call, callOptions, createClient, iterate, registerModel } from '@robustrec/grpc';
 import { startPlatform, type Platform } from '@robustrec/orchestrator-service';
-import { freePort, tempDir } from './helpers';
+import { freePort, smallTrainConfig, tempDir } from './helpers';
 import { loadRegistry } from './fuzz/schema';
 import { frame, WireClient } from './fuzz/wire';
 
@@ -23,20 +23,7 @@ let datasetId = '';
 let modelId = '';
 let numItems = 0;
 
-const trainConfig = (over: Partial<trainer.TrainConfig> = {}): trainer.TrainConfig => ({
-  backbone: { name: 'mf', params: {}, options: {} },
-  defense: { name: 'none', params: {}, options: {} },
-  epochs: 1,
-  batchSize: 256,
-  dim: 8,
-  lr: 0.01,
-  weightDecay: undefined,
-  l2: undefined,
-  optimizer: trainer.Optimizer.OPTIMIZER_UNSPECIFIED,
-  seed: 1,
-  initStd: undefined,
-  ...over,
-});
+const trainConfig = smallTrainConfig;
 const attackConfig = (over: Partial<attack.AttackConfig> = {}): attack.AttackConfig => ({
   generator: { name: 'random', params: {}, options: {} },
   targetItems: [],

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { attack, data, evaluator, scoring, trainer } from '@robustrec/contracts';
 import { call, callOptions, checkHealth, createClient, iterate } from '@robustrec/grpc';
-import { exited, freePort, spawnTs, tempDir, waitForOutput } from '../helpers';
+import { exited, freePort, smallTrainConfig, spawnTs, tempDir, waitForOutput } from '../helpers';
 import type { Pools } from './schema';
 
 /**
@@ -91,19 +91,7 @@ export async function startFuzzPlatform(opts: { memoryBudget?: string; log?: (s:
   const ps = (await call(dc, dc.importProfileSet, { datasetId: lg.id, path: join(imports, 'profiles.json'), json: '', minLength: 0, generator: 'fuzz' }, { kind: 'work' })).profileSet!;
   const poisoned = (await call(dc, dc.derivePoisonedDataset, { datasetId: lg.id, profileSetId: ps.id, name: '' }, { kind: 'work' })).dataset!;
   const tc = createClient(trainer.TrainerServiceClient, addresses.trainer);
-  const cfg: trainer.TrainConfig = {
-    backbone: { name: 'mf', params: {}, options: {} },
-    defense: { name: 'none', params: {}, options: {} },
-    epochs: 1,
-    batchSize: 256,
-    dim: 8,
-    lr: 0.01,
-    weightDecay: undefined,
-    l2: undefined,
-    optimizer: trainer.Optimizer.OPTIMIZER_UNSPECIFIED,
-    seed: 1,
-    initStd: undefined,
-  };
+  const cfg = smallTrainConfig();
   const job = (await call(tc, tc.startJob, { datasetId: synth.id, config: cfg, options: undefined, name: 'fuzz-model', idempotencyKey: 'fuzz-setup' })).job!;
   let last = job;
   for await (const ev of iterate(tc.watchJob({ id: job.id }, callOptions('watch')))) last = ev.job!;

@@ -10,3 +10,4 @@ export * from './wasm';
 export * from './helper-thread';
 export * from './params';
 export * from './budget';
+export * from './failpoint';

@@ -10,3 +10,4 @@ export * from './poison';
 export * from './statistics';
 export * from './catalogue';
 export * from './store';
+export * from './tasks';

@@ -1,28 +1,26 @@
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import {
   dataRoots,
   datasetsDir,
+  failpoint,
   invalidArgument,
   notFound,
   provenance,
   resolveUnderRoots,
   resourceExhausted,
-  RrError,
   type InteractionData,
   type ProvenanceRecord,
 } from '@robustrec/core';
-import { atomicWriteFile, openDatabase, type Db } from '@robustrec/store';
-import { decodeCsr, encodeCsr } from './binary';
+import { openDatabase, type Db } from '@robustrec/store';
 import { CATALOGUE, catalogueEntry, ensureCatalogueDataset, localCataloguePath, recordedSha256, type CatalogueEntry, type Fetcher } from './catalogue';
-import { datasetIdOf, type DatasetContent } from './content';
-import { importInteractionFile, type InteractionFileOptions } from './interactions-file';
-import { parseLightGcn, type LightGcnOptions } from './lightgcn';
-import { poison } from './poison';
-import { exportAuthorsProfiles, parseAuthorsProfiles, profileSetIdOf, validateProfileSet, type Profile } from './profiles';
+import type { DatasetContent } from './content';
+import type { InteractionFileOptions } from './interactions-file';
+import type { LightGcnOptions } from './lightgcn';
+import { exportAuthorsProfiles, type Profile } from './profiles';
 import { statistics, type DatasetStatistics } from './statistics';
-import { resolveSyntheticOptions, syntheticInteractions, type SyntheticOptions } from './synthetic';
+import type { SyntheticOptions } from './synthetic';
+import { runDataTask, stageDataset, type DataTask, type PreparedProfileSet, type StagedDataset, type StoredDataset } from './tasks';
 
 export type DatasetKind = 'clean' | 'synthetic' | 'poisoned';
 
@@ -163,18 +161,11 @@ interface ProfileSetRow {
   seconds: number;
 }
 
-const SPLITS = ['train', 'valid', 'test'] as const;
 export const LIGHTGCN_FILES = ['train.txt', 'valid.txt', 'test.txt'] as const;
 
 /** Largest profile-set file importProfileSet reads (the same as a JSON document sent inline). */
 export const MAX_PROFILE_FILE_BYTES = 64 << 20;
 const DATASET_SELECT = `SELECT d.*, l.parent_id, l.profile_set_id FROM datasets d LEFT JOIN lineage l ON l.dataset_id = d.id`;
-
-const sha = (parts: Uint8Array[]): string => {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p);
-  return h.digest('hex');
-};
 
 function isAlive(pid: number): boolean {
   try {
@@ -188,9 +179,21 @@ function isAlive(pid: number): boolean {
 /**
  * The data service's state: SQLite catalogue (<home>/data/data.db: datasets, checksums,
  * profile sets and profiles, lineage) plus one immutable directory of binary CSR files
- * per dataset (<home>/data/datasets/<id>/). Datasets are content addressed; an import
- * writes its files into a temp dir, renames it into place and inserts its rows in one
- * transaction, removing everything on failure.
+ * per dataset (<home>/data/datasets/<id>/). Datasets are content addressed.
+ *
+ * Who writes what: the heavy half of every operation is a DataTask (tasks.ts) that needs no
+ * SQLite; an import's task stages the dataset's files (fsynced) in a private directory under
+ * <data>/tmp. The data service runs tasks on worker threads, several at once. Only the thread
+ * that owns this DataStore touches the catalogue: commitStaged renames a staged directory into
+ * place and inserts its rows in one transaction, synchronously, so two imports committing
+ * "at once" are simply two commits one after the other on that thread (the second finds the
+ * first's row and reports existed). better-sqlite3 connections are per thread and
+ * synchronous, so there is exactly one writer connection and no busy waiting.
+ *
+ * Crash safety: a dataset is visible once its row is committed, and its directory is in place
+ * before that. Start-up removes what a killed process can leave behind: staging directories of
+ * dead processes and dataset directories without a catalogue row (killed between rename and
+ * commit). The catalogue is SQLite in WAL mode: a kill never leaves a half transaction.
  */
 export class DataStore {
   readonly dir: string;
@@ -210,6 +213,7 @@ export class DataStore {
     mkdirSync(join(this.dir, 'tmp'), { recursive: true });
     this.db = openDatabase(join(this.dir, 'data.db'), MIGRATIONS);
     this.sweepTemp();
+    this.sweepUncommitted();
   }
 
   static open(home: string, opts: DataStoreOptions = {}): DataStore {
@@ -228,114 +232,123 @@ export class DataStore {
     }
   }
 
+  /** Removes dataset directories without a catalogue row: an import killed between its rename and its commit. */
+  private sweepUncommitted(): void {
+    const known = new Set((this.db.prepare('SELECT id FROM datasets').all() as Array<{ id: string }>).map((r) => r.id));
+    for (const e of readdirSync(join(this.dir, 'datasets'))) if (!known.has(e)) rmSync(join(this.dir, 'datasets', e), { recursive: true, force: true });
+  }
+
   datasetDir(id: string): string {
     if (!/^ds_[0-9a-f]{24}$/.test(id)) throw notFound('dataset', id);
     return join(this.dir, 'datasets', id);
   }
 
-  // ---- imports -------------------------------------------------------------------------
+  // ---- imports: plan (this thread) -> task (any thread) -> commit (this thread) ----------
 
   /** LightGCN text directory (under a data root). */
-  importLightGcn(directory: string, opts: LightGcnOptions & { name?: string } = {}): ImportResult {
-    const t0 = performance.now();
+  planLightGcn(directory: string, opts: LightGcnOptions & { name?: string } = {}): Extract<DataTask, { op: 'lightgcn' }> {
     const dir = resolveUnderRoots(directory, this.roots, 'lightgcn.directory');
     // the files are opened by name inside the directory: a link there must not lead out either
     for (const f of LIGHTGCN_FILES) resolveUnderRoots(join(dir, f), this.roots, 'lightgcn.directory');
-    return this.importParsed(dir, opts, `lightgcn:${dir}`, opts.name || basename(dir), t0);
-  }
-
-  private importParsed(dir: string, opts: LightGcnOptions, source: string, name: string, t0: number): ImportResult {
-    const p = parseLightGcn(dir, opts);
-    const content: DatasetContent = { ...p, numGenuineUsers: p.numUsers, targetItems: [] };
-    const prov = provenance(0, { source: 'lightgcn', mergeValidIntoTrain: opts.mergeValidIntoTrain === true });
-    return this.store(content, { name, kind: 'clean', source, provenance: prov }, t0);
+    return { op: 'lightgcn', dataDir: this.dir, dir, opts: { mergeValidIntoTrain: opts.mergeValidIntoTrain }, source: `lightgcn:${dir}`, name: opts.name || basename(dir) };
   }
 
   /** Generic CSV/TSV interaction file (under a data root): k-core, remap, split. */
-  importInteractionFile(path: string, opts: InteractionFileOptions & { name?: string } = {}): ImportResult {
-    const t0 = performance.now();
+  planInteractionFile(path: string, opts: InteractionFileOptions & { name?: string } = {}): Extract<DataTask, { op: 'interactions' }> {
     const file = resolveUnderRoots(path, this.roots, 'interactions.path');
     const { name, ...options } = opts;
-    const r = importInteractionFile(file, options);
-    const content: DatasetContent = {
-      numUsers: r.numUsers,
-      numGenuineUsers: r.numUsers,
-      numItems: r.numItems,
-      train: r.train,
-      valid: r.valid,
-      test: r.test,
-      targetItems: [],
-      userIds: r.userIds,
-      itemIds: r.itemIds,
-    };
-    const prov = provenance(options.seed ?? 2024, { source: 'interactions', ...options, chronological: r.chronological, counts: r.counts });
-    return this.store(content, { name: name || basename(file, extname(file)), kind: 'clean', source: `interactions:${file}`, provenance: prov }, t0);
+    return { op: 'interactions', dataDir: this.dir, file, options, name: name ?? '' };
   }
 
   /** Seeded synthetic dataset. */
-  importSynthetic(opts: SyntheticOptions & { name?: string } = {}): ImportResult {
-    const t0 = performance.now();
+  planSynthetic(opts: SyntheticOptions & { name?: string } = {}): Extract<DataTask, { op: 'synthetic' }> {
     const { name, ...options } = opts;
-    const o = resolveSyntheticOptions(options);
-    const d = syntheticInteractions(o);
-    const src = `synthetic:seed=${o.seed},users=${o.numUsers},items=${o.numItems},mean=${o.meanInteractions},zipf=${o.popularityExponent},clusters=${o.clusters}`;
-    return this.store(d, { name: name || `synthetic-${o.seed}`, kind: 'synthetic', source: src, provenance: provenance(o.seed, o) }, t0);
+    return { op: 'synthetic', dataDir: this.dir, options, name: name ?? '' };
   }
 
   /** Public benchmark by name: local datasets directory, else verified cache, else download. */
-  async importCatalogue(name: string, opts: LightGcnOptions & { displayName?: string } = {}): Promise<ImportResult> {
-    const t0 = performance.now();
+  async planCatalogue(name: string, opts: LightGcnOptions & { displayName?: string } = {}): Promise<Extract<DataTask, { op: 'lightgcn' }>> {
     const entry = catalogueEntry(name, this.catalogueEntries());
     const dir = await ensureCatalogueDataset(entry, this.catalogueDirs());
-    return this.importParsed(dir, opts, `catalogue:${name}`, opts.displayName || name, t0);
+    return { op: 'lightgcn', dataDir: this.dir, dir, opts: { mergeValidIntoTrain: opts.mergeValidIntoTrain }, source: `catalogue:${name}`, name: opts.displayName || name };
+  }
+
+  /** Derives (or finds) the poisoned dataset of a clean dataset and one of its profile sets. */
+  planPoisoned(datasetId: string, profileSetId: string, name?: string): Extract<DataTask, { op: 'poison' }> {
+    const clean = this.get(datasetId);
+    const set = this.getProfileSet(profileSetId);
+    if (set.datasetId !== clean.id)
+      throw invalidArgument('profile_set_id', `profile set ${set.id} uses the item space of dataset ${set.datasetId}, not ${clean.id}`);
+    const prov = provenance(set.provenance.seed, { parentId: clean.id, profileSetId: set.id, generator: set.generator, attack: JSON.parse(set.provenance.configJson || '{}') as unknown });
+    return {
+      op: 'poison',
+      dataDir: this.dir,
+      clean: this.stored(clean.id),
+      set: { targetItems: set.targetItems, profiles: set.profiles },
+      meta: {
+        name: name || `${clean.name}+${set.generator}`,
+        kind: 'poisoned',
+        source: `poisoned:${clean.id}+${set.id}`,
+        provenance: prov,
+        lineage: { parentId: clean.id, profileSetId: set.id },
+      },
+    };
+  }
+
+  importLightGcn(directory: string, opts: LightGcnOptions & { name?: string } = {}): ImportResult {
+    const t0 = performance.now();
+    return this.commitStaged(runDataTask(this.planLightGcn(directory, opts)), t0);
+  }
+
+  importInteractionFile(path: string, opts: InteractionFileOptions & { name?: string } = {}): ImportResult {
+    const t0 = performance.now();
+    return this.commitStaged(runDataTask(this.planInteractionFile(path, opts)), t0);
+  }
+
+  importSynthetic(opts: SyntheticOptions & { name?: string } = {}): ImportResult {
+    const t0 = performance.now();
+    return this.commitStaged(runDataTask(this.planSynthetic(opts)), t0);
+  }
+
+  async importCatalogue(name: string, opts: LightGcnOptions & { displayName?: string } = {}): Promise<ImportResult> {
+    const t0 = performance.now();
+    return this.commitStaged(runDataTask(await this.planCatalogue(name, opts)), t0);
+  }
+
+  derivePoisoned(datasetId: string, profileSetId: string, name?: string): ImportResult {
+    const t0 = performance.now();
+    return this.commitStaged(runDataTask(this.planPoisoned(datasetId, profileSetId, name)), t0);
   }
 
   /** Stores in-memory interaction data built elsewhere (tests, other tools). */
   importData(data: DatasetContent, meta: { name: string; kind?: DatasetKind; source?: string; provenance?: ProvenanceRecord }): ImportResult {
+    const t0 = performance.now();
     const kind = meta.kind ?? 'clean';
     if (kind === 'poisoned') throw invalidArgument('kind', 'poisoned datasets are derived with derivePoisoned, which records their lineage');
-    return this.store(data, { name: meta.name, kind, source: meta.source ?? 'memory', provenance: meta.provenance ?? provenance(0, { source: 'memory' }) }, performance.now());
+    return this.commitStaged(stageDataset(this.dir, data, { name: meta.name, kind, source: meta.source ?? 'memory', provenance: meta.provenance ?? provenance(0, { source: 'memory' }) }), t0);
   }
 
-  private store(
-    c: DatasetContent,
-    meta: { name: string; kind: DatasetKind; source: string; provenance: ProvenanceRecord; lineage?: { parentId: string; profileSetId: string } },
-    t0: number,
-  ): ImportResult {
-    const id = datasetIdOf(c);
-    const existing = this.find(id);
-    if (existing) return { dataset: existing, existed: true, seconds: (performance.now() - t0) / 1000 };
-
-    const files: Record<string, Uint8Array[]> = {};
-    for (const s of SPLITS) files[`${s}.csr`] = encodeCsr(c[s]);
-    if (c.userIds) files['users.txt'] = [Buffer.from(c.userIds.join('\n') + '\n')];
-    if (c.itemIds) files['items.txt'] = [Buffer.from(c.itemIds.join('\n') + '\n')];
-    const tmp = join(this.dir, 'tmp', `${process.pid}-${id}-${Math.random().toString(36).slice(2, 8)}`);
-    const final = this.datasetDir(id);
+  /**
+   * Makes a staged dataset visible: its directory is renamed into place and its rows are
+   * inserted in one transaction (see the class comment). Content already stored: the staged
+   * copy is dropped and the stored record returned with existed = true.
+   */
+  commitStaged(staged: StagedDataset, t0: number): ImportResult {
+    const { record, tmp } = staged;
+    const seconds = (): number => (performance.now() - t0) / 1000;
+    const existing = this.find(record.id);
+    if (existing) {
+      rmSync(tmp, { recursive: true, force: true });
+      return { dataset: existing, existed: true, seconds: seconds() };
+    }
+    const final = this.datasetDir(record.id);
     let renamed = false;
     try {
-      for (const [file, parts] of Object.entries(files)) atomicWriteFile(join(tmp, file), parts);
       // a directory without a catalogue row is the leftover of a crash between rename and commit
       rmSync(final, { recursive: true, force: true });
       renameSync(tmp, final);
       renamed = true;
-      const record: DatasetRecord = {
-        id,
-        name: meta.name,
-        kind: meta.kind,
-        numUsers: c.numUsers,
-        numGenuineUsers: c.numGenuineUsers,
-        numItems: c.numItems,
-        numTrain: c.train.indices.length,
-        numValid: c.valid.indices.length,
-        numTest: c.test.indices.length,
-        parentId: meta.lineage?.parentId ?? '',
-        profileSetId: meta.lineage?.profileSetId ?? '',
-        targetItems: Array.from(c.targetItems),
-        checksum: sha(SPLITS.flatMap((s) => files[`${s}.csr`]!)),
-        source: meta.source,
-        provenance: meta.provenance,
-      };
+      failpoint('data.renamed');
       this.db.transaction(() => {
         this.db
           .prepare(
@@ -351,12 +364,11 @@ export class DataStore {
             createdAt: record.provenance.createdAt,
           });
         const ins = this.db.prepare('INSERT INTO checksums (dataset_id, file, sha256, bytes) VALUES (?, ?, ?, ?)');
-        for (const [file, parts] of Object.entries(files))
-          ins.run(id, file, sha(parts), parts.reduce((s, p) => s + p.byteLength, 0));
-        if (meta.lineage)
-          this.db.prepare('INSERT INTO lineage (dataset_id, parent_id, profile_set_id) VALUES (?, ?, ?)').run(id, meta.lineage.parentId, meta.lineage.profileSetId);
+        for (const f of staged.files) ins.run(record.id, f.file, f.sha256, f.bytes);
+        if (staged.lineage)
+          this.db.prepare('INSERT INTO lineage (dataset_id, parent_id, profile_set_id) VALUES (?, ?, ?)').run(record.id, staged.lineage.parentId, staged.lineage.profileSetId);
       })();
-      return { dataset: record, existed: false, seconds: (performance.now() - t0) / 1000 };
+      return { dataset: record, existed: false, seconds: seconds() };
     } catch (e) {
       rmSync(tmp, { recursive: true, force: true });
       if (renamed) rmSync(final, { recursive: true, force: true });
@@ -386,39 +398,33 @@ export class DataStore {
     return rows.map(toRecord);
   }
 
-  /** Loads a dataset's arrays, verifying each file against its recorded sha256. */
-  load(id: string): InteractionData {
+  /** What a task needs to read a stored dataset's files (NOT_FOUND for an unknown id). */
+  stored(id: string): StoredDataset {
+    const record = this.get(id);
+    const rows = this.db.prepare('SELECT file, sha256 FROM checksums WHERE dataset_id = ?').all(id) as Array<{ file: string; sha256: string }>;
+    return { record, dir: this.datasetDir(id), sums: Object.fromEntries(rows.map((r) => [r.file, r.sha256])) };
+  }
+
+  /** A loaded dataset if it is in the cache (most recently used moves last). */
+  cached(id: string): InteractionData | undefined {
     const hit = this.loaded.get(id);
     if (hit) {
       this.loaded.delete(id);
       this.loaded.set(id, hit);
-      return hit;
     }
-    const rec = this.get(id);
-    const sums = new Map(
-      (this.db.prepare('SELECT file, sha256 FROM checksums WHERE dataset_id = ?').all(id) as Array<{ file: string; sha256: string }>).map((r) => [r.file, r.sha256]),
-    );
-    const read = (file: string): Buffer => {
-      const p = join(this.datasetDir(id), file);
-      if (!existsSync(p)) throw new RrError('INTERNAL', `dataset ${id}: stored file ${file} is missing`);
-      const b = readFileSync(p);
-      if (sha([b]) !== sums.get(file)) throw new RrError('INTERNAL', `dataset ${id}: stored file ${file} does not match its recorded sha256`);
-      return b;
-    };
-    const [train, valid, test] = SPLITS.map((s) => decodeCsr(read(`${s}.csr`), `${id}/${s}.csr`));
-    const data: InteractionData = {
-      id,
-      numUsers: rec.numUsers,
-      numGenuineUsers: rec.numGenuineUsers,
-      numItems: rec.numItems,
-      train: train!,
-      valid: valid!,
-      test: test!,
-      targetItems: Uint32Array.from(rec.targetItems),
-    };
-    this.loaded.set(id, data);
+    return hit;
+  }
+
+  /** Adds a loaded dataset to the cache (a few, least recently used evicted). */
+  cache(data: InteractionData): InteractionData {
+    this.loaded.set(data.id, data);
     if (this.loaded.size > 4) this.loaded.delete(this.loaded.keys().next().value!);
     return data;
+  }
+
+  /** Loads a dataset's arrays, verifying each file against its recorded sha256. */
+  load(id: string): InteractionData {
+    return this.cached(id) ?? this.cache(runDataTask({ op: 'load', stored: this.stored(id) }));
   }
 
   /** Original ids of a remapped (CSV/TSV) import, index = internal id; undefined for other kinds. */
@@ -436,21 +442,31 @@ export class DataStore {
 
   // ---- profile sets & poisoning -------------------------------------------------------
 
+  /** Validation task of a profile set (the dataset must exist). */
+  planProfileSet(input: ProfileSetInput): Extract<DataTask, { op: 'profile-set' }> {
+    const ds = this.get(input.datasetId);
+    return { op: 'profile-set', content: { datasetId: ds.id, targetItems: input.targetItems, profiles: input.profiles }, numItems: ds.numItems };
+  }
+
   /** Validates and stores a profile set (content addressed). */
   putProfileSet(input: ProfileSetInput): { profileSet: ProfileSetRecord; existed: boolean } {
-    const ds = this.get(input.datasetId);
-    const set = validateProfileSet({ datasetId: ds.id, targetItems: input.targetItems, profiles: input.profiles }, ds.numItems);
-    const id = profileSetIdOf(set);
+    return this.commitProfileSet(runDataTask(this.planProfileSet(input)), input);
+  }
+
+  /** Stores a validated profile set in one transaction (or finds it: existed). */
+  commitProfileSet(prepared: PreparedProfileSet, meta: { generator?: string; provenance?: ProvenanceRecord; seconds?: number }): { profileSet: ProfileSetRecord; existed: boolean } {
+    const { id, set } = prepared;
     const existing = this.findProfileSet(id);
     if (existing) return { profileSet: existing, existed: true };
+    const ds = this.get(set.datasetId);
     const record: ProfileSetRecord = {
       id,
       datasetId: ds.id,
-      generator: input.generator || 'imported',
+      generator: meta.generator || 'imported',
       targetItems: set.targetItems,
       numProfiles: set.profiles.length,
-      provenance: input.provenance ?? provenance(0, { generator: input.generator || 'imported' }),
-      seconds: input.seconds ?? 0,
+      provenance: meta.provenance ?? provenance(0, { generator: meta.generator || 'imported' }),
+      seconds: meta.seconds ?? 0,
     };
     this.db.transaction(() => {
       this.db
@@ -465,29 +481,33 @@ export class DataStore {
     return { profileSet: record, existed: false };
   }
 
+  /** Parse-and-validate task of the authors' JSON format, from a file under a data root (or given text). */
+  planProfileFile(opts: { datasetId: string; path?: string; json?: string; minLength?: number }): Extract<DataTask, { op: 'profile-file' }> {
+    const ds = this.get(opts.datasetId);
+    if (!opts.json && !opts.path) throw invalidArgument('path', 'either path or json is required');
+    const path = opts.json ? undefined : resolveUnderRoots(opts.path!, this.roots, 'path');
+    if (path) {
+      if (!existsSync(path) || !statSync(path).isFile()) throw notFound('file', opts.path!);
+      const size = statSync(path).size;
+      if (size > MAX_PROFILE_FILE_BYTES) throw resourceExhausted(`path: ${basename(path)} is ${size} bytes, more than the ${MAX_PROFILE_FILE_BYTES} a profile-set file may have`);
+    }
+    return { op: 'profile-file', datasetId: ds.id, numItems: ds.numItems, minLength: opts.minLength ?? 0, ...(opts.json ? { json: opts.json } : { path }) };
+  }
+
+  /** Provenance of an imported profile set. */
+  importedProfileMeta(opts: { path?: string; json?: string; minLength?: number; generator?: string }): { generator: string; provenance: ProvenanceRecord } {
+    const cfg = { generator: opts.generator || 'imported', source: opts.json ? 'json' : (opts.path ?? 'json'), minLength: opts.minLength ?? 0 };
+    return { generator: cfg.generator, provenance: provenance(0, cfg) };
+  }
+
   /** Imports the authors' JSON format from a file under a data root (or given text). */
   importProfileSet(opts: { datasetId: string; path?: string; json?: string; minLength?: number; generator?: string }): {
     profileSet: ProfileSetRecord;
     existed: boolean;
     dropped: number;
   } {
-    this.get(opts.datasetId);
-    let text = opts.json ?? '';
-    let label = 'json';
-    if (!text) {
-      if (!opts.path) throw invalidArgument('path', 'either path or json is required');
-      const file = resolveUnderRoots(opts.path, this.roots, 'path');
-      if (!existsSync(file) || !statSync(file).isFile()) throw notFound('file', opts.path);
-      const size = statSync(file).size;
-      if (size > MAX_PROFILE_FILE_BYTES) throw resourceExhausted(`path: ${basename(file)} is ${size} bytes, more than the ${MAX_PROFILE_FILE_BYTES} a profile-set file may have`);
-      text = readFileSync(file, 'utf8');
-      label = basename(file);
-    }
-    const parsed = parseAuthorsProfiles(text, label, opts.minLength ?? 0);
-    if (parsed.profiles.length === 0) throw invalidArgument('min_length', `all ${parsed.dropped} profiles of ${label} are shorter than ${opts.minLength}`);
-    const cfg = { generator: opts.generator || 'imported', source: opts.path ?? 'json', minLength: opts.minLength ?? 0 };
-    const r = this.putProfileSet({ datasetId: opts.datasetId, generator: cfg.generator, targetItems: parsed.targetItems, profiles: parsed.profiles, provenance: provenance(0, cfg) });
-    return { ...r, dropped: parsed.dropped };
+    const r = runDataTask(this.planProfileFile(opts));
+    return { ...this.commitProfileSet(r, this.importedProfileMeta(opts)), dropped: r.dropped };
   }
 
   private findProfileSet(id: string): ProfileSetRecord | undefined {
@@ -511,28 +531,6 @@ export class DataStore {
 
   exportProfileSet(id: string): string {
     return exportAuthorsProfiles(this.getProfileSet(id));
-  }
-
-  /** Derives (or finds) the poisoned dataset of a clean dataset and one of its profile sets. */
-  derivePoisoned(datasetId: string, profileSetId: string, name?: string): ImportResult {
-    const t0 = performance.now();
-    const clean = this.get(datasetId);
-    const set = this.getProfileSet(profileSetId);
-    if (set.datasetId !== clean.id)
-      throw invalidArgument('profile_set_id', `profile set ${set.id} uses the item space of dataset ${set.datasetId}, not ${clean.id}`);
-    const data = poison(this.load(clean.id), set);
-    const prov = provenance(set.provenance.seed, { parentId: clean.id, profileSetId: set.id, generator: set.generator, attack: JSON.parse(set.provenance.configJson || '{}') as unknown });
-    return this.store(
-      data,
-      {
-        name: name || `${clean.name}+${set.generator}`,
-        kind: 'poisoned',
-        source: `poisoned:${clean.id}+${set.id}`,
-        provenance: prov,
-        lineage: { parentId: clean.id, profileSetId: set.id },
-      },
-      t0,
-    );
   }
 
   // ---- catalogue -----------------------------------------------------------------------

@@ -9,3 +9,4 @@ export * from './guard';
 export * from './descriptors';
 export * from './reflection';
 export * from './components';
+export * from './lifecycle';

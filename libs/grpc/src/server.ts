@@ -12,6 +12,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import { publicMessage, toStatus } from './errors';
 import { guardDefinition, isRejected } from './guard';
 import { reflectionServices } from './reflection';
+import { drainServer, Lifecycle } from './lifecycle';
 
 /** One gRPC service to serve: its generated definition, implementation and full name. */
 export interface ServiceBinding {
@@ -26,7 +27,14 @@ export interface RunningServer {
   port: number;
   address: string;
   health: HealthImplementation;
-  /** Graceful shutdown: stops accepting, lets in-flight calls finish (up to graceMs), then forces. */
+  /** Readiness (health statuses) and the calls in flight. */
+  lifecycle: Lifecycle;
+  /** Health SERVING for these services (default all); until then they report NOT_SERVING. */
+  markReady(names?: readonly string[]): void;
+  /**
+   * Graceful shutdown (drainServer): NOT_SERVING, stops accepting, lets in-flight calls
+   * finish (up to graceMs), then cancels what is left.
+   */
   shutdown(graceMs?: number): Promise<void>;
 }
 
@@ -120,12 +128,15 @@ const onStream = (stream: ServerHttp2Stream): void => void stream.once('close', 
  * Starts a gRPC server with the given services plus grpc.health.v1 health checking and
  * server reflection (v1 and v1alpha, listing just these services), bound to `address`
  * (default an ephemeral loopback port). Every request of every method, health and
- * reflection included, is decoded through the request guard.
+ * reflection included, is decoded through the request guard. Health reports NOT_SERVING
+ * until the caller's markReady (see Lifecycle): a service binds first and calls it once its
+ * stores are open and its workers started.
  */
 export async function startServer(bindings: ServiceBinding[], address = '127.0.0.1:0', opts: ServerOptions = {}): Promise<RunningServer> {
-  const server = new Server(serverOptions(opts));
+  const health = new HealthImplementation();
+  const lifecycle = new Lifecycle(health, bindings.map((b) => b.name));
+  const server = new Server({ ...serverOptions(opts), interceptors: [lifecycle.interceptor] });
   for (const b of bindings) addGuardedService(server, b.definition, b.implementation);
-  const health = new HealthImplementation({ '': 'SERVING', ...Object.fromEntries(bindings.map((b) => [b.name, 'SERVING' as const])) });
   // addToServer only calls addService: route it through the guard like everything else
   health.addToServer({ addService: (d: ServiceDefinition, i: UntypedServiceImplementation) => addGuardedService(server, d, i) } as unknown as Server);
   for (const r of reflectionServices(bindings.map((b) => b.name))) addGuardedService(server, r.definition, r.implementation);
@@ -139,18 +150,8 @@ export async function startServer(bindings: ServiceBinding[], address = '127.0.0
     port,
     address: `${host}:${port}`,
     health,
-    shutdown: (graceMs = 5000) =>
-      new Promise<void>((resolve) => {
-        for (const b of bindings) health.setStatus(b.name, 'NOT_SERVING');
-        health.setStatus('', 'NOT_SERVING');
-        const timer = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, graceMs);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      }),
+    lifecycle,
+    markReady: (names) => lifecycle.markReady(names),
+    shutdown: async (graceMs = 5000) => void (await drainServer(server, lifecycle, graceMs)),
   };
 }

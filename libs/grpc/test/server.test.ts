@@ -18,6 +18,7 @@ describe('startServer', () => {
       }),
     };
     srv = await startServer([{ name: 'robustrec.v1.ScoringService', definition: scoring.ScoringServiceService, implementation: impl as scoring.ScoringServiceServer }]);
+    srv.markReady();
   });
   afterAll(() => srv.shutdown());
 

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 
 /**
@@ -23,6 +23,35 @@ export function atomicWriteFile(path: string, parts: Array<ArrayBufferView | str
   }
   closeSync(fd);
   renameSync(tmp, path);
+}
+
+/** Whether a process with this pid runs (EPERM: it does, as another user). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const TEMP_RE = /\.tmp-(\d+)-[0-9a-z]+$/;
+
+/**
+ * Removes the temporary files atomicWriteFile left in `dir` (not recursive) when its process
+ * was killed mid-write: those of processes that no longer run. Returns the names removed.
+ */
+export function sweepTempFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const removed: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const m = TEMP_RE.exec(name);
+    if (m && !processAlive(Number(m[1]))) {
+      rmSync(join(dir, name), { force: true });
+      removed.push(name);
+    }
+  }
+  return removed;
 }
 
 /** A directory of artifact files addressed by relative keys (e.g. "datasets/<id>/train.csr"). */

@@ -1,6 +1,6 @@
 import { attack, generator } from '@robustrec/contracts';
 import { homeDir, memoryBudget } from '@robustrec/core';
-import { startServer } from '@robustrec/grpc';
+import { startServer, type RunningServer } from '@robustrec/grpc';
 import { join } from 'node:path';
 import { builtinGeneratorServer } from './builtin';
 import { GeneratorRegistry } from './registry';
@@ -28,7 +28,9 @@ export interface AttackServiceOptions {
  * Starts the AttackService. The same server also serves AttackGenerator for the built-in
  * generators, and Generate reaches built-ins through it like any external generator.
  */
-export async function startAttackService(opts: AttackServiceOptions): Promise<{ address: string; port: number; shutdown(): Promise<void> }> {
+export async function startAttackService(
+  opts: AttackServiceOptions,
+): Promise<{ address: string; port: number; server: RunningServer; shutdown(graceMs?: number): Promise<void> }> {
   const registry = new GeneratorRegistry(join(opts.home ?? homeDir(), 'attack', 'attack.db'));
   let self = '';
   const memoryBudgetBytes = memoryBudget(opts.memoryBudgetBytes);
@@ -52,11 +54,14 @@ export async function startAttackService(opts: AttackServiceOptions): Promise<{ 
   );
   // reach the built-ins over loopback even when bound to 0.0.0.0 / [::]
   self = `127.0.0.1:${server.port}`;
+  // its store is open and generations start their own worker threads: ready
+  server.markReady();
   return {
     address: server.address,
     port: server.port,
-    shutdown: async () => {
-      await server.shutdown();
+    server,
+    shutdown: async (graceMs?: number) => {
+      await server.shutdown(graceMs);
       registry.close();
     },
   };

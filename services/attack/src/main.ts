@@ -1,9 +1,11 @@
 /**
  * Standalone AttackService: tsx services/attack/src/main.ts [--address host:port]
  * [--data host:port] [--token TOKEN]. ROBUSTREC_HOME holds the state; the token may also
- * come from ROBUSTREC_ATTACK_TOKEN (preferred: flags show up in process lists).
+ * come from ROBUSTREC_ATTACK_TOKEN (preferred: flags show up in process lists). SIGTERM
+ * drains and exits 0.
  */
 import { homeDir } from '@robustrec/core';
+import { exitOnSignals } from '@robustrec/grpc';
 import { startAttackService } from './index';
 
 const args = process.argv.slice(2);
@@ -19,9 +21,5 @@ const svc = await startAttackService({
   token: flag('--token', process.env.ROBUSTREC_ATTACK_TOKEN ?? ''),
 });
 console.log(`AttackService listening on ${svc.address}`);
-const stop = async (): Promise<void> => {
-  await svc.shutdown();
-  process.exit(0);
-};
-process.on('SIGINT', () => void stop());
-process.on('SIGTERM', () => void stop());
+// SIGTERM drains (ROBUSTREC_SHUTDOWN_GRACE_MS); a generation still running then is cancelled and stores nothing
+exitOnSignals('attack service', (grace) => svc.shutdown(grace));

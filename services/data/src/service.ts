@@ -1,10 +1,12 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { common, data } from '@robustrec/contracts';
-import { checkMemory, homeDir, invalidArgument, memoryBudget, resolveUnderRoots, type Csr, type ProvenanceRecord } from '@robustrec/core';
-import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { DataStore, LIGHTGCN_FILES, resolveSyntheticOptions, syntheticBytes, type DataStoreOptions, type DatasetKind, type DatasetRecord, type ProfileSetRecord } from '@robustrec/data';
+import { checkMemory, homeDir, invalidArgument, memoryBudget, resolveUnderRoots, type Csr, type InteractionData, type ProvenanceRecord } from '@robustrec/core';
+import { DataStore, LIGHTGCN_FILES, resolveSyntheticOptions, syntheticBytes, type DataStoreOptions, type DataTask, type DatasetKind, type DatasetRecord, type ImportResult, type ProfileSetRecord, type StagedDataset } from '@robustrec/data';
 import { allowPathsUnder, serverStream, startServer, unary, writeMessage, type RunningServer } from '@robustrec/grpc';
+import { existsSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { DataWorkers } from './workers';
 
 export const DEFAULT_CHUNK = 65_536;
 export const MAX_CHUNK = 1_048_576;
@@ -18,6 +20,8 @@ export interface DataServiceOptions extends DataStoreOptions {
   address?: string;
   /** Platform home; state lives under <home>/data (default: ROBUSTREC_HOME or ./.robustrec). */
   home?: string;
+  /** Worker threads for imports and other heavy work (default ROBUSTREC_DATA_WORKERS, else min(2, cores)). */
+  workers?: number;
   /** Memory budget in bytes (default: ROBUSTREC_MEMORY_BUDGET or the core default). */
   memoryBudgetBytes?: number;
 }
@@ -26,6 +30,7 @@ export interface RunningDataService {
   address: string;
   port: number;
   store: DataStore;
+  workers: DataWorkers;
   server: RunningServer;
   shutdown(graceMs?: number): Promise<void>;
 }
@@ -65,6 +70,8 @@ async function streamSplit(call: ServerWritableStream<data.FetchDatasetRequest, 
       users[p - start] = row;
     }
     await writeMessage(call, { chunk: { split, users, items: Array.from(m.indices.subarray(start, end)) } });
+    // a write that fits the buffer does not yield: let other calls in between chunks
+    await new Promise((r) => setImmediate(r));
   }
 }
 
@@ -77,6 +84,7 @@ const textBytes = (paths: string[]): number => paths.reduce((s, f) => s + (exist
 /** FetchDataset: header, then each requested split's chunks. */
 async function fetchDataset(
   store: DataStore,
+  load: (id: string) => Promise<InteractionData>,
   req: data.FetchDatasetRequest,
   call: ServerWritableStream<data.FetchDatasetRequest, data.FetchDatasetResponse>,
 ): Promise<void> {
@@ -90,57 +98,84 @@ async function fetchDataset(
   });
   const splits = req.splits.length ? [...new Set(req.splits)] : [common.Split.SPLIT_TRAIN, common.Split.SPLIT_VALID, common.Split.SPLIT_TEST];
   const rec = store.get(req.id);
-  const d = store.load(req.id);
+  const d = await load(req.id);
   await writeMessage(call, { header: { dataset: toProtoDataset(rec) } });
   for (const s of splits) await streamSplit(call, s, d[SPLIT_NAMES[s]!], chunk);
 }
 
-/** The DataService implementation over a DataStore: a thin adapter, all logic lives in @robustrec/data. */
-export function dataServiceImpl(store: DataStore, budget = memoryBudget()): data.DataServiceServer {
+/**
+ * The DataService implementation over a DataStore: a thin adapter, all logic lives in
+ * @robustrec/data. Every heavy step runs on the data workers (see DataStore for who writes
+ * the catalogue: this thread, in commit*).
+ */
+export function dataServiceImpl(store: DataStore, workers: DataWorkers, budget = memoryBudget()): data.DataServiceServer {
+  const importing = async (task: Extract<DataTask, { op: 'lightgcn' | 'interactions' | 'synthetic' | 'poison' }>): Promise<ImportResult> => {
+    const t0 = performance.now();
+    const staged: StagedDataset = await workers.run(task);
+    return store.commitStaged(staged, t0);
+  };
+  // one load per dataset at a time, however many callers fetch it
+  const loading = new Map<string, Promise<InteractionData>>();
+  const load = (id: string): Promise<InteractionData> => {
+    const hit = store.cached(id);
+    if (hit) return Promise.resolve(hit);
+    let p = loading.get(id);
+    if (!p) {
+      p = workers.run({ op: 'load', stored: store.stored(id) }).then((d) => store.cache(d));
+      void p.finally(() => loading.delete(id)).catch(() => undefined);
+      loading.set(id, p);
+    }
+    return p;
+  };
+
   return {
     importDataset: unary(async (req: data.ImportDatasetRequest): Promise<data.ImportDatasetResponse> => {
       const name = req.name;
-      let r;
+      let r: ImportResult;
       if (req.lightgcn) {
         if (!req.lightgcn.directory) throw invalidArgument('lightgcn.directory', 'required');
         const dir = resolveUnderRoots(req.lightgcn.directory, store.roots, 'lightgcn.directory');
         const files = LIGHTGCN_FILES.map((f) => resolveUnderRoots(join(dir, f), store.roots, 'lightgcn.directory'));
         checkMemory('lightgcn.directory', textBytes(files) * TEXT_EXPANSION, budget, 'importing these files');
-        r = store.importLightGcn(req.lightgcn.directory, { name, mergeValidIntoTrain: req.lightgcn.mergeValidIntoTrain });
+        r = await importing(store.planLightGcn(req.lightgcn.directory, { name, mergeValidIntoTrain: req.lightgcn.mergeValidIntoTrain }));
       } else if (req.interactions) {
         const s = req.interactions;
         if (!s.path) throw invalidArgument('interactions.path', 'required');
         checkMemory('interactions.path', textBytes([resolveUnderRoots(s.path, store.roots, 'interactions.path')]) * TEXT_EXPANSION, budget, 'importing this file');
-        r = store.importInteractionFile(s.path, {
-          name,
-          delimiter: s.delimiter,
-          hasHeader: s.hasHeader,
-          userColumn: s.userColumn,
-          itemColumn: s.itemColumn,
-          timestampColumn: s.timestampColumn,
-          ratingColumn: s.ratingColumn,
-          minRating: s.minRating,
-          userCore: s.userCore,
-          itemCore: s.itemCore,
-          testRatio: s.testRatio,
-          validRatio: s.validRatio,
-          seed: s.seed,
-        });
+        r = await importing(
+          store.planInteractionFile(s.path, {
+            name,
+            delimiter: s.delimiter,
+            hasHeader: s.hasHeader,
+            userColumn: s.userColumn,
+            itemColumn: s.itemColumn,
+            timestampColumn: s.timestampColumn,
+            ratingColumn: s.ratingColumn,
+            minRating: s.minRating,
+            userCore: s.userCore,
+            itemCore: s.itemCore,
+            testRatio: s.testRatio,
+            validRatio: s.validRatio,
+            seed: s.seed,
+          }),
+        );
       } else if (req.synthetic) {
         const s = req.synthetic;
         checkMemory('synthetic.num_users', syntheticBytes(resolveSyntheticOptions({ ...s, seed: s.seed || undefined })), budget, 'the synthetic dataset');
-        r = store.importSynthetic({
-          name,
-          numUsers: s.numUsers,
-          numItems: s.numItems,
-          meanInteractions: s.meanInteractions,
-          popularityExponent: s.popularityExponent,
-          clusters: s.clusters,
-          seed: s.seed || undefined,
-        });
+        r = await importing(
+          store.planSynthetic({
+            name,
+            numUsers: s.numUsers,
+            numItems: s.numItems,
+            meanInteractions: s.meanInteractions,
+            popularityExponent: s.popularityExponent,
+            clusters: s.clusters,
+            seed: s.seed || undefined,
+          }),
+        );
       } else if (req.catalogue) {
         if (!req.catalogue.name) throw invalidArgument('catalogue.name', 'required');
-        r = await store.importCatalogue(req.catalogue.name, { displayName: name, mergeValidIntoTrain: req.catalogue.mergeValidIntoTrain });
+        r = await importing(await store.planCatalogue(req.catalogue.name, { displayName: name, mergeValidIntoTrain: req.catalogue.mergeValidIntoTrain }));
       } else throw invalidArgument('source', 'one of lightgcn, interactions, synthetic or catalogue is required');
       return { dataset: toProtoDataset(r.dataset), existed: r.existed, seconds: r.seconds };
     }),
@@ -153,39 +188,43 @@ export function dataServiceImpl(store: DataStore, budget = memoryBudget()): data
       return { datasets: store.list(kind).map(toProtoDataset) };
     }),
 
-    getStatistics: unary((req: data.GetStatisticsRequest) => {
-      const s = store.statistics(req.id);
+    getStatistics: unary(async (req: data.GetStatisticsRequest) => {
+      const s = await workers.run({ op: 'statistics', stored: store.stored(req.id) });
       return { statistics: { ...s, itemPopularity: Array.from(s.itemPopularity) } };
     }),
 
-    fetchDataset: serverStream((req: data.FetchDatasetRequest, call) => fetchDataset(store, req, call)),
+    fetchDataset: serverStream((req: data.FetchDatasetRequest, call) => fetchDataset(store, load, req, call)),
 
-    derivePoisonedDataset: unary((req: data.DerivePoisonedDatasetRequest) => {
+    derivePoisonedDataset: unary(async (req: data.DerivePoisonedDatasetRequest) => {
       if (!req.profileSetId) throw invalidArgument('profile_set_id', 'required');
-      const r = store.derivePoisoned(req.datasetId, req.profileSetId, req.name);
+      const r = await importing(store.planPoisoned(req.datasetId, req.profileSetId, req.name));
       return { dataset: toProtoDataset(r.dataset), existed: r.existed };
     }),
 
-    putProfileSet: unary((req: data.PutProfileSetRequest) => {
+    putProfileSet: unary(async (req: data.PutProfileSetRequest) => {
       const p = req.profileSet;
       if (!p) throw invalidArgument('profile_set', 'required');
       // items are validated, copied and stored as JSON: ~24 bytes each, plus per-profile overhead
       const items = p.profiles.reduce((s, f) => s + f.items.length, 0);
       checkMemory('profile_set.profiles', items * 24 + p.profiles.length * 128, budget, `${p.profiles.length} profiles of ${items} items`);
-      const r = store.putProfileSet({
+      const input = {
         datasetId: p.datasetId,
         generator: p.generator,
         targetItems: p.targetItems,
         profiles: p.profiles.map((f) => ({ name: f.name, items: f.items })),
         ...(p.provenance ? { provenance: { ...p.provenance, createdAt: p.provenance.createdAt || new Date().toISOString() } } : {}),
         seconds: p.seconds,
-      });
+      };
+      const prepared = await workers.run(store.planProfileSet(input));
+      const r = store.commitProfileSet(prepared, input);
       return { profileSet: toProtoProfileSet(r.profileSet), existed: r.existed };
     }),
 
-    importProfileSet: unary((req: data.ImportProfileSetRequest) => {
-      const r = store.importProfileSet({ datasetId: req.datasetId, path: req.path, json: req.json, minLength: req.minLength, generator: req.generator });
-      return { profileSet: toProtoProfileSet(r.profileSet), dropped: r.dropped, existed: r.existed };
+    importProfileSet: unary(async (req: data.ImportProfileSetRequest) => {
+      const opts = { datasetId: req.datasetId, path: req.path, json: req.json, minLength: req.minLength, generator: req.generator };
+      const prepared = await workers.run(store.planProfileFile(opts));
+      const r = store.commitProfileSet(prepared, store.importedProfileMeta(opts));
+      return { profileSet: toProtoProfileSet(r.profileSet), dropped: prepared.dropped, existed: r.existed };
     }),
 
     exportProfileSet: unary((req: data.ExportProfileSetRequest) => ({ json: store.exportProfileSet(req.id) })),
@@ -205,30 +244,52 @@ export function dataServiceImpl(store: DataStore, budget = memoryBudget()): data
   };
 }
 
-/** Starts the DataService (with health and reflection) over a DataStore in <home>/data. */
+/** Data worker threads: ROBUSTREC_DATA_WORKERS, else min(2, cores). */
+function defaultWorkers(): number {
+  const env = Number(process.env.ROBUSTREC_DATA_WORKERS);
+  return Number.isInteger(env) && env >= 1 ? env : Math.min(2, availableParallelism());
+}
+
+/**
+ * Starts the DataService (with health and reflection) over a DataStore in <home>/data.
+ * Start-up order: the store is opened (and swept), the port bound with every health name
+ * NOT_SERVING, then the workers load their modules; SERVING once they all have. Calls that
+ * arrive before are accepted and wait for a worker.
+ */
 export async function startDataService(opts: DataServiceOptions = {}): Promise<RunningDataService> {
-  const { address, home, memoryBudgetBytes, ...storeOpts } = opts;
+  const { address, home, workers: size, memoryBudgetBytes, ...storeOpts } = opts;
   const budget = memoryBudget(memoryBudgetBytes);
   const store = DataStore.open(home ?? homeDir(), storeOpts);
+  const workers = new DataWorkers(size ?? defaultWorkers());
   try {
     // status messages may name paths under the roots callers import from, and nothing else
     allowPathsUnder(store.roots);
     const server = await startServer(
-      [{ name: 'robustrec.v1.DataService', definition: data.DataServiceService, implementation: dataServiceImpl(store, budget) }],
+      [{ name: 'robustrec.v1.DataService', definition: data.DataServiceService, implementation: dataServiceImpl(store, workers, budget) }],
       address,
       { maxReceiveMessageBytes: MAX_REQUEST_BYTES },
     );
+    try {
+      await workers.ready();
+    } catch (e) {
+      await server.shutdown(0);
+      throw e;
+    }
+    server.markReady();
     return {
       address: server.address,
       port: server.port,
       store,
+      workers,
       server,
       async shutdown(graceMs?: number) {
         await server.shutdown(graceMs);
+        await workers.close();
         store.close();
       },
     };
   } catch (e) {
+    await workers.close();
     store.close();
     throw e;
   }

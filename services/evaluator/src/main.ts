@@ -1,7 +1,9 @@
 import { parseArgs } from 'node:util';
+import { exitOnSignals } from '@robustrec/grpc';
 import { startEvaluatorService } from './service';
 
 // Standalone evaluator process: tsx services/evaluator/src/main.ts --address 127.0.0.1:50054 --data 127.0.0.1:50051
+// SIGTERM drains (ROBUSTREC_SHUTDOWN_GRACE_MS) and exits 0.
 const { values } = parseArgs({
   options: {
     address: { type: 'string', default: process.env.ROBUSTREC_EVALUATOR_ADDRESS ?? '127.0.0.1:50054' },
@@ -11,9 +13,4 @@ const { values } = parseArgs({
 });
 const srv = await startEvaluatorService({ address: values.address, dataAddress: values.data!, home: values.home });
 console.log(`evaluator service (evaluator, registry, scoring, inference v2) listening on ${srv.address}`);
-const stop = async (): Promise<void> => {
-  await srv.shutdown();
-  process.exit(0);
-};
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);
+exitOnSignals('evaluator service', (grace) => srv.shutdown(grace));

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { evaluator } from '@robustrec/contracts';
-import { checkMemory, invalidArgument, newId, notFound, resourceExhausted } from '@robustrec/core';
-import { ArtifactStore, openDatabase, type Db } from '@robustrec/store';
+import { checkMemory, failpoint, invalidArgument, newId, notFound, resourceExhausted } from '@robustrec/core';
+import { ArtifactStore, openDatabase, sweepTempFiles, type Db } from '@robustrec/store';
 
 const MIGRATIONS = [
   `CREATE TABLE models (
@@ -21,6 +21,8 @@ const MIGRATIONS = [
      evaluation_json TEXT NOT NULL,
      created_at TEXT NOT NULL
    );`,
+  // a training job registers its model once, however often it retries the upload
+  `CREATE INDEX models_job_id ON models (json_extract(header_json, '$.jobId'));`,
 ];
 
 export interface LoadedTensors {
@@ -36,6 +38,11 @@ export const MAX_TENSOR_BYTES = 2 ** 31 - 1;
 /**
  * Model registry: SQLite catalogue (names with versions 1, 2, ...) plus one artifact file
  * per model holding its float32 tensors in header order. Stored evaluations live here too.
+ *
+ * Crash safety: a model's file is written (atomically) before its row is committed, so a
+ * killed process can leave a file without a row, or a temp file of a half-written one; both
+ * are invisible through the API and removed at start-up. An evaluation is one row, written
+ * after its metrics are complete.
  */
 export class ModelRegistry {
   readonly db: Db;
@@ -45,6 +52,23 @@ export class ModelRegistry {
     const dir = join(home, 'evaluator');
     this.db = openDatabase(join(dir, 'registry.db'), MIGRATIONS);
     this.artifacts = new ArtifactStore(join(dir, 'models'));
+    this.sweep();
+  }
+
+  /** Removes model files without a catalogue row and temp files of killed writers. */
+  private sweep(): void {
+    sweepTempFiles(this.artifacts.root);
+    const known = new Set((this.db.prepare('SELECT id FROM models').all() as Array<{ id: string }>).map((r) => r.id));
+    for (const f of readdirSync(this.artifacts.root)) {
+      const m = /^(.+)\.bin$/.exec(f);
+      if (m && !known.has(m[1]!)) this.artifacts.remove(f);
+    }
+  }
+
+  /** The model a training job registered, if it did. */
+  byJob(jobId: string): evaluator.Model | undefined {
+    const row = this.db.prepare("SELECT header_json FROM models WHERE json_extract(header_json, '$.jobId') = ? LIMIT 1").get(jobId) as { header_json: string } | undefined;
+    return row && evaluator.Model.fromJSON(JSON.parse(row.header_json));
   }
 
   /**
@@ -73,12 +97,21 @@ export class ModelRegistry {
     return h;
   }
 
-  /** Stores a complete upload atomically: file first (atomic rename), then the row. */
+  /**
+   * Stores a complete upload atomically: file first (atomic rename), then the row. An upload
+   * naming a job that already has a model returns that model (a trainer retrying after a lost
+   * answer registers its job's model once).
+   */
   register(header: evaluator.Model, tensors: Record<string, Uint8Array>): evaluator.Model {
+    if (header.jobId) {
+      const existing = this.byJob(header.jobId);
+      if (existing) return existing;
+    }
     const id = newId('model');
     const parts = header.tensors.map((t) => tensors[t.name]!);
     const sizeBytes = parts.reduce((a, p) => a + p.byteLength, 0);
     this.artifacts.write(`${id}.bin`, parts);
+    failpoint('evaluator.model-written');
     try {
       return this.db.transaction(() => {
         const row = this.db.prepare('SELECT MAX(version) AS v FROM models WHERE name = ?').get(header.name) as { v: number | null };
@@ -126,6 +159,7 @@ export class ModelRegistry {
   }
 
   saveEvaluation(e: evaluator.Evaluation): void {
+    failpoint('evaluator.evaluated');
     this.db
       .prepare('INSERT INTO evaluations VALUES (?, ?, ?, ?, ?, ?)')
       .run(e.id, e.modelId, e.datasetId, e.provenance?.configJson ?? '{}', JSON.stringify(evaluator.Evaluation.toJSON(e)), new Date().toISOString());

@@ -275,6 +275,8 @@ export async function startEvaluatorService(opts: EvaluatorServiceOptions) {
     // model uploads come in chunks of TENSOR_CHUNK_BYTES (1 MiB); other requests are small
     { maxReceiveMessageBytes: 8 << 20 },
   );
+  // registry open (and swept), serving pool started: ready
+  srv.markReady();
   return {
     ...srv,
     registry,

@@ -4,7 +4,7 @@ import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { attack, common, data, evaluator, trainer } from '@robustrec/contracts';
 import { gowallaDir, homeDir, RrError } from '@robustrec/core';
-import { call, checkHealth, createClient } from '@robustrec/grpc';
+import { call, checkHealth, createClient, shutdownGraceMs } from '@robustrec/grpc';
 import { blockToMarkdown } from './report';
 import { writeReport } from './artifacts';
 import { reportsDir, startPlatform, type Platform } from './platform';
@@ -232,11 +232,12 @@ async function main(): Promise<void> {
     case 'up': {
       const p = await startPlatform({ home, ports: { data: 50051, attack: 50052, trainer: 50053, evaluator: 50054 } });
       console.log(`RobustRec services up (state in ${home}):\n${JSON.stringify(p.endpoints, null, 2)}\nCtrl-C to stop.`);
-      await new Promise<void>((r) => {
+      const sig = await new Promise<string>((r) => {
         process.once('SIGINT', r);
         process.once('SIGTERM', r);
       });
-      await p.shutdown();
+      console.error(`${sig}: draining (grace ${shutdownGraceMs()} ms per service)`);
+      await p.shutdown(shutdownGraceMs());
       break;
     }
     default:

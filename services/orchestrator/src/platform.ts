@@ -9,7 +9,11 @@ import type { Endpoints } from './runner';
 export interface Platform {
   endpoints: Endpoints;
   home: string;
-  shutdown(): Promise<void>;
+  /**
+   * Every service NOT_SERVING at once, then each drains (graceMs, default 5 s) and closes,
+   * callers first: trainers, attack, evaluator, data.
+   */
+  shutdown(graceMs?: number): Promise<void>;
 }
 
 export interface PlatformOptions {
@@ -56,11 +60,12 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
   return {
     home,
     endpoints: { data: dataSrv.address, evaluator: evalSrv.address, trainers: trainerSrvs.map((t) => t.address), attackers: [attackSrv.address] },
-    async shutdown() {
-      for (const t of trainerSrvs) await t.shutdown();
-      await attackSrv.shutdown();
-      await evalSrv.shutdown();
-      await dataSrv.shutdown();
+    async shutdown(graceMs?: number) {
+      for (const l of [...trainerSrvs.map((t) => t.lifecycle), attackSrv.server.lifecycle, evalSrv.lifecycle, dataSrv.server.lifecycle]) l.markNotServing();
+      for (const t of trainerSrvs) await t.shutdown(graceMs);
+      await attackSrv.shutdown(graceMs);
+      await evalSrv.shutdown(graceMs);
+      await dataSrv.shutdown(graceMs);
     },
   };
 }

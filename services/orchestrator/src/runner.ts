@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { attack, common, data, evaluator, trainer } from '@robustrec/contracts';
+import { credentials } from '@grpc/grpc-js';
 import { canonicalJson, datasetsDir, RrError } from '@robustrec/core';
-import { call, callOptions, createClient, iterate } from '@robustrec/grpc';
+import { call, callOptions, channelOptions, createClient, fromServiceError, iterate } from '@robustrec/grpc';
 import { jobOptionsToProto, trainConfigToProto } from '@robustrec/models';
 import type { AttackSpec, Cell, DatasetSpec, ExperimentSpec } from './spec';
 import { expandCells, poisons } from './spec';
@@ -26,6 +27,19 @@ export interface RunEvents {
 
 const metricKey = (m: common.Metric): string => (m.k ? `${m.name}@${m.k}` : m.name);
 
+/** How long the orchestrator keeps trying to reach a trainer that went away (restart, network). */
+export interface ReconnectPolicy {
+  /** Attempts after a failure before the cell fails (default 40). */
+  attempts: number;
+  /** First delay; doubles up to maxDelayMs (defaults 250 ms and 3 s: about 2 minutes in all). */
+  initialDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RECONNECT: ReconnectPolicy = { attempts: 40, initialDelayMs: 250, maxDelayMs: 3_000 };
+
+const TERMINAL = new Set([trainer.JobState.JOB_STATE_SUCCEEDED, trainer.JobState.JOB_STATE_FAILED, trainer.JobState.JOB_STATE_CANCELLED]);
+
 /**
  * Drives data -> attack -> trainer -> evaluator over gRPC only. Every cell's outcome is
  * stored; finished cells are skipped on a re-run; shared steps (imports, attacks) are
@@ -39,6 +53,7 @@ export class Orchestrator {
     private readonly endpoints: Endpoints,
     private readonly store: ExperimentStore,
     private readonly events: RunEvents = {},
+    private readonly reconnect: ReconnectPolicy = DEFAULT_RECONNECT,
   ) {
     if (!endpoints.trainers.length) throw new RrError('INVALID_ARGUMENT', 'at least one trainer address is required');
   }
@@ -212,21 +227,60 @@ export class Orchestrator {
     return this.store.list().find((c) => c.state === 'done' && c.datasetId === datasetId && c.modelId !== '' && trainingIdentity(c.config as Cell) === want);
   }
 
+  /**
+   * Starts (or, by its idempotency key, reattaches to) the cell's training job and watches it
+   * to its end. The trainer may restart meanwhile (a job survives it, see the trainer's
+   * JobScheduler): a failed StartJob or a lost WatchJob stream is retried under the
+   * reconnect policy, and each retry that gets through resets the count.
+   */
   private async train(spec: ExperimentSpec, cell: Cell, datasetId: string, address: string): Promise<trainer.Job> {
-    const c = createClient(trainer.TrainerServiceClient, address);
+    // a trainer that restarts must be reached again within seconds, not after grpc-js's default
+    // reconnect backoff (up to 2 minutes)
+    const c = new trainer.TrainerServiceClient(address, credentials.createInsecure(), {
+      ...channelOptions,
+      'grpc.initial_reconnect_backoff_ms': this.reconnect.initialDelayMs,
+      'grpc.max_reconnect_backoff_ms': this.reconnect.maxDelayMs,
+    });
     try {
       // The idempotency key makes a re-run (after a crash) reattach to the same job.
-      const { job } = await call(c, c.startJob, { datasetId, config: trainConfigOf(cell), options: jobOptionsOf(cell), name: `${spec.name}/${cell.model.variant}`, idempotencyKey: `${spec.name}:${cell.key}` });
-      let last = job!;
-      for await (const ev of iterate(c.watchJob({ id: job!.id }, callOptions('watch')))) {
-        last = ev.job!;
-        if (ev.progress) this.events.epoch?.(cell, ev.progress.epoch, ev.progress.epochs, ev.progress.metrics, ev.progress.etaSeconds);
-      }
+      const start = { datasetId, config: trainConfigOf(cell), options: jobOptionsOf(cell), name: `${spec.name}/${cell.model.variant}`, idempotencyKey: `${spec.name}:${cell.key}` };
+      let last = (await this.retrying(address, 'StartJob', () => call(c, c.startJob, start))).job!;
+      await this.retrying(address, `WatchJob ${last.id}`, async (progressed) => {
+        for await (const ev of iterate(c.watchJob({ id: last.id }, callOptions('watch')))) {
+          last = ev.job!;
+          progressed();
+          if (ev.progress) this.events.epoch?.(cell, ev.progress.epoch, ev.progress.epochs, ev.progress.metrics, ev.progress.etaSeconds);
+        }
+        if (!TERMINAL.has(last.state)) throw new RrError('UNAVAILABLE', `the watch of job ${last.id} ended while it was ${trainer.jobStateToJSON(last.state)}`);
+      });
       if (last.state !== trainer.JobState.JOB_STATE_SUCCEEDED)
         throw new RrError('ABORTED', `training job ${last.id} ended ${trainer.jobStateToJSON(last.state)}${last.error ? `: ${last.error}` : ''}`);
       return last;
     } finally {
       c.close();
+    }
+  }
+
+  /**
+   * Runs fn until it succeeds, retrying on UNAVAILABLE with backoff for at most
+   * reconnect.attempts failures in a row (fn calls progressed() when it got through).
+   */
+  private async retrying<T>(address: string, what: string, fn: (progressed: () => void) => Promise<T>): Promise<T> {
+    let failures = 0;
+    for (let delay = this.reconnect.initialDelayMs; ; delay = Math.min(2 * delay, this.reconnect.maxDelayMs)) {
+      try {
+        return await fn(() => {
+          failures = 0;
+          delay = this.reconnect.initialDelayMs;
+        });
+      } catch (e) {
+        const err = fromServiceError(e);
+        if (err.code !== 'UNAVAILABLE') throw err;
+        if (++failures > this.reconnect.attempts)
+          throw new RrError('UNAVAILABLE', `trainer ${address}: ${what} failed ${failures} times in a row, last: ${err.message}`);
+        this.events.log?.(`trainer ${address}: ${what}: ${err.message}; retrying in ${delay} ms (${failures}/${this.reconnect.attempts})`);
+        await new Promise((r) => setTimeout(r, delay));
+      }
     }
   }
 

@@ -1,12 +1,13 @@
 import { availableParallelism } from 'node:os';
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import { data, trainer } from '@robustrec/contracts';
-import { checkMemory, failedPrecondition, homeDir, invalidArgument, memoryBudget, newId, provenance, startTsWorker } from '@robustrec/core';
-import { call, componentInfoToProto, peerClient, publicMessage, registerModel, serverStream, startServer, unary, writeMessage } from '@robustrec/grpc';
+import { checkMemory, failedPrecondition, homeDir, invalidArgument, isRrError, memoryBudget, newId, provenance, startTsWorker, unavailable } from '@robustrec/core';
+import { call, componentInfoToProto, fromServiceError, peerClient, publicMessage, registerModel, serverStream, startServer, unary, writeMessage } from '@robustrec/grpc';
 import { checkJobOptions, componentSpecs, jobOptionsFromProto, jobOptionsToProto, resolveTrainConfig, trainConfigFromProto, trainConfigToProto, Trainer, type TrainConfig } from '@robustrec/models';
+import { sweepTempFiles } from '@robustrec/store';
 import { isTerminal, JobStore, toMetrics, type JobRecord } from './jobs';
 import type { WorkerInput, WorkerMessage } from './worker';
 
@@ -28,6 +29,11 @@ export interface TrainerServiceOptions {
    * 1). Results do not depend on it; set 1 when several trainers share the cores.
    */
   threads?: number;
+  /**
+   * How long a finished job keeps retrying its model upload while the registry is unreachable
+   * (UNAVAILABLE or DEADLINE_EXCEEDED), with backoff, before it fails (default 120 s).
+   */
+  registerRetryMs?: number;
   /** Memory budget in bytes (default: ROBUSTREC_MEMORY_BUDGET or the core default). */
   memoryBudgetBytes?: number;
 }
@@ -55,20 +61,54 @@ interface Running {
  * Job scheduler: persists jobs in SQLite, runs each in a worker thread, streams progress
  * to watchers, registers finished models in the model registry. Jobs a dead process left
  * RUNNING are resumed from their last checkpoint at start-up.
+ *
+ * Faults: a checkpoint is written atomically after every epoch, so a killed trainer resumes
+ * from the last finished epoch with bit-identical results. A finished job's model upload is
+ * retried while the registry is unreachable, and the registry keeps one model per job, so
+ * neither a registry restart nor a trainer killed mid-upload loses or duplicates a model.
+ * On shutdown (stop) running jobs are left RUNNING with their checkpoints, and watchers are
+ * told so (UNAVAILABLE): they reconnect to the restarted trainer.
  */
 export class JobScheduler {
   readonly store: JobStore;
   private readonly events = new EventEmitter();
   private readonly running = new Map<string, Running>();
+  private readonly registering = new Set<Promise<unknown>>();
   private readonly dir: string;
+  /** Stopping: no job starts, uploads are not retried. */
   private closed = false;
   private readonly budget: number;
+  private storeClosed = false;
 
   constructor(private readonly opts: TrainerServiceOptions) {
     this.budget = memoryBudget(opts.memoryBudgetBytes);
     this.dir = join(opts.home ?? homeDir(), 'trainer');
     this.store = new JobStore(join(this.dir, 'trainer.db'));
     this.events.setMaxListeners(0);
+    this.sweepCheckpoints();
+  }
+
+  /** Removes half-written checkpoints and those of jobs that ended (killed before their cleanup). */
+  private sweepCheckpoints(): void {
+    const dir = join(this.dir, 'checkpoints');
+    sweepTempFiles(dir);
+    let files: string[] = [];
+    try {
+      files = readdirSync(dir);
+    } catch {
+      return;
+    }
+    const pending = new Set(this.store.pending().map((j) => j.id));
+    for (const f of files) {
+      const m = /^(.+)\.ckpt$/.exec(f);
+      if (m && !pending.has(m[1]!)) rmSync(join(dir, f), { force: true });
+    }
+  }
+
+  /** Subscribes to the scheduler's stop (shutdown); returns an unsubscribe function. */
+  onStop(fn: () => void): () => void {
+    this.events.on('stop', fn);
+    return () => this.events.off('stop', fn);
   }
 
   checkpointPath(id: string): string {
@@ -195,14 +235,18 @@ export class JobScheduler {
           });
           break;
         }
-        case 'done':
+        case 'done': {
           ended = true;
           void worker.terminate();
-          this.register(job.id, m).then(
-            (modelId) => this.finish(job.id, { state: S.JOB_STATE_SUCCEEDED, modelId }),
-            (e: unknown) => this.finish(job.id, { state: S.JOB_STATE_FAILED, error: `model registration failed: ${e instanceof Error ? e.message : e}` }),
+          const p = this.register(job.id, m).then(
+            (modelId) => !this.storeClosed && this.finish(job.id, { state: S.JOB_STATE_SUCCEEDED, modelId }),
+            // stopped mid-upload: the job stays RUNNING and registers again (once) after a restart
+            (e: unknown) => !this.closed && this.finish(job.id, { state: S.JOB_STATE_FAILED, error: `model registration failed: ${e instanceof Error ? e.message : e}` }),
           );
+          this.registering.add(p);
+          void p.finally(() => this.registering.delete(p));
           break;
+        }
         case 'cancelled':
           ended = true;
           void worker.terminate();
@@ -227,34 +271,58 @@ export class JobScheduler {
     });
   }
 
+  /** Uploads a finished job's model, retrying while the registry is unreachable (see registerRetryMs). */
   private async register(id: string, m: Extract<WorkerMessage, { type: 'done' }>): Promise<string> {
     const job = this.store.get(id);
-    const model = await registerModel(
-      this.opts.registryAddress,
-      {
-        id: '',
-        name: job.name,
-        version: 0,
-        backbone: m.backbone,
-        defense: job.config.defense.name,
-        datasetId: job.datasetId,
-        jobId: job.id,
-        numUsers: m.numUsers,
-        numItems: m.numItems,
-        tensors: Object.entries(m.tensors).map(([name, t]) => ({ name, shape: t.shape })),
-        metrics: toMetrics(job.metrics),
-        provenance: job.provenance,
-        sizeBytes: 0,
-      },
-      Object.fromEntries(Object.entries(m.tensors).map(([k, t]) => [k, t.data])),
-    );
-    return model.id;
+    const header = {
+      id: '',
+      name: job.name,
+      version: 0,
+      backbone: m.backbone,
+      defense: job.config.defense.name,
+      datasetId: job.datasetId,
+      jobId: job.id,
+      numUsers: m.numUsers,
+      numItems: m.numItems,
+      tensors: Object.entries(m.tensors).map(([name, t]) => ({ name, shape: t.shape })),
+      metrics: toMetrics(job.metrics),
+      provenance: job.provenance,
+      sizeBytes: 0,
+    };
+    const tensors = Object.fromEntries(Object.entries(m.tensors).map(([k, t]) => [k, t.data]));
+    const deadline = Date.now() + (this.opts.registerRetryMs ?? 120_000);
+    for (let attempt = 1, delay = 250; ; attempt++, delay = Math.min(delay * 2, 4_000)) {
+      try {
+        return (await registerModel(this.opts.registryAddress, header, tensors)).id;
+      } catch (e) {
+        const err = isRrError(e) ? e : fromServiceError(e);
+        const retry = err.code === 'UNAVAILABLE' || err.code === 'DEADLINE_EXCEEDED';
+        if (!retry || this.closed || Date.now() + delay > deadline) throw attempt > 1 ? new Error(`${err.message} (after ${attempt} attempts)`) : err;
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  /**
+   * Stops for a shutdown: no new job starts, watchers are told (onStop), running jobs' workers
+   * are stopped (the jobs stay RUNNING and resume from their checkpoints after a restart) and
+   * uploads in flight get up to graceMs to finish. The job table stays open for the calls the
+   * server is still draining; close() closes it.
+   */
+  async stop(graceMs = 5_000): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.events.emit('stop');
+    await Promise.all([...this.running.values()].map((r) => r.worker.terminate()));
+    this.running.clear();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.registering]), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    await Promise.all([...this.running.values()].map((r) => r.worker.terminate()));
-    this.running.clear();
+    await this.stop(0);
+    this.storeClosed = true;
     this.store.close();
   }
 }
@@ -320,10 +388,19 @@ export async function startTrainerService(opts: TrainerServiceOptions) {
             busy = false;
           }
         };
-        const stop = scheduler.watch(req.id, (job, progress) => {
+        const unwatch = scheduler.watch(req.id, (job, progress) => {
           queue.push([job, progress]);
           void drain();
         });
+        const unstop = scheduler.onStop(() => {
+          stop();
+          const j = scheduler.store.get(req.id);
+          reject(unavailable(`trainer shutting down: job ${j.id} stays ${trainer.jobStateToJSON(j.state)} at epoch ${j.epoch} and resumes from its last checkpoint when the trainer restarts; watch it again then`));
+        });
+        const stop = (): void => {
+          unwatch();
+          unstop();
+        };
         call.on('cancelled', () => {
           stop();
           resolve();
@@ -333,13 +410,18 @@ export async function startTrainerService(opts: TrainerServiceOptions) {
   };
   // requests are small: a config, an id
   const server = await startServer([{ name: 'robustrec.v1.TrainerService', definition: trainer.TrainerServiceService, implementation: impl }], opts.address, { maxReceiveMessageBytes: 1 << 20 });
+  // job table open (checkpoints swept), engine loaded, unfinished jobs requeued: ready
   scheduler.resume();
+  server.markReady();
   return {
     ...server,
     scheduler,
+    /** NOT_SERVING, stop jobs (left resumable) and end watches, drain calls, close the job table. */
     async shutdown(graceMs?: number) {
-      await scheduler.close();
+      server.lifecycle.markNotServing();
+      await scheduler.stop(graceMs);
       await server.shutdown(graceMs);
+      await scheduler.close();
     },
   };
 }
