@@ -9,5 +9,3 @@ export * from './profiles';
 export * from './poison';
 export * from './statistics';
 export * from './catalogue';
-export * from './store';
-export * from './tasks';

@@ -1,7 +1,9 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { common, data } from '@robustrec/contracts';
 import { checkMemory, homeDir, invalidArgument, memoryBudget, resolveUnderRoots, type Csr, type InteractionData, type ProvenanceRecord } from '@robustrec/core';
-import { DataStore, LIGHTGCN_FILES, resolveSyntheticOptions, syntheticBytes, type DataStoreOptions, type DataTask, type DatasetKind, type DatasetRecord, type ImportResult, type ProfileSetRecord, type StagedDataset } from '@robustrec/data';
+import { resolveSyntheticOptions, syntheticBytes } from '@robustrec/data';
+import { DataStore, LIGHTGCN_FILES, type DataStoreOptions, type DatasetKind, type DatasetRecord, type ImportResult, type ProfileSetRecord } from './store';
+import type { DataTask, StagedDataset } from './tasks';
 import { allowPathsUnder, serverStream, startServer, unary, writeMessage, type RunningServer } from '@robustrec/grpc';
 import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';

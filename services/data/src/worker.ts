@@ -1,12 +1,12 @@
 /**
- * Data worker thread: runs the data service's heavy tasks (@robustrec/data runDataTask:
+ * Data worker thread: runs the data service's heavy tasks (runDataTask in tasks.ts:
  * imports, k-core, splits, poisoning, profile parsing, loading, statistics) one at a time,
  * so that they never block the service's event loop. Started by DataWorkers (workers.ts).
  * It never opens the SQLite catalogue: the service thread commits what a task produced.
  */
 import { parentPort } from 'node:worker_threads';
 import { failpoint, isRrError } from '@robustrec/core';
-import { runDataTask, transferablesOf, type DataTask } from '@robustrec/data';
+import { runDataTask, transferablesOf, type DataTask } from './tasks';
 
 export type ToWorker = { id: number; task: DataTask };
 export type FromWorker =

@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import { RrError, startTsWorker, unavailable, type ErrorCode } from '@robustrec/core';
-import type { DataTask, DataTaskResult } from '@robustrec/data';
+import type { DataTask, DataTaskResult } from './tasks';
 import type { FromWorker, ToWorker } from './worker';
 
 interface Slot {

@@ -3,15 +3,8 @@ import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { invalidArgument, notFound, provenance, RrError, type InteractionData, type ProvenanceRecord } from '@robustrec/core';
 import { atomicWriteFile } from '@robustrec/store';
-import { decodeCsr, encodeCsr } from './binary';
-import { datasetIdOf, type DatasetContent } from './content';
-import { importInteractionFile, type InteractionFileOptions } from './interactions-file';
-import { parseLightGcn, type LightGcnOptions } from './lightgcn';
-import { poison } from './poison';
-import { parseAuthorsProfiles, profileSetIdOf, validateProfileSet, type Profile, type ProfileSetContent } from './profiles';
-import { statistics, type DatasetStatistics } from './statistics';
+import { type DatasetContent, datasetIdOf, type DatasetStatistics, decodeCsr, encodeCsr, importInteractionFile, type InteractionFileOptions, type LightGcnOptions, parseAuthorsProfiles, parseLightGcn, poison, type Profile, type ProfileSetContent, profileSetIdOf, resolveSyntheticOptions, statistics, syntheticInteractions, type SyntheticOptions, validateProfileSet } from '@robustrec/data';
 import type { DatasetKind, DatasetRecord } from './store';
-import { resolveSyntheticOptions, syntheticInteractions, type SyntheticOptions } from './synthetic';
 
 /**
  * The data service's heavy work (parsing, k-core, splits, synthesis, poisoning, encoding and

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gowallaDir, hostDescription, peakRssBytes } from '@robustrec/core';
-import { DataStore, statistics } from '@robustrec/data';
+import { statistics } from '@robustrec/data';
+import { DataStore } from '../src/store';
 
 // npm run bench:data — full Gowalla import (LightGCN text -> binary CSR + SQLite catalogue)
 // into a temp home; prints counts, seconds, peak RSS and the Table-3 statistics.

@@ -13,13 +13,7 @@ import {
   type ProvenanceRecord,
 } from '@robustrec/core';
 import { openDatabase, type Db } from '@robustrec/store';
-import { CATALOGUE, catalogueEntry, ensureCatalogueDataset, localCataloguePath, recordedSha256, type CatalogueEntry, type Fetcher } from './catalogue';
-import type { DatasetContent } from './content';
-import type { InteractionFileOptions } from './interactions-file';
-import type { LightGcnOptions } from './lightgcn';
-import { exportAuthorsProfiles, type Profile } from './profiles';
-import { statistics, type DatasetStatistics } from './statistics';
-import type { SyntheticOptions } from './synthetic';
+import { CATALOGUE, catalogueEntry, type CatalogueEntry, type DatasetContent, type DatasetStatistics, ensureCatalogueDataset, exportAuthorsProfiles, type Fetcher, type InteractionFileOptions, type LightGcnOptions, localCataloguePath, type Profile, recordedSha256, statistics, type SyntheticOptions } from '@robustrec/data';
 import { runDataTask, stageDataset, type DataTask, type PreparedProfileSet, type StagedDataset, type StoredDataset } from './tasks';
 
 export type DatasetKind = 'clean' | 'synthetic' | 'poisoned';

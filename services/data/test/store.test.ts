@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { rowOf } from '@robustrec/core';
-import { DataStore, type CatalogueEntry } from '../src';
-import { scratch } from './helpers';
+import type { CatalogueEntry } from '@robustrec/data';
+import { DataStore } from '../src/store';
 
-const tmp = scratch('rr-store-');
-afterAll(() => tmp.cleanup());
+const tmp = { dir: mkdtempSync(join(tmpdir(), 'rr-store-')) };
+afterAll(() => rmSync(tmp.dir, { recursive: true, force: true }));
 const roots = [join(tmp.dir, 'root')];
 mkdirSync(roots[0]!, { recursive: true });
 
