@@ -99,7 +99,7 @@ async function fetchDataset(
     if (!SPLIT_NAMES[s]) throw invalidArgument(`splits[${k}]`, `not a split: ${s}`);
   });
   const splits = req.splits.length ? [...new Set(req.splits)] : [common.Split.SPLIT_TRAIN, common.Split.SPLIT_VALID, common.Split.SPLIT_TEST];
-  const rec = store.get(req.id);
+  const rec = store.datasets.get(req.id);
   const d = await load(req.id);
   await writeMessage(call, { header: { dataset: toProtoDataset(rec) } });
   for (const s of splits) await streamSplit(call, s, d[SPLIT_NAMES[s]!], chunk);
@@ -114,7 +114,7 @@ export function dataServiceImpl(store: DataStore, workers: DataWorkers, budget =
   const importing = async (task: Extract<DataTask, { op: 'lightgcn' | 'interactions' | 'synthetic' | 'poison' }>): Promise<ImportResult> => {
     const t0 = performance.now();
     const staged: StagedDataset = await workers.run(task);
-    return store.commitStaged(staged, t0);
+    return store.datasets.commit(staged, t0);
   };
   // one load per dataset at a time, however many callers fetch it
   const loading = new Map<string, Promise<InteractionData>>();
@@ -123,7 +123,7 @@ export function dataServiceImpl(store: DataStore, workers: DataWorkers, budget =
     if (hit) return Promise.resolve(hit);
     let p = loading.get(id);
     if (!p) {
-      p = workers.run({ op: 'load', stored: store.stored(id) }).then((d) => store.cache(d));
+      p = workers.run({ op: 'load', stored: store.datasets.stored(id) }).then((d) => store.cache(d));
       void p.finally(() => loading.delete(id)).catch(() => undefined);
       loading.set(id, p);
     }
@@ -182,16 +182,16 @@ export function dataServiceImpl(store: DataStore, workers: DataWorkers, budget =
       return { dataset: toProtoDataset(r.dataset), existed: r.existed, seconds: r.seconds };
     }),
 
-    getDataset: unary((req: data.GetDatasetRequest) => ({ dataset: toProtoDataset(store.get(req.id)) })),
+    getDataset: unary((req: data.GetDatasetRequest) => ({ dataset: toProtoDataset(store.datasets.get(req.id)) })),
 
     listDatasets: unary((req: data.ListDatasetsRequest) => {
       const kind = req.kind === data.DatasetKind.DATASET_KIND_UNSPECIFIED ? undefined : KIND_FROM_PROTO.get(req.kind);
       if (req.kind !== data.DatasetKind.DATASET_KIND_UNSPECIFIED && !kind) throw invalidArgument('kind', `unknown dataset kind ${req.kind}`);
-      return { datasets: store.list(kind).map(toProtoDataset) };
+      return { datasets: store.datasets.list(kind).map(toProtoDataset) };
     }),
 
     getStatistics: unary(async (req: data.GetStatisticsRequest) => {
-      const s = await workers.run({ op: 'statistics', stored: store.stored(req.id) });
+      const s = await workers.run({ op: 'statistics', stored: store.datasets.stored(req.id) });
       return { statistics: { ...s, itemPopularity: Array.from(s.itemPopularity) } };
     }),
 
@@ -218,26 +218,26 @@ export function dataServiceImpl(store: DataStore, workers: DataWorkers, budget =
         seconds: p.seconds,
       };
       const prepared = await workers.run(store.planProfileSet(input));
-      const r = store.commitProfileSet(prepared, input);
+      const r = store.profileSets.commit(prepared, input);
       return { profileSet: toProtoProfileSet(r.profileSet), existed: r.existed };
     }),
 
     importProfileSet: unary(async (req: data.ImportProfileSetRequest) => {
       const opts = { datasetId: req.datasetId, path: req.path, json: req.json, minLength: req.minLength, generator: req.generator };
       const prepared = await workers.run(store.planProfileFile(opts));
-      const r = store.commitProfileSet(prepared, store.importedProfileMeta(opts));
+      const r = store.profileSets.commit(prepared, store.importedProfileMeta(opts));
       return { profileSet: toProtoProfileSet(r.profileSet), dropped: prepared.dropped, existed: r.existed };
     }),
 
-    exportProfileSet: unary((req: data.ExportProfileSetRequest) => ({ json: store.exportProfileSet(req.id) })),
+    exportProfileSet: unary((req: data.ExportProfileSetRequest) => ({ json: store.profileSets.export(req.id) })),
 
     getProfileSet: unary((req: data.GetProfileSetRequest) => {
-      const p = store.getProfileSet(req.id);
+      const p = store.profileSets.get(req.id);
       return { profileSet: toProtoProfileSet(p, p.profiles) };
     }),
 
     listProfileSets: unary((req: data.ListProfileSetsRequest) => ({
-      profileSets: store.listProfileSets(req.datasetId || undefined).map((p) => toProtoProfileSet(p)),
+      profileSets: store.profileSets.list(req.datasetId || undefined).map((p) => toProtoProfileSet(p)),
     })),
 
     listCatalogue: unary(() => ({

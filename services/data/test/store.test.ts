@@ -42,7 +42,7 @@ describe('DataStore', () => {
     expect(r2.existed).toBe(true);
     expect(r2.dataset.id).toBe(r1.dataset.id);
     expect(r2.dataset.name).toBe('first');
-    expect(s.list().map((d) => d.id)).toEqual([r1.dataset.id]);
+    expect(s.datasets.list().map((d) => d.id)).toEqual([r1.dataset.id]);
     s.close();
 
     const reopened = DataStore.open(home, { roots });
@@ -57,7 +57,7 @@ describe('DataStore', () => {
     writeFileSync(file, bytes);
     const fresh = DataStore.open(home, { roots });
     expect(() => fresh.load(r1.dataset.id)).toThrow(/does not match its recorded sha256/);
-    expect(() => fresh.get('ds_000000000000000000000000')).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
+    expect(() => fresh.datasets.get('ds_000000000000000000000000')).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
     reopened.close();
     fresh.close();
   });
@@ -101,12 +101,12 @@ describe('DataStore', () => {
     for (let u = 0; u < 12; u++) for (let i = 0; i < 12; i++) lines.push(`U${u},I${(u + i) % 13}`);
     writeFileSync(join(roots[0]!, 'x.csv'), lines.join('\n'));
     const r = s.importInteractionFile(join(roots[0]!, 'x.csv'), { hasHeader: true, userCore: 10, itemCore: 10 });
-    const ids = s.originalIds(r.dataset.id)!;
+    const ids = s.datasets.originalIds(r.dataset.id)!;
     expect(ids.users.length).toBe(r.dataset.numUsers);
     expect(ids.items).toContain('I0');
     const ps = s.putProfileSet({ datasetId: r.dataset.id, generator: 'random', targetItems: [0], profiles: [{ name: '', items: [0, 1] }] });
     expect(ps.existed).toBe(false);
-    expect(s.getProfileSet(ps.profileSet.id).profiles).toEqual([{ name: 'fake_user_0', items: [0, 1] }]);
+    expect(s.profileSets.get(ps.profileSet.id).profiles).toEqual([{ name: 'fake_user_0', items: [0, 1] }]);
     const p = s.derivePoisoned(r.dataset.id, ps.profileSet.id);
     expect(p.dataset).toMatchObject({ kind: 'poisoned', parentId: r.dataset.id, profileSetId: ps.profileSet.id, numUsers: r.dataset.numUsers + 1, numGenuineUsers: r.dataset.numUsers, targetItems: [0] });
     expect(p.dataset.name).toBe('x+random');
