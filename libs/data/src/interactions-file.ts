@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { CsvError, parse } from 'csv-parse';
 import { basename } from 'node:path';
 import { checkNumber, invalidArgument, notFound, Rng } from '@robustrec/core';
 import { kCoreMask } from './kcore';
@@ -34,30 +35,37 @@ export interface ImportedInteractions extends ParsedSplits {
   counts: { lines: number; rated: number; unique: number; core: number };
 }
 
-/** Splits one line; double-quoted fields ("" escapes a quote) are supported for , and ;. */
-function splitFields(line: string, delim: string): string[] {
-  if (delim === ' ') return line.trim().split(/\s+/);
-  if (!line.includes('"')) return line.split(delim);
-  const out: string[] = [];
-  let cur = '';
-  let quoted = false;
-  for (let k = 0; k < line.length; k++) {
-    const c = line[k]!;
-    if (quoted) {
-      if (c === '"' && line[k + 1] === '"') {
-        cur += '"';
-        k++;
-      } else if (c === '"') quoted = false;
-      else cur += c;
-    } else if (c === '"' && cur === '') quoted = true;
-    else if (c === delim) {
-      out.push(cur);
-      cur = '';
-    } else cur += c;
+/** The first non-blank line of a file, read from its first 64 KiB (to detect the delimiter). */
+function firstLine(path: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(64 * 1024);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return buf.toString('utf8', 0, n).split(/\r?\n/).find((l) => l.trim() !== '') ?? '';
+  } finally {
+    closeSync(fd);
   }
-  if (quoted) throw new Error('unterminated quoted field');
-  out.push(cur);
-  return out;
+}
+
+/** A record the importer refuses, by its 0-based index among the file's records. */
+class BadRecord extends Error {
+  constructor(
+    readonly record: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The line a record ends on: re-reads the records, with line info, up to that one. */
+async function lineOf(records: AsyncIterable<{ info: { lines: number } }> & { destroy(): void }, index: number): Promise<number | string> {
+  let k = 0;
+  try {
+    for await (const r of records) if (k++ === index) return r.info.lines;
+  } finally {
+    records.destroy();
+  }
+  return '?';
 }
 
 function detectDelimiter(line: string): string {
@@ -86,8 +94,8 @@ function parseTime(s: string): number {
  * 80/20 train/test with 10% of training held out for validation (chronological when a
  * timestamp column is given, otherwise seeded random).
  */
-export function importInteractionFile(path: string, opts: InteractionFileOptions = {}, label = basename(path)): ImportedInteractions {
-  if (!existsSync(path) || !statSync(path).isFile()) throw notFound('file', path);
+export async function importInteractionFile(path: string, opts: InteractionFileOptions = {}, label = basename(path)): Promise<ImportedInteractions> {
+  if (!existsSync(path) || !statSync(path).isFile()) throw notFound('file', label);
   const userCore = checkNumber('user_core', opts.userCore ?? 10, 0, 1e9, true);
   const itemCore = checkNumber('item_core', opts.itemCore ?? 10, 0, 1e9, true);
   const testRatio = checkNumber('test_ratio', opts.testRatio ?? 0.2, 0, 0.99);
@@ -96,15 +104,12 @@ export function importInteractionFile(path: string, opts: InteractionFileOptions
   const minRating = checkNumber('min_rating', opts.minRating ?? 0);
   if (opts.delimiter && ![',', '\t', ';', ' ', '|'].includes(opts.delimiter))
     throw invalidArgument('delimiter', `unsupported delimiter ${JSON.stringify(opts.delimiter)} (use ",", "\\t", ";", "|" or " ")`);
+  const first = firstLine(path);
+  if (first === '') throw invalidArgument(label, 'file is empty');
+  const delim = opts.delimiter || detectDelimiter(first);
+  const spaces = delim === ' ';
 
-  const text = readFileSync(path, 'utf8');
-  const lines = text.split(/\r?\n/);
-  let first = 0;
-  while (first < lines.length && lines[first]!.trim() === '') first++;
-  if (first === lines.length) throw invalidArgument(label, 'file is empty');
-  const delim = opts.delimiter || detectDelimiter(lines[first]!);
-  const header = opts.hasHeader ? splitFields(lines[first]!, delim).map((h) => h.trim()) : undefined;
-
+  let header: string[] | undefined;
   const column = (field: string, spec: string | undefined, dflt: string | undefined): number => {
     const s = (spec ?? '').trim() || dflt;
     if (s === undefined) return -1;
@@ -114,52 +119,76 @@ export function importInteractionFile(path: string, opts: InteractionFileOptions
     if (k < 0) throw invalidArgument(field, `no column "${s}" in the header of ${label} (${header.join(', ')})`);
     return k;
   };
-  const uCol = column('user_column', opts.userColumn, '0');
-  const iCol = column('item_column', opts.itemColumn, '1');
-  const tCol = column('timestamp_column', opts.timestampColumn, undefined);
-  const rCol = column('rating_column', opts.ratingColumn, undefined);
-  const needed = Math.max(uCol, iCol, tCol, rCol) + 1;
+  let uCol = 0, iCol = 1, tCol = -1, rCol = -1, needed = 2;
+  const resolveColumns = (): void => {
+    uCol = column('user_column', opts.userColumn, '0');
+    iCol = column('item_column', opts.itemColumn, '1');
+    tCol = column('timestamp_column', opts.timestampColumn, undefined);
+    rCol = column('rating_column', opts.ratingColumn, undefined);
+    needed = Math.max(uCol, iCol, tCol, rCol) + 1;
+  };
+  if (!opts.hasHeader) resolveColumns();
 
-  // parse: original ids -> provisional indices in order of appearance
+  // parse, streaming (the file is never held whole): original ids -> provisional indices in
+  // order of appearance. csv-parse handles quoting ("" escapes a quote) and CRLF; a space
+  // delimiter means runs of whitespace. Records carry no line info (it triples the parse
+  // time); an error finds its line by re-reading the file up to the bad record (lineOf).
+  const csv = (info: boolean) =>
+    createReadStream(path).pipe(
+      parse({ delimiter: spaces ? [' ', '\t'] : delim, quote: spaces ? false : '"', relax_column_count: true, relax_quotes: true, skip_empty_lines: true, bom: true, info }),
+    );
+  const parser = csv(false);
   const userIndex = new Map<string, number>();
   const itemIndex = new Map<string, number>();
   const us: number[] = [];
   const is: number[] = [];
   const ts: number[] = [];
   let linesRead = 0;
-  for (let ln = header ? first + 1 : first; ln < lines.length; ln++) {
-    const raw = lines[ln]!;
-    if (raw.trim() === '') continue;
-    const where = `${label}:${ln + 1}`;
-    let f: string[];
-    try {
-      f = splitFields(raw, delim);
-    } catch (e) {
-      throw invalidArgument(where, (e as Error).message);
+  let recordNo = -1;
+  const bad = (message: string): never => {
+    throw new BadRecord(recordNo, message);
+  };
+  try {
+    for await (const record of parser as AsyncIterable<string[]>) {
+      recordNo++;
+      const f = spaces ? record.filter((x) => x !== '') : record;
+      if (f.every((x) => x.trim() === '')) continue;
+      if (opts.hasHeader && !header) {
+        header = f.map((h) => h.trim());
+        resolveColumns();
+        continue;
+      }
+      linesRead++;
+      if (f.length < needed) bad(`expected at least ${needed} fields separated by ${JSON.stringify(delim)}, got ${f.length}`);
+      const user = f[uCol]!.trim();
+      const item = f[iCol]!.trim();
+      if (user === '') bad('empty user id');
+      if (item === '') bad('empty item id');
+      let t = 0;
+      if (tCol >= 0) {
+        t = parseTime(f[tCol]!);
+        if (Number.isNaN(t)) bad(`timestamp is not a number or date: ${JSON.stringify(f[tCol]!.slice(0, 40))}`);
+      }
+      if (rCol >= 0) {
+        const r = Number(f[rCol]!.trim());
+        if (f[rCol]!.trim() === '' || !Number.isFinite(r)) bad(`rating is not a number: ${JSON.stringify(f[rCol]!.slice(0, 40))}`);
+        if (r < minRating) continue;
+      }
+      let u = userIndex.get(user);
+      if (u === undefined) userIndex.set(user, (u = userIndex.size));
+      let i = itemIndex.get(item);
+      if (i === undefined) itemIndex.set(item, (i = itemIndex.size));
+      us.push(u);
+      is.push(i);
+      ts.push(t);
     }
-    linesRead++;
-    if (f.length < needed) throw invalidArgument(where, `expected at least ${needed} fields separated by ${JSON.stringify(delim)}, got ${f.length}`);
-    const user = f[uCol]!.trim();
-    const item = f[iCol]!.trim();
-    if (user === '') throw invalidArgument(where, 'empty user id');
-    if (item === '') throw invalidArgument(where, 'empty item id');
-    let t = 0;
-    if (tCol >= 0) {
-      t = parseTime(f[tCol]!);
-      if (Number.isNaN(t)) throw invalidArgument(where, `timestamp is not a number or date: ${JSON.stringify(f[tCol])}`);
-    }
-    if (rCol >= 0) {
-      const r = Number(f[rCol]!.trim());
-      if (f[rCol]!.trim() === '' || !Number.isFinite(r)) throw invalidArgument(where, `rating is not a number: ${JSON.stringify(f[rCol])}`);
-      if (r < minRating) continue;
-    }
-    let u = userIndex.get(user);
-    if (u === undefined) userIndex.set(user, (u = userIndex.size));
-    let i = itemIndex.get(item);
-    if (i === undefined) itemIndex.set(item, (i = itemIndex.size));
-    us.push(u);
-    is.push(i);
-    ts.push(t);
+  } catch (e) {
+    if (e instanceof BadRecord) throw invalidArgument(`${label}:${await lineOf(csv(true), e.record)}`, e.message);
+    // a malformed file names its line, not its content
+    if (e instanceof CsvError) throw invalidArgument(`${label}:${(e as CsvError & { lines?: number }).lines ?? '?'}`, `malformed ${delim === ',' ? 'CSV' : 'delimited'} line (${e.code})`);
+    throw e;
+  } finally {
+    parser.destroy();
   }
   const rated = us.length;
 

@@ -56,9 +56,9 @@ describe('generic interaction files', () => {
   for (let u = 0; u < 12; u++) for (let i = 0; i < 12; i++) block.push(`u${u},item${i},${1000 + u * 100 + i},${(u + i) % 5}`);
   const fringe = ['u99,item0,5,5', 'u0,item77,6,5'];
 
-  it('header + column names + timestamps: k-core, remap with original ids, chronological split', () => {
+  it('header + column names + timestamps: k-core, remap with original ids, chronological split', async () => {
     const p = tmp.write('ratings.csv', ['user,item,ts,rating', ...block, ...fringe].join('\n') + '\n');
-    const r = importInteractionFile(p, { hasHeader: true, userColumn: 'user', itemColumn: 'item', timestampColumn: 'ts' });
+    const r = await importInteractionFile(p, { hasHeader: true, userColumn: 'user', itemColumn: 'item', timestampColumn: 'ts' });
     expect(r.numUsers).toBe(12);
     expect(r.numItems).toBe(12);
     expect(r.userIds).not.toContain('u99');
@@ -74,45 +74,45 @@ describe('generic interaction files', () => {
     expect(r.train.indices.length + r.valid.indices.length + r.test.indices.length).toBe(144);
   });
 
-  it('no header, index columns, tab delimiter auto-detected, rating filter, duplicates collapse, seeded random split', () => {
+  it('no header, index columns, tab delimiter auto-detected, rating filter, duplicates collapse, seeded random split', async () => {
     const tsv = block.map((l) => l.split(',').join('\t'));
     const p = tmp.write('ratings.tsv', [...tsv, tsv[1]!].join('\n'));
     const opts = { ratingColumn: '3', minRating: 1, userCore: 0, itemCore: 0, seed: 9 };
-    const r = importInteractionFile(p, opts);
+    const r = await importInteractionFile(p, opts);
     const kept = block.filter((l) => Number(l.split(',')[3]) >= 1).length;
     expect(r.counts.rated).toBe(kept + 1);
     expect(r.counts.unique).toBe(kept);
     expect(r.chronological).toBe(false);
     expect(r.train.indices.length + r.valid.indices.length + r.test.indices.length).toBe(kept);
-    const again = importInteractionFile(p, opts);
+    const again = await importInteractionFile(p, opts);
     expect(rows(again.test)).toEqual(rows(r.test));
-    expect(rows(importInteractionFile(p, { ...opts, seed: 10 }).test)).not.toEqual(rows(r.test));
+    expect(rows((await importInteractionFile(p, { ...opts, seed: 10 })).test)).not.toEqual(rows(r.test));
   });
 
-  it('numeric ids sort numerically and quoted CSV fields are read', () => {
+  it('numeric ids sort numerically and quoted CSV fields are read', async () => {
     const p = tmp.write('quoted.csv', 'user,item\n"10","a, b"\n9,"c ""d"""\n10,c "d"\n');
-    const r = importInteractionFile(p, { hasHeader: true, userCore: 0, itemCore: 0, testRatio: 0, validRatio: 0 });
+    const r = await importInteractionFile(p, { hasHeader: true, userCore: 0, itemCore: 0, testRatio: 0, validRatio: 0 });
     expect(r.userIds).toEqual(['9', '10']);
     expect(r.itemIds).toEqual(['a, b', 'c "d"']);
     expect(rows(r.train)).toEqual([[1], [0, 1]]);
     expect(rows(csrFromPairs(2, 2, [], []))).toEqual([[], []]);
   });
 
-  it('malformed lines are INVALID_ARGUMENT naming file:line', () => {
+  it('malformed lines are INVALID_ARGUMENT naming file:line', async () => {
     const bad = tmp.write('bad.csv', 'user,item,ts\n1,2,3\n1,2\n');
-    expect(() => importInteractionFile(bad, { hasHeader: true, timestampColumn: 'ts' })).toThrow(/^bad\.csv:3: expected at least 3 fields/);
+    await expect(importInteractionFile(bad, { hasHeader: true, timestampColumn: 'ts' })).rejects.toThrow(/^bad\.csv:3: expected at least 3 fields/);
     const badTs = tmp.write('badts.csv', '1,2,3\n\n1,3,yesterday-ish\n');
-    expect(() => importInteractionFile(badTs, { timestampColumn: '2' })).toThrow(
+    await expect(importInteractionFile(badTs, { timestampColumn: '2' })).rejects.toThrow(
       expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^badts\.csv:3: timestamp/) }),
     );
-    expect(() => importInteractionFile(badTs, { userColumn: 'user' })).toThrow(/user_column: column "user" given by name but has_header is false/);
-    expect(() => importInteractionFile(bad, { hasHeader: true, userColumn: 'who' })).toThrow(/user_column: no column "who"/);
-    expect(() => importInteractionFile(bad, { testRatio: 1.5 })).toThrow(/test_ratio/);
+    await expect(importInteractionFile(badTs, { userColumn: 'user' })).rejects.toThrow(/user_column: column "user" given by name but has_header is false/);
+    await expect(importInteractionFile(bad, { hasHeader: true, userColumn: 'who' })).rejects.toThrow(/user_column: no column "who"/);
+    await expect(importInteractionFile(bad, { testRatio: 1.5 })).rejects.toThrow(/test_ratio/);
   });
 
-  it('a k-core that removes everything is INVALID_ARGUMENT; a missing file NOT_FOUND', () => {
+  it('a k-core that removes everything is INVALID_ARGUMENT; a missing file NOT_FOUND', async () => {
     const p = tmp.write('tiny.csv', '1,2\n2,3\n');
-    expect(() => importInteractionFile(p)).toThrow(/user_core: no interactions of tiny\.csv survive the 10\/10-core/);
-    expect(() => importInteractionFile(`${tmp.dir}/nope.csv`)).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
+    await expect(importInteractionFile(p)).rejects.toThrow(/user_core: no interactions of tiny\.csv survive the 10\/10-core/);
+    await expect(importInteractionFile(`${tmp.dir}/nope.csv`)).rejects.toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
   });
 });

@@ -148,19 +148,19 @@ function parsedContent(dir: string, opts: LightGcnOptions): DatasetContent {
   return { ...p, numGenuineUsers: p.numUsers, targetItems: [] };
 }
 
-/** Runs a task on this thread. */
-export function runDataTask<T extends DataTask>(task: T): DataTaskResult<T> {
-  return run(task) as DataTaskResult<T>;
+/** Runs a task on this thread (a CSV import streams its file, so tasks are async). */
+export async function runDataTask<T extends DataTask>(task: T): Promise<DataTaskResult<T>> {
+  return (await run(task)) as DataTaskResult<T>;
 }
 
-function run(t: DataTask): DataTaskResults[keyof DataTaskResults] {
+async function run(t: DataTask): Promise<DataTaskResults[keyof DataTaskResults]> {
   switch (t.op) {
     case 'lightgcn': {
       const prov = provenance(0, { source: 'lightgcn', mergeValidIntoTrain: t.opts.mergeValidIntoTrain === true });
       return stageDataset(t.dataDir, parsedContent(t.dir, t.opts), { name: t.name, kind: 'clean', source: t.source, provenance: prov });
     }
     case 'interactions': {
-      const r = importInteractionFile(t.file, t.options);
+      const r = await importInteractionFile(t.file, t.options);
       const content: DatasetContent = {
         numUsers: r.numUsers,
         numGenuineUsers: r.numUsers,

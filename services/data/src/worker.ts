@@ -16,11 +16,11 @@ export type FromWorker =
 
 const STAGES = new Set<DataTask['op']>(['lightgcn', 'interactions', 'synthetic', 'poison']);
 const port = parentPort!;
-port.on('message', ({ id, task }: ToWorker) => {
+port.on('message', async ({ id, task }: ToWorker) => {
   let reply: FromWorker;
   let transfer: ArrayBuffer[] = [];
   try {
-    const result = runDataTask(task);
+    const result = await runDataTask(task);
     // an import's files are staged; its catalogue rows are not written yet
     if (STAGES.has(task.op)) failpoint('data.staged');
     reply = { id, ok: true, result };

@@ -30,15 +30,15 @@ const stored = (home: string): { dirs: string[]; tmp: string[]; rows: number } =
 };
 
 describe('DataStore', () => {
-  it('imports, content-addresses (same data -> same id, existed) and loads back verified arrays', () => {
+  it('imports, content-addresses (same data -> same id, existed) and loads back verified arrays', async () => {
     const home = join(tmp.dir, 'h1');
     const s = DataStore.open(home, { roots });
     const dir = lightgcn('a', '0 1 2\n1 0\n', '0 3\n1 2\n');
-    const r1 = s.importLightGcn(dir, { name: 'first' });
+    const r1 = await s.importLightGcn(dir, { name: 'first' });
     expect(r1.existed).toBe(false);
     expect(r1.dataset).toMatchObject({ name: 'first', kind: 'clean', numUsers: 2, numItems: 4, numTrain: 3, numTest: 2, numValid: 0 });
     const copy = lightgcn('a-copy', '1 0\n0 2 1\n', '1 2\n0 3\n'); // same interactions, other order and dir
-    const r2 = s.importLightGcn(copy, { name: 'second' });
+    const r2 = await s.importLightGcn(copy, { name: 'second' });
     expect(r2.existed).toBe(true);
     expect(r2.dataset.id).toBe(r1.dataset.id);
     expect(r2.dataset.name).toBe('first');
@@ -62,57 +62,57 @@ describe('DataStore', () => {
     fresh.close();
   });
 
-  it('refuses paths outside the data roots (PERMISSION_DENIED)', () => {
+  it('refuses paths outside the data roots (PERMISSION_DENIED)', async () => {
     const s = DataStore.open(join(tmp.dir, 'h2'), { roots });
-    expect(() => s.importLightGcn(join(tmp.dir, 'elsewhere'))).toThrow(expect.objectContaining({ code: 'PERMISSION_DENIED' }));
-    expect(() => s.importInteractionFile(join(roots[0]!, '..', 'x.csv'))).toThrow(expect.objectContaining({ code: 'PERMISSION_DENIED' }));
+    await expect(s.importLightGcn(join(tmp.dir, 'elsewhere'))).rejects.toThrow(expect.objectContaining({ code: 'PERMISSION_DENIED' }));
+    await expect(s.importInteractionFile(join(roots[0]!, '..', 'x.csv'))).rejects.toThrow(expect.objectContaining({ code: 'PERMISSION_DENIED' }));
     s.close();
   });
 
-  it('a malformed file stores nothing', () => {
+  it('a malformed file stores nothing', async () => {
     const home = join(tmp.dir, 'h3');
     const s = DataStore.open(home, { roots });
     const dir = lightgcn('bad', '0 1\n1 2;\n', '0 1\n');
-    expect(() => s.importLightGcn(dir)).toThrow(/^train\.txt:2:/);
+    await expect(s.importLightGcn(dir)).rejects.toThrow(/^train\.txt:2:/);
     expect(stored(home)).toEqual({ dirs: [], tmp: [], rows: 0 });
     s.close();
   });
 
-  it('a failure after the files are in place removes them and rolls back every row', () => {
+  it('a failure after the files are in place removes them and rolls back every row', async () => {
     const home = join(tmp.dir, 'h4');
     const s = DataStore.open(home, { roots });
     // a real SQLite failure in the middle of the import transaction (after the dataset row)
     const db = new Database(join(home, 'data', 'data.db'));
     db.exec(`CREATE TRIGGER fail_checksums BEFORE INSERT ON checksums BEGIN SELECT RAISE(ABORT, 'disk says no'); END;`);
     const dir = lightgcn('b', '0 1\n1 2\n', '0 2\n');
-    expect(() => s.importLightGcn(dir)).toThrow(/disk says no/);
+    await expect(s.importLightGcn(dir)).rejects.toThrow(/disk says no/);
     expect(stored(home)).toEqual({ dirs: [], tmp: [], rows: 0 });
     db.exec('DROP TRIGGER fail_checksums');
     db.close();
-    const ok = s.importLightGcn(dir);
+    const ok = await s.importLightGcn(dir);
     expect(ok.existed).toBe(false);
     expect(stored(home)).toMatchObject({ dirs: [ok.dataset.id], rows: 1 });
     s.close();
   });
 
-  it('records original ids of a CSV import and derives poisoned datasets with lineage', () => {
+  it('records original ids of a CSV import and derives poisoned datasets with lineage', async () => {
     const s = DataStore.open(join(tmp.dir, 'h5'), { roots });
     const lines = ['user,item'];
     for (let u = 0; u < 12; u++) for (let i = 0; i < 12; i++) lines.push(`U${u},I${(u + i) % 13}`);
     writeFileSync(join(roots[0]!, 'x.csv'), lines.join('\n'));
-    const r = s.importInteractionFile(join(roots[0]!, 'x.csv'), { hasHeader: true, userCore: 10, itemCore: 10 });
+    const r = await s.importInteractionFile(join(roots[0]!, 'x.csv'), { hasHeader: true, userCore: 10, itemCore: 10 });
     const ids = s.datasets.originalIds(r.dataset.id)!;
     expect(ids.users.length).toBe(r.dataset.numUsers);
     expect(ids.items).toContain('I0');
-    const ps = s.putProfileSet({ datasetId: r.dataset.id, generator: 'random', targetItems: [0], profiles: [{ name: '', items: [0, 1] }] });
+    const ps = await s.putProfileSet({ datasetId: r.dataset.id, generator: 'random', targetItems: [0], profiles: [{ name: '', items: [0, 1] }] });
     expect(ps.existed).toBe(false);
     expect(s.profileSets.get(ps.profileSet.id).profiles).toEqual([{ name: 'fake_user_0', items: [0, 1] }]);
-    const p = s.derivePoisoned(r.dataset.id, ps.profileSet.id);
+    const p = await s.derivePoisoned(r.dataset.id, ps.profileSet.id);
     expect(p.dataset).toMatchObject({ kind: 'poisoned', parentId: r.dataset.id, profileSetId: ps.profileSet.id, numUsers: r.dataset.numUsers + 1, numGenuineUsers: r.dataset.numUsers, targetItems: [0] });
     expect(p.dataset.name).toBe('x+random');
-    expect(s.derivePoisoned(r.dataset.id, ps.profileSet.id).existed).toBe(true);
+    expect((await s.derivePoisoned(r.dataset.id, ps.profileSet.id)).existed).toBe(true);
     expect(s.statistics(p.dataset.id)).toMatchObject({ fakeUsers: 1, fakeInteractions: 2 });
-    expect(() => s.derivePoisoned(p.dataset.id, ps.profileSet.id)).toThrow(/profile_set_id/);
+    await expect(s.derivePoisoned(p.dataset.id, ps.profileSet.id)).rejects.toThrow(/profile_set_id/);
     s.close();
   });
 });

@@ -17,7 +17,7 @@ import {
   type LightGcnOptions,
   type SyntheticOptions,
 } from '@robustrec/data';
-import { runDataTask, stageDataset, type DataTask } from '../tasks';
+import { loadStored, runDataTask, stageDataset, type DataTask } from '../tasks';
 import { Datasets, type DatasetKind, type DatasetRecord, type ImportResult } from './datasets';
 import { ProfileSets, type ProfileSetInput, type ProfileSetRecord } from './profile-sets';
 import { MIGRATIONS } from './schema';
@@ -164,29 +164,29 @@ export class DataStore {
     };
   }
 
-  importLightGcn(directory: string, opts: LightGcnOptions & { name?: string } = {}): ImportResult {
+  async importLightGcn(directory: string, opts: LightGcnOptions & { name?: string } = {}): Promise<ImportResult> {
     const t0 = performance.now();
-    return this.datasets.commit(runDataTask(this.planLightGcn(directory, opts)), t0);
+    return this.datasets.commit(await runDataTask(this.planLightGcn(directory, opts)), t0);
   }
 
-  importInteractionFile(path: string, opts: InteractionFileOptions & { name?: string } = {}): ImportResult {
+  async importInteractionFile(path: string, opts: InteractionFileOptions & { name?: string } = {}): Promise<ImportResult> {
     const t0 = performance.now();
-    return this.datasets.commit(runDataTask(this.planInteractionFile(path, opts)), t0);
+    return this.datasets.commit(await runDataTask(this.planInteractionFile(path, opts)), t0);
   }
 
-  importSynthetic(opts: SyntheticOptions & { name?: string } = {}): ImportResult {
+  async importSynthetic(opts: SyntheticOptions & { name?: string } = {}): Promise<ImportResult> {
     const t0 = performance.now();
-    return this.datasets.commit(runDataTask(this.planSynthetic(opts)), t0);
+    return this.datasets.commit(await runDataTask(this.planSynthetic(opts)), t0);
   }
 
   async importCatalogue(name: string, opts: LightGcnOptions & { displayName?: string } = {}): Promise<ImportResult> {
     const t0 = performance.now();
-    return this.datasets.commit(runDataTask(await this.planCatalogue(name, opts)), t0);
+    return this.datasets.commit(await runDataTask(await this.planCatalogue(name, opts)), t0);
   }
 
-  derivePoisoned(datasetId: string, profileSetId: string, name?: string): ImportResult {
+  async derivePoisoned(datasetId: string, profileSetId: string, name?: string): Promise<ImportResult> {
     const t0 = performance.now();
-    return this.datasets.commit(runDataTask(this.planPoisoned(datasetId, profileSetId, name)), t0);
+    return this.datasets.commit(await runDataTask(this.planPoisoned(datasetId, profileSetId, name)), t0);
   }
 
   /** Stores in-memory interaction data built elsewhere (tests, other tools). */
@@ -216,7 +216,7 @@ export class DataStore {
 
   /** Loads a dataset's arrays, verifying each file against its recorded sha256. */
   load(id: string): InteractionData {
-    return this.cached(id) ?? this.cache(runDataTask({ op: 'load', stored: this.datasets.stored(id) }));
+    return this.cached(id) ?? this.cache(loadStored(this.datasets.stored(id)));
   }
 
   statistics(id: string): DatasetStatistics {
@@ -232,8 +232,8 @@ export class DataStore {
   }
 
   /** Validates and stores a profile set (content addressed). */
-  putProfileSet(input: ProfileSetInput): { profileSet: ProfileSetRecord; existed: boolean } {
-    return this.profileSets.commit(runDataTask(this.planProfileSet(input)), input);
+  async putProfileSet(input: ProfileSetInput): Promise<{ profileSet: ProfileSetRecord; existed: boolean }> {
+    return this.profileSets.commit(await runDataTask(this.planProfileSet(input)), input);
   }
 
   /** Parse-and-validate task of the authors' JSON format, from a file under a data root (or given text). */
@@ -256,12 +256,12 @@ export class DataStore {
   }
 
   /** Imports the authors' JSON format from a file under a data root (or given text). */
-  importProfileSet(opts: { datasetId: string; path?: string; json?: string; minLength?: number; generator?: string }): {
+  async importProfileSet(opts: { datasetId: string; path?: string; json?: string; minLength?: number; generator?: string }): Promise<{
     profileSet: ProfileSetRecord;
     existed: boolean;
     dropped: number;
-  } {
-    const r = runDataTask(this.planProfileFile(opts));
+  }> {
+    const r = await runDataTask(this.planProfileFile(opts));
     return { ...this.profileSets.commit(r, this.importedProfileMeta(opts)), dropped: r.dropped };
   }
 
