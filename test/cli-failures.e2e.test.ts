@@ -2,36 +2,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exited, spawnTs, tempDir } from './helpers';
+import { MF, PAMACF, smallGridSpec } from './specs';
 
 // A copy of the demo's shape with one cell that must fail (APR with a negative ε).
-const SPEC = `
-name: fails
-seeds: [1]
-datasets:
-  - name: Syn
-    synthetic: { numUsers: 300, numItems: 200, meanInteractions: 15, seed: 3 }
-attacks:
-  - name: Clean
-  - name: Random
-    generator: random
-    budget: 0.02
-models:
-  - name: MF
-    backbone: mf
-  - name: APR
-    backbone: mf
-    defense: apr
-    params: { eps: -1 }
-  - name: PamaCF
-    backbone: mf
-    defense: pamacf
-    params: { rho: 0.3, warmup_epochs: 1 }
-train:
-  epochs: 2
-  batchSize: 256
-  dim: 8
-ks: [20, 50]
-`;
+const SPEC = smallGridSpec('fails', {
+  synthetic: { numUsers: 300, numItems: 200, meanInteractions: 15, seed: 3 },
+  models: [MF, { name: 'APR', backbone: 'mf', defense: 'apr', params: { eps: -1 } }, PAMACF],
+  train: { epochs: 2, dim: 8 },
+});
 
 /** Failures are loud: a grid with a failed cell exits non-zero, lists it last, and its report hides nothing. */
 describe('orchestrator CLI with a failing cell', () => {

@@ -3,31 +3,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { trainer } from '@robustrec/contracts';
 import { exited, filesUnder, integrityCheck, queryDb, ServiceProcess, spawnTs, tempDir, waitForOutput } from './helpers';
+import { smallGridSpec } from './specs';
 
-const SPEC = `
-name: grid
-seeds: [1]
-datasets:
-  - name: Syn
-    synthetic: { numUsers: 2000, numItems: 1000, meanInteractions: 30, seed: 5 }
-attacks:
-  - name: Clean
-  - name: Random
-    generator: random
-    budget: 0.02
-models:
-  - name: MF
-    backbone: mf
-  - name: PamaCF
-    backbone: mf
-    defense: pamacf
-    params: { rho: 0.3, warmup_epochs: 1 }
-train:
-  epochs: 4
-  batchSize: 256
-  dim: 16
-ks: [20]
-`;
+const SPEC = smallGridSpec('grid', { synthetic: { numUsers: 2000, numItems: 1000, meanInteractions: 30 }, train: { epochs: 4 }, ks: [20] });
 
 /**
  * The whole platform as five OS processes: data, attack, trainer and evaluator services and

@@ -3,32 +3,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExperimentStore } from '@robustrec/orchestrator-service';
 import { exited, spawnTs, tempDir, waitForOutput } from './helpers';
+import { CLEAN, PAMACF, RANDOM, smallGridSpec } from './specs';
 
-const SPEC = `
-name: e2e
-seeds: [1]
-datasets:
-  - name: Syn
-    synthetic: { numUsers: 500, numItems: 400, meanInteractions: 20, seed: 5 }
-attacks:
-  - name: Clean
-    targets: [3, 7]
-  - name: Random
-    generator: random
-    budget: 0.02
-models:
-  - name: MF
-    backbone: mf
-  - name: PamaCF
-    backbone: mf
-    defense: pamacf
-    params: { rho: 0.3, warmup_epochs: 1 }
-train:
-  epochs: 3
-  batchSize: 256
-  dim: 16
-ks: [20, 50]
-`;
+const CLEAN_WITH_TARGETS = { ...CLEAN, targets: [3, 7] };
+const SPEC = smallGridSpec('e2e', { attacks: [CLEAN_WITH_TARGETS, RANDOM] });
 
 /**
  * The whole platform through the CLI: four services in-process, an experiment grid over
@@ -82,7 +60,7 @@ describe('orchestrator CLI', () => {
     // A sweep point that equals a finished cell's training (another spec, same data and
     // config) reuses that model instead of training it again.
     const sweep = join(tmp.dir, 'sweep.yaml');
-    writeFileSync(sweep, SPEC.replace('name: e2e', 'name: e2e-sweep').replace(/  - name: Random\n    generator: random\n    budget: 0.02\n/, '').replace(/  - name: MF\n    backbone: mf\n/, '').replace('params: { rho: 0.3, warmup_epochs: 1 }', 'params: { warmup_epochs: 1 }\n    sweep: { rho: [0.3] }'));
+    writeFileSync(sweep, smallGridSpec('e2e-sweep', { attacks: [CLEAN_WITH_TARGETS], models: [{ ...PAMACF, params: { warmup_epochs: 1 }, sweep: { rho: [0.3] } }] }));
     const third = spawnTs('services/orchestrator/src/main.ts', ['run', sweep, '--home', tmp.dir]);
     expect(await exited(third)).toBe(0);
     expect(third.output()).toContain('reusing the model trained for e2e/PamaCF');
