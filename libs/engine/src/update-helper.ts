@@ -1,5 +1,6 @@
 import { FIRST_FREE, startHelper, type Helper } from '@robustrec/core';
 import { runRows, type RowJob, type RowRunner } from './kernels';
+import { CODEC_SLOTS, RowJobEncoder } from './row-codec';
 import type { Adam, AdamOptions, OptimizerKind, ParamTable, SharedTableArrays } from './optim';
 
 // the link's user words (helper-thread.ts in @robustrec/core)
@@ -12,13 +13,14 @@ export interface HelperInit {
   kind: OptimizerKind;
   options: AdamOptions;
   tables: Array<{ name: string; rows: number; width: number; arrays: SharedTableArrays }>;
+  /** The command area of row-job requests (row-codec.ts). */
+  cmd: Float64Array;
 }
 
-/** A row-jobs request: the helper runs rows [from, to). */
-export interface RowsRequest {
-  jobs: RowJob[];
-  from: number;
-  to: number;
+/** A buffer the helper is sent before the first row job that uses it. */
+export interface BufferMessage {
+  id: number;
+  buffer: SharedArrayBuffer;
 }
 
 /**
@@ -32,12 +34,15 @@ export interface RowsRequest {
  */
 export class UpdateHelper implements RowRunner {
   private readonly helper: Helper;
+  private readonly cmd = new Float64Array(new SharedArrayBuffer(8 * CODEC_SLOTS));
+  private readonly encoder = new RowJobEncoder();
 
   constructor(opt: Adam, private readonly tables: readonly ParamTable[]) {
     const init: HelperInit = {
       kind: opt.kind,
       options: { lr: opt.lr, weightDecay: opt.wd, beta1: opt.b1, beta2: opt.b2, eps: opt.eps },
       tables: tables.map((t) => ({ name: t.name, rows: t.rows, width: t.width, arrays: t.sharedArrays() })),
+      cmd: this.cmd,
     };
     this.helper = startHelper(new URL('./update-worker.ts', import.meta.url), 'optimiser helper', init, { userWords: 1 + tables.length });
   }
@@ -72,7 +77,8 @@ export class UpdateHelper implements RowRunner {
   run(jobs: RowJob[], n: number): void {
     if (!jobs.every(allShared)) return runRows(jobs, 0, n);
     const half = n >> 1;
-    this.helper.link.post(ROWS, [{ jobs, from: half, to: n } satisfies RowsRequest]);
+    const fresh: BufferMessage[] = this.encoder.encode(jobs, half, n, this.cmd);
+    this.helper.link.post(ROWS, fresh);
     runRows(jobs, 0, half);
     this.helper.link.wait();
   }

@@ -2,15 +2,18 @@
 import { helperData, serveRequests } from '@robustrec/core';
 import { runRows } from './kernels';
 import { Adam, ParamTable } from './optim';
-import { helperControl as H, type HelperInit, type RowsRequest } from './update-helper';
+import { RowJobDecoder } from './row-codec';
+import { helperControl as H, type BufferMessage, type HelperInit } from './update-helper';
 
 const { init, end } = helperData<HelperInit>();
 const opt = new Adam(init.kind, init.options);
 const tables = init.tables.map((t) => new ParamTable(t.name, t.rows, t.width, t.arrays));
 const c = end.ctrl;
+const decoder = new RowJobDecoder();
 serveRequests(end, (cmd, messages) => {
   if (cmd === H.ROWS) {
-    const { jobs, from, to } = messages[0] as RowsRequest;
+    for (const m of messages as BufferMessage[]) decoder.add(m.id, m.buffer);
+    const { jobs, from, to } = decoder.decode(init.cmd);
     runRows(jobs, from, to);
   } else if (cmd === H.UPDATE) {
     opt.step = Atomics.load(c, H.STEP);
