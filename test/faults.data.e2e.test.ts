@@ -71,10 +71,11 @@ describe('data service under faults (own process)', () => {
     const staged = filesUnder(join(dataDir, 'tmp'));
     expect(staged.filter((f) => /\/(train|valid|test)\.csr$/.test(f))).toHaveLength(3);
     expect(queryDb(db, 'SELECT id FROM datasets')).toEqual([]);
-    // the worker is frozen, the service thread is not: it answers within 200 ms
+    // the worker is frozen, the service thread is not: it answers (ms when idle; a blocked
+    // thread would never answer, so the bound only has to survive a loaded CI box)
     const t0 = performance.now();
     expect(await checkHealth(svc.address, 'robustrec.v1.DataService')).toBe('SERVING');
-    expect(performance.now() - t0).toBeLessThan(200);
+    expect(performance.now() - t0).toBeLessThan(1000);
 
     await svc.stop('SIGKILL');
     await expect(importing).rejects.toMatchObject({ code: 'UNAVAILABLE' });

@@ -9,7 +9,7 @@ import { filesUnder, integrityCheck, tempDir } from './helpers';
  * The four services in one process, as `robustrec up` runs them. A large synthetic import
  * used to run on the shared event loop and froze every service for its whole duration
  * (22.9 s for 1M users, evaluator ServerLive 22.87 s); the data service now runs it on a
- * worker thread, and the other RPCs of the process keep answering within 200 ms.
+ * worker thread, and the other RPCs of the process keep answering (milliseconds when the machine is idle).
  */
 describe('one process, four services: heavy data work stays off the event loop', () => {
   const tmp = tempDir('rr-responsive-');
@@ -28,7 +28,10 @@ describe('one process, four services: heavy data work stays off the event loop',
     tmp.cleanup();
   });
 
-  it('answers health, GetDataset and evaluator ServerLive within 200 ms during a large synthetic import', async () => {
+  // The bug this guards froze every RPC for the whole import (asserted below to last over a
+  // second); unblocked answers take milliseconds. The bound sits well between the two so a
+  // loaded 2-core CI box (measured 209 ms worst at load average 11) does not flake it.
+  it('answers health, GetDataset and evaluator ServerLive within 750 ms during a large synthetic import', async () => {
     const ev = createClient(inference.GRPCInferenceServiceClient, platform.endpoints.evaluator);
     const probes: Record<string, () => Promise<unknown>> = {
       health: () => checkHealth(platform.endpoints.data, 'robustrec.v1.DataService'),
@@ -57,7 +60,7 @@ describe('one process, four services: heavy data work stays off the event loop',
     const seconds = (performance.now() - t0) / 1000;
     ev.close();
     expect(r.dataset!.numUsers).toBe(100_000);
-    for (const [name, ms] of Object.entries(worst)) expect(ms, `${name}: slowest answer ${ms.toFixed(0)} ms during a ${seconds.toFixed(1)} s import`).toBeLessThan(200);
+    for (const [name, ms] of Object.entries(worst)) expect(ms, `${name}: slowest answer ${ms.toFixed(0)} ms during a ${seconds.toFixed(1)} s import`).toBeLessThan(750);
     // the probes ran throughout an import that took seconds
     expect(seconds).toBeGreaterThan(1);
     expect(rounds).toBeGreaterThan(10);
