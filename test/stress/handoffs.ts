@@ -109,7 +109,7 @@ export function stressUpdateHelper(rounds: number, comp: Competition): Promise<S
           }
           opt2.begin();
           helper.start(opt2);
-          helper.finish();
+          helper.finish(opt2);
           opt1.begin();
           for (const t of one) opt1.update(t);
           for (let t = 0; t < two.length; t++)
@@ -140,8 +140,8 @@ export function stressPropagation(rounds: number, comp: Competition): Promise<St
     let done = 0;
     for (const w of [8, 32]) {
       const n = adj.numRows * w;
-      const one = new Propagation(adj, w, 1, 3 * n);
-      const two = new Propagation(adj, w, 2, 3 * n);
+      const one = new Propagation(adj, w, 1);
+      const two = new Propagation(adj, w, 2);
       comp.watch(two.link?.ctrl);
       const rng = new Rng(w);
       try {

@@ -10,6 +10,8 @@ import { readFileSync } from 'node:fs';
 // constructors used, typed locally.
 export interface WasmMemory {
   buffer: ArrayBuffer | SharedArrayBuffer;
+  /** Grows by `delta` pages (64 KiB); returns the previous size in pages. */
+  grow(delta: number): number;
 }
 export interface WasmApi {
   Module: new (bytes: Uint8Array) => object;

@@ -6,3 +6,6 @@ export * from './reference';
 export * from './update-helper';
 export * from './spmm-helper';
 export * from './spmm-wasm';
+export * from './arena';
+export * from './step-wasm';
+export * from './row-codec';

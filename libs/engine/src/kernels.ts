@@ -5,6 +5,7 @@
  * the tests compare the two. Row-major tables: row r of a [rows × width] table lives at
  * [r·width, (r+1)·width).
  */
+import type { WasmStep } from './step-wasm';
 
 /** out[b] = table[rows[b]] for from ≤ b < n. */
 export function gatherRows(table: Float32Array, width: number, rows: Uint32Array, n: number, out: Float32Array, from = 0): void {
@@ -226,12 +227,15 @@ export type RowJob =
       gj: Float32Array;
       loss: Float64Array;
       posScores?: Float32Array;
+      /** 3·n floats of scratch in the arena: with it (and every array in the arena) the wasm kernels run the job. */
+      tmp?: Float32Array;
     }
   | { op: 'l2'; x: Float32Array; g: Float32Array; width: number; c: number; sums: Float64Array };
 
-/** Runs jobs, in order, on rows from ≤ b < to. */
-export function runRows(jobs: readonly RowJob[], from: number, to: number): void {
+/** Runs jobs, in order, on rows from ≤ b < to: in wasm (step.wat) where `step` can, else in JS. */
+export function runRows(jobs: readonly RowJob[], from: number, to: number, step?: WasmStep): void {
   for (const j of jobs) {
+    if (step?.run(j, from, to)) continue;
     if (j.op === 'gather') gatherRows(j.table, j.width, j.rows, to, j.out, from);
     else if (j.op === 'perturb') perturbRows(j.src, j.g, j.eps, to, j.width, j.out, from);
     else if (j.op === 'bpr') bprRows(j.eu, j.ei, j.ej, j.width, j.scale, j.gu, j.gi, j.gj, j.loss, j.posScores, from, to);

@@ -16,6 +16,8 @@
  *   m, v, and the decoupled weight decay); untouched rows stay frozen (like torch SparseAdam
  *   plus decoupled decay on touched rows).
  */
+import type { WasmStep } from './step-wasm';
+
 export type OptimizerKind = 'adamw' | 'sparse_adam';
 
 export interface AdamOptions {
@@ -41,6 +43,9 @@ export class ParamTable {
   readonly last: Int32Array;
   /** Rows with a gradient this step, in slot order. */
   readonly touched: Uint32Array;
+  /** With the table in a WasmArena: per-slot factors of the wasm update and its exact-row lists. */
+  readonly fac: Float32Array | undefined;
+  readonly exact: Uint32Array | undefined;
   touchedCount = 0;
   private readonly slot: Int32Array;
 
@@ -59,12 +64,19 @@ export class ParamTable {
     this.v = shared?.v ?? sharedF32(n);
     this.last = shared?.last ?? new Int32Array(new SharedArrayBuffer(rows * 4));
     this.touched = shared?.touched ?? sharedU32(rows);
+    this.fac = shared?.fac;
+    this.exact = shared?.exact;
     this.slot = new Int32Array(rows).fill(-1);
   }
 
   /** The arrays another thread needs to update rows of this table. */
   sharedArrays(): SharedTableArrays {
-    return { data: this.data, grad: this.grad, m: this.m, v: this.v, last: this.last, touched: this.touched };
+    return { data: this.data, grad: this.grad, m: this.m, v: this.v, last: this.last, touched: this.touched, fac: this.fac, exact: this.exact };
+  }
+
+  /** Whether the wasm update (step.wat adam) can run on this table with `step`. */
+  wasmReady(step: WasmStep | undefined): step is WasmStep {
+    return step !== undefined && this.width % 4 === 0 && this.fac !== undefined && this.exact !== undefined && step.owns(this.data) && step.owns(this.fac);
   }
 
   /** Offset of row r's gradient in `grad` (allocating its slot on first touch). */
@@ -78,8 +90,14 @@ export class ParamTable {
     return s * this.width;
   }
 
-  /** grad[row b] += scale·src[b] for b < n (repeated rows accumulate). */
-  accumulate(rows: Uint32Array, n: number, src: Float32Array, scale = 1): void {
+  /** grad[row b] += scale·src[b] for b < n (repeated rows accumulate); in wasm when `step` holds both. */
+  accumulate(rows: Uint32Array, n: number, src: Float32Array, scale = 1, step?: WasmStep): void {
+    if (step && this.width % 4 === 0 && step.owns(this.grad) && step.owns(src)) {
+      const slots = step.slots(n);
+      for (let b = 0; b < n; b++) slots[b] = this.slotOf(rows[b]) / this.width;
+      step.fns.scatter(this.grad.byteOffset, this.width, slots.byteOffset, src.byteOffset, scale, n);
+      return;
+    }
     const w = this.width;
     const g = this.grad;
     for (let b = 0; b < n; b++) {
@@ -126,6 +144,9 @@ export interface SharedTableArrays {
   v: Float32Array;
   last: Int32Array;
   touched: Uint32Array;
+  /** With tables in a WasmArena: the wasm update's per-slot factors (8 per slot) and exact-row lists (two threads). */
+  fac?: Float32Array;
+  exact?: Uint32Array;
 }
 
 interface CatchUp {
@@ -176,9 +197,60 @@ export class Adam {
   }
 
   /** Applies the current step to the touched rows of the table, then clears its gradient. */
-  update(p: ParamTable): void {
-    this.updateRange(p, 0, p.touchedCount);
+  update(p: ParamTable, step?: WasmStep): void {
+    if (p.wasmReady(step)) {
+      this.prepare(p);
+      this.finishExact(p, 0, this.updateWasm(p, 0, p.touchedCount, 1, step, 0));
+    } else this.updateRange(p, 0, p.touchedCount);
     p.clearGrad();
+  }
+
+  /**
+   * Before a wasm update: each touched slot's factors (fac, 8 per slot): whether its row
+   * skipped steps (lazy-exact AdamW) and the closed form of those steps (see `factors`).
+   */
+  prepare(p: ParamTable): void {
+    const t = this.step;
+    const fac = p.fac!;
+    const lazyExact = this.kind === 'adamw';
+    const { touched, last } = p;
+    for (let q = 0; q < p.touchedCount; q++) {
+      const r = touched[q];
+      const o = 8 * q;
+      if (lazyExact && last[r] < t - 1) {
+        const f = this.factors(last[r], t - 1);
+        fac[o] = 1;
+        fac[o + 1] = f.dk;
+        fac[o + 2] = f.s;
+        fac[o + 3] = f.epsBar;
+        fac[o + 4] = 10 * f.epsMax;
+        fac[o + 5] = f.b1k;
+        fac[o + 6] = f.b2k;
+      } else fac[o] = 0;
+    }
+  }
+
+  /**
+   * The current step on slots q0, q0 + stride, … < q1 in wasm (prepare() first), f32 arithmetic.
+   * Rows whose skipped steps need the exact per-step recursion are left alone and listed in
+   * exact[base ..]; returns how many (finishExact does them).
+   */
+  updateWasm(p: ParamTable, q0: number, q1: number, stride: number, step: WasmStep, base: number): number {
+    const t = this.step;
+    const bc1 = 1 - Math.pow(this.b1, t);
+    const bc2 = Math.sqrt(1 - Math.pow(this.b2, t));
+    return step.fns.adam(
+      p.data.byteOffset, p.grad.byteOffset, p.m.byteOffset, p.v.byteOffset, p.last.byteOffset, p.touched.byteOffset, p.fac!.byteOffset,
+      p.width, q0, q1, stride, t, this.b1, this.b2, this.lr / bc1, bc2, this.eps, 1 - this.lr * this.wd, p.exact!.byteOffset + 4 * base,
+    );
+  }
+
+  /** The slots a wasm update left to the exact recursion (exact[base .. base + count)), in JS. */
+  finishExact(p: ParamTable, base: number, count: number): void {
+    for (let i = 0; i < count; i++) {
+      const q = p.exact![base + i]!;
+      this.updateRange(p, q, q + 1);
+    }
   }
 
   /**

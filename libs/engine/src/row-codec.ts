@@ -12,7 +12,7 @@ import type { RowJob } from './kernels';
 const FIELDS: { [K in RowJob['op']]: ReadonlyArray<string> } = {
   gather: ['table', 'width', 'rows', 'out'],
   perturb: ['src', 'g', 'eps', 'width', 'out'],
-  bpr: ['eu', 'ei', 'ej', 'width', 'scale', 'gu', 'gi', 'gj', 'loss', 'posScores'],
+  bpr: ['eu', 'ei', 'ej', 'width', 'scale', 'gu', 'gi', 'gj', 'loss', 'posScores', 'tmp'],
   l2: ['x', 'g', 'width', 'c', 'sums'],
 };
 const OPS = Object.keys(FIELDS) as Array<RowJob['op']>;

@@ -1,7 +1,8 @@
 import { startHelper, type Helper, type WasmMemory } from '@robustrec/core';
 import { sharedF32, type SharedTableArrays } from './optim';
 import { spmm, type WeightedCsr } from './spmm';
-import { WASM_SPMM_BLOCK, WasmArena, WasmSpmm, type SpmmOffsets } from './spmm-wasm';
+import { WasmArena } from './arena';
+import { WASM_SPMM_BLOCK, WasmSpmm, type SpmmOffsets } from './spmm-wasm';
 
 /** One request for rows [rowStart, rowEnd): typed arrays (JS kernel) or arena offsets (wasm kernel). */
 export type SpmmRequest =
@@ -35,13 +36,10 @@ export class Propagation {
   private split: number;
   private helper: Helper | undefined;
 
-  /**
-   * @param floats how many floats of tables the caller will allocate (alloc + tableArrays),
-   *   so the arena can be sized once
-   */
-  constructor(adj: WeightedCsr, readonly width: number, threads: number, floats: number) {
+  /** @param arena where the products' operands live (a trainer shares its own; default a new one) */
+  constructor(adj: WeightedCsr, readonly width: number, threads: number, arena: WasmArena = new WasmArena()) {
     if (width % WASM_SPMM_BLOCK === 0) {
-      this.arena = new WasmArena(WasmArena.bytesFor({ numRows: adj.numRows, nnz: adj.indptr[adj.numRows] }, floats));
+      this.arena = arena;
       this.adj = this.arena.adjacency(adj);
       this.kernel = new WasmSpmm(this.arena.memory, WasmSpmm.offsetsOf(this.adj));
     } else {

@@ -109,8 +109,8 @@ describe('sparse propagation', () => {
       expect(split).toBeGreaterThan(0);
       expect(split).toBeLessThan(big.numRows);
       const n = big.numRows * w;
-      const one = new Propagation(big, w, 1, 4 * n);
-      const two = new Propagation(big, w, 2, 4 * n);
+      const one = new Propagation(big, w, 1);
+      const two = new Propagation(big, w, 2);
       expect(one.kernelName).toBe(w === 64 ? 'wasm-simd' : 'js');
       try {
         const x1 = one.alloc(n), x2 = two.alloc(n), o1 = one.alloc(n), o2 = two.alloc(n), a1 = one.alloc(n), a2 = two.alloc(n);

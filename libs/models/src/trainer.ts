@@ -1,5 +1,5 @@
 import { RrError, Rng, type Csr } from '@robustrec/core';
-import { Adam, allFinite, backendInfo, loadBestBackend, serialRows, sharedF32, sharedU32, UpdateHelper, type ParamTable, type RowRunner } from '@robustrec/engine';
+import { Adam, allFinite, backendInfo, loadBestBackend, runRows, UpdateHelper, WasmArena, WasmStep, type ParamTable, type RowRunner } from '@robustrec/engine';
 import { backbones } from './backbones';
 import type { TrainConfig } from './config';
 import { defenses } from './defenses';
@@ -63,8 +63,11 @@ export class Trainer {
   private readonly opt: Adam;
   /** Second thread for the optimiser update (TrainerOptions.threads = 2). */
   private helper: UpdateHelper | undefined;
+  /** The shared memory of the tables and the step's buffers, and this thread's wasm kernels over it. */
+  private readonly arena = new WasmArena();
+  private readonly kernels = WasmStep.forArena(this.arena);
   /** A step's row kernels: split with the helper thread when there is one. */
-  private readonly rows: RowRunner = { run: (jobs, n) => (this.helper ?? serialRows).run(jobs, n) };
+  private readonly rows: RowRunner = { run: (jobs, n) => (this.helper ? this.helper.run(jobs, n) : runRows(jobs, 0, n, this.kernels)) };
   /** this.batch already holds the next step's samples (drawn during the previous update). */
   private prefetched = false;
   private aborted = false;
@@ -100,19 +103,22 @@ export class Trainer {
       options: config.backbone.options,
       threads: opts.threads ?? 1,
       rows: this.rows,
+      arena: this.arena,
+      step: this.kernels,
     });
     this.defense = ddef.create({ numUsers: this.numUsers, train, params: config.defense.params, options: config.defense.options });
     this.opt = new Adam(config.optimizer, { lr: config.lr, weightDecay: config.weightDecay, beta1: config.beta1, beta2: config.beta2 });
     this.rng = root.fork('sample');
     this.sampler = new Sampler(train, this.rng);
     const B = config.batchSize;
-    // shared memory: a helper thread may read the batch and write the gathered rows
-    this.batch = { users: sharedU32(B), pos: sharedU32(B), neg: sharedU32(B), posIdx: new Uint32Array(B), n: 0 };
+    // the arena (shared memory): a helper thread reads the batch and writes the gathered rows
+    const a = this.arena;
+    this.batch = { users: a.u32(B), pos: a.u32(B), neg: a.u32(B), posIdx: new Uint32Array(B), n: 0 };
     const w = this.backbone.width;
-    this.bufs = Array.from({ length: 9 }, () => sharedF32(B * w));
-    this.nbufs = Array.from({ length: 4 }, () => sharedF32(B));
+    this.bufs = Array.from({ length: 9 }, () => a.f32(B * w));
+    this.nbufs = Array.from({ length: 4 }, () => a.f32(B));
     this.magnitudes = new Float32Array(this.numUsers);
-    if ((opts.threads ?? 1) > 1) this.helper = new UpdateHelper(this.opt, this.backbone.tables);
+    if ((opts.threads ?? 1) > 1) this.helper = new UpdateHelper(this.opt, this.backbone.tables, this.kernels);
   }
 
   static create(train: Csr, config: TrainConfig, opts: TrainerOptions = {}): Trainer {
@@ -192,8 +198,8 @@ export class Trainer {
         this.sampler.fill(this.batch, nextN);
         this.prefetched = true;
       }
-      this.helper.finish();
-    } else for (const t of this.backbone.tables) this.opt.update(t);
+      this.helper.finish(this.opt);
+    } else for (const t of this.backbone.tables) this.opt.update(t, this.kernels);
     return r;
   }
 

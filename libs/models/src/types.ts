@@ -1,5 +1,5 @@
 import type { Csr, Rng } from '@robustrec/core';
-import type { ParamTable, RowRunner } from '@robustrec/engine';
+import type { ParamTable, RowRunner, WasmArena, WasmStep } from '@robustrec/engine';
 import type { Scorer } from '@robustrec/scoring';
 import type { ComponentSpec, ResolvedComponent } from '@robustrec/core';
 import type { TrainConfig } from './config';
@@ -31,6 +31,13 @@ export interface BackboneContext {
   threads: number;
   /** A step's row kernels (gathers, BPR, …), on the trainer's two threads when it has them (same results). */
   rows: RowRunner;
+  /**
+   * The trainer's shared WebAssembly memory: tables (tableArrays) and buffers allocated here are
+   * what the wasm kernels (and the helper thread) work on; anything else takes the JS kernels.
+   */
+  arena: WasmArena;
+  /** This thread's wasm kernels over the arena (ParamTable.accumulate takes it). */
+  step: WasmStep;
 }
 
 export interface Batch {

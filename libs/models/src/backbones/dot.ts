@@ -1,21 +1,25 @@
-import { rowDots, sharedF64, sumTo, type ParamTable, type RowRunner } from '@robustrec/engine';
+import { rowDots, sumTo, type ParamTable } from '@robustrec/engine';
 import type { Rng } from '@robustrec/core';
 import { dotProductScorer, type Scorer } from '@robustrec/scoring';
 import type { Backbone, BackboneContext, Head } from '../types';
 
-/** Grows a shared per-row Float64Array scratch to at least n rows. */
-function rowScratch(): (n: number) => Float64Array {
-  let a = sharedF64(0);
-  return (n) => (a.length >= n ? a : (a = sharedF64(n)));
+/** Grows a per-row scratch in the trainer's arena to at least n rows. */
+function rowScratch<T extends Float64Array | Float32Array>(alloc: (n: number) => T): (n: number) => T {
+  let a = alloc(0);
+  return (n) => (a.length >= n ? a : (a = alloc(n)));
 }
 
 /** Dot-product scoring through the fused kernels; the BPR pass runs on the step's row runner. */
-export function dotHead(width: number, rows: RowRunner): Head {
-  const scratch = rowScratch();
+export function dotHead(width: number, ctx: Pick<BackboneContext, 'rows' | 'arena'>): Head {
+  const { rows, arena } = ctx;
+  const scratch = rowScratch((n) => arena.f64(n));
+  // sp, sn and the coefficients of the wasm BPR kernel (3 per row)
+  const tmp = rowScratch((n) => arena.f32(3 * n));
   return {
     bpr(eu, ei, ej, n, weight, gu, gi, gj, perRow, posScores) {
       const loss = scratch(n);
-      rows.run([{ op: 'bpr', eu, ei, ej, width, scale: weight / n, gu, gi, gj, loss, posScores }], n);
+      const t = tmp(n);
+      rows.run([{ op: 'bpr', eu, ei, ej, width, scale: weight / n, gu, gi, gj, loss, posScores, tmp: t.length === 3 * n ? t : t.subarray(0, 3 * n) }], n);
       if (perRow) for (let b = 0; b < n; b++) perRow[b] = loss[b];
       return sumTo(loss, n) / n;
     },
@@ -53,8 +57,9 @@ export function dotScorer(tensors: Record<string, { shape: number[]; data: Float
  * Batch rows that are plain rows of the user/item tables (MF, NeuMF): gather, scatter the
  * gradients back, and the L2 term on the gathered (ego) rows.
  */
-export function egoRows(U: ParamTable, V: ParamTable, w: number, rows: RowRunner): Pick<Backbone, 'forward' | 'backward' | 'regularize' | 'finalEmbeddings'> {
-  const scratch = rowScratch();
+export function egoRows(U: ParamTable, V: ParamTable, w: number, ctx: Pick<BackboneContext, 'rows' | 'arena' | 'step'>): Pick<Backbone, 'forward' | 'backward' | 'regularize' | 'finalEmbeddings'> {
+  const { rows, arena, step } = ctx;
+  const scratch = rowScratch((n) => arena.f64(n));
   return {
     forward(b, eu, ei, ej) {
       rows.run(
@@ -67,9 +72,9 @@ export function egoRows(U: ParamTable, V: ParamTable, w: number, rows: RowRunner
       );
     },
     backward(b, gu, gi, gj) {
-      U.accumulate(b.users, b.n, gu);
-      V.accumulate(b.pos, b.n, gi);
-      V.accumulate(b.neg, b.n, gj);
+      U.accumulate(b.users, b.n, gu, 1, step);
+      V.accumulate(b.pos, b.n, gi, 1, step);
+      V.accumulate(b.neg, b.n, gj, 1, step);
     },
     // the gathered rows are the ego rows: the L2 gradient joins the batch-local one
     regularize(b, l2, eu, ei, ej, gu, gi, gj) {

@@ -23,9 +23,9 @@ export const lightgcn: BackboneDef = {
     // Full products run on ctx.threads threads (bit-identical for any count) with the wasm
     // SIMD kernel when w % 32 == 0; E, the layers and the scratch tables live where it reads.
     // Floats: E's data/grad/m/v, K layers (E^1..E^{K-1} + a spare), H0, H1, fullFinal's sum.
-    const prop = new Propagation(normalizedAdjacency(ctx.train), w, ctx.threads, (4 + K + 3) * N * w + 2 * N);
+    const prop = new Propagation(normalizedAdjacency(ctx.train), w, ctx.threads, ctx.arena);
     const adj = prop.adj;
-    const E = new ParamTable('embedding', N, w, prop.tableArrays(N, w));
+    const E = new ParamTable('embedding', N, w, ctx.arena.tableArrays(N, w));
     // users and items drawn as two tables (same stream order as MF)
     initNormal(E, ctx.rng, ctx.initStd);
     const layers: Float32Array[] = Array.from({ length: K }, () => prop.alloc(N * w));
@@ -74,7 +74,7 @@ export const lightgcn: BackboneDef = {
     return {
       tables: [E],
       width: w,
-      head: dotHead(w, ctx.rows),
+      head: dotHead(w, ctx),
       forward(b: Batch, eu, ei, ej) {
         let prev = E.data;
         for (let l = 0; l < K - 1; l++) {

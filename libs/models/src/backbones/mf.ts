@@ -10,15 +10,15 @@ export const mf: BackboneDef = {
   options: {},
   create(ctx): Backbone {
     const w = ctx.dim;
-    const U = new ParamTable('user_embedding', ctx.numUsers, w);
-    const V = new ParamTable('item_embedding', ctx.numItems, w);
+    const U = new ParamTable('user_embedding', ctx.numUsers, w, ctx.arena.tableArrays(ctx.numUsers, w));
+    const V = new ParamTable('item_embedding', ctx.numItems, w, ctx.arena.tableArrays(ctx.numItems, w));
     initNormal(U, ctx.rng, ctx.initStd);
     initNormal(V, ctx.rng, ctx.initStd);
     return {
       tables: [U, V],
       width: w,
-      head: dotHead(w, ctx.rows),
-      ...egoRows(U, V, w, ctx.rows),
+      head: dotHead(w, ctx),
+      ...egoRows(U, V, w, ctx),
       exportTensors: () => ({
         user_embedding: { shape: [ctx.numUsers, w], data: U.data.slice() },
         item_embedding: { shape: [ctx.numItems, w], data: V.data.slice() },

@@ -104,8 +104,8 @@ export const neumf: BackboneDef = {
   create(ctx): Backbone {
     const d = ctx.dim;
     const w = 2 * d;
-    const U = new ParamTable('user_embedding', ctx.numUsers, w);
-    const V = new ParamTable('item_embedding', ctx.numItems, w);
+    const U = new ParamTable('user_embedding', ctx.numUsers, w, ctx.arena.tableArrays(ctx.numUsers, w));
+    const V = new ParamTable('item_embedding', ctx.numItems, w, ctx.arena.tableArrays(ctx.numItems, w));
     initNormal(U, ctx.rng, ctx.initStd);
     initNormal(V, ctx.rng, ctx.initStd);
     const m: Mlp = {
@@ -123,7 +123,7 @@ export const neumf: BackboneDef = {
       tables: [U, V, m.W1, m.b1, m.W2, m.b2, m.h],
       width: w,
       head: neumfHead(d, m),
-      ...egoRows(U, V, w, ctx.rows),
+      ...egoRows(U, V, w, ctx),
       exportTensors: () => ({
         user_embedding: { shape: [ctx.numUsers, w], data: U.data.slice() },
         item_embedding: { shape: [ctx.numItems, w], data: V.data.slice() },

@@ -1,0 +1,107 @@
+import { wasm, type WasmMemory } from '@robustrec/core';
+import type { WeightedCsr } from './spmm';
+import type { SharedTableArrays } from './optim';
+
+const PAGE = 65536;
+const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit (only committed pages use memory)
+
+/**
+ * Which views live in one shared WebAssembly memory. Buffer identity cannot tell: V8 hands out
+ * a new buffer object for every shared memory of the isolate whenever any of them grows, and
+ * each thread has its own objects. So the memory carries a random 128-bit tag in its first 16
+ * bytes (never allocated), and a view belongs to it when its buffer starts with the tag
+ * (checked once per buffer object).
+ */
+export class MemoryTag {
+  private readonly tag: Uint32Array;
+  private readonly known = new WeakMap<ArrayBufferLike, boolean>();
+
+  constructor(memory: WasmMemory) {
+    this.tag = new Uint32Array(memory.buffer, 0, 4).slice();
+  }
+
+  owns(v: ArrayBufferView): boolean {
+    const b = v.buffer;
+    let k = this.known.get(b);
+    if (k === undefined) {
+      k = b instanceof SharedArrayBuffer && b.byteLength >= 16;
+      if (k) {
+        const head = new Uint32Array(b, 0, 4);
+        for (let i = 0; i < 4; i++) if (head[i] !== this.tag[i]) k = false;
+      }
+      this.known.set(b, k);
+    }
+    return k;
+  }
+}
+
+/**
+ * A shared WebAssembly memory with a bump allocator: tables allocated here can be read and
+ * written by the wasm kernels (step.wat, spmm.wat) of every thread that received the memory.
+ * It grows on demand (a shared memory's views stay valid when it grows).
+ */
+export class WasmArena {
+  readonly memory: WasmMemory;
+  private top = 16; // bytes 0-15 hold the tag; offset 0 also reads as "no array" in the kernels
+  private readonly tag: MemoryTag;
+
+  constructor(bytes = PAGE) {
+    const pages = Math.ceil((bytes + 16) / PAGE);
+    if (pages > MAX_PAGES) throw new Error(`wasm arena of ${bytes} bytes exceeds 4 GiB`);
+    this.memory = new wasm.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
+    crypto.getRandomValues(new Uint32Array(this.memory.buffer, 0, 4));
+    this.tag = new MemoryTag(this.memory);
+  }
+
+  private take(bytes: number, align = 16): number {
+    const off = (this.top + align - 1) & ~(align - 1);
+    const end = off + bytes;
+    const have = this.memory.buffer.byteLength;
+    if (end > have) {
+      const pages = Math.ceil((end - have) / PAGE);
+      if (have / PAGE + pages > MAX_PAGES) throw new Error(`wasm arena exhausted: ${end} bytes exceed 4 GiB`);
+      this.memory.grow(pages);
+    }
+    this.top = end;
+    return off;
+  }
+
+  // take() first: it may grow the memory and replace its buffer object
+  f32(len: number): Float32Array {
+    const off = this.take(len * 4);
+    return new Float32Array(this.memory.buffer, off, len);
+  }
+  f64(len: number): Float64Array {
+    const off = this.take(len * 8);
+    return new Float64Array(this.memory.buffer, off, len);
+  }
+  u32(len: number): Uint32Array {
+    const off = this.take(len * 4);
+    return new Uint32Array(this.memory.buffer, off, len);
+  }
+  i32(len: number): Int32Array {
+    const off = this.take(len * 4);
+    return new Int32Array(this.memory.buffer, off, len);
+  }
+
+  /** Storage for a ParamTable, with the optimiser's per-slot scratch (step.wat adam). */
+  tableArrays(rows: number, width: number): SharedTableArrays {
+    const n = rows * width;
+    return { data: this.f32(n), grad: this.f32(n), m: this.f32(n), v: this.f32(n), last: this.i32(rows), touched: this.u32(rows), fac: this.f32(8 * rows), exact: this.u32(2 * rows) };
+  }
+
+  /** A copy of the adjacency in the arena. */
+  adjacency(a: WeightedCsr): WeightedCsr {
+    const indptr = this.u32(a.indptr.length);
+    indptr.set(a.indptr);
+    const indices = this.u32(a.indices.length);
+    indices.set(a.indices);
+    const values = this.f32(a.values.length);
+    values.set(a.values);
+    return { numRows: a.numRows, indptr, indices, values };
+  }
+
+  owns(v: ArrayBufferView): boolean {
+    return this.tag.owns(v);
+  }
+}
