@@ -76,6 +76,8 @@ export const channelOptions = {
   'grpc.keepalive_timeout_ms': KEEPALIVE.platform.timeout,
 };
 
+const ROUND_ROBIN = JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] });
+
 const externalChannelOptions = { ...channelOptions, 'grpc.keepalive_time_ms': KEEPALIVE.external.time, 'grpc.keepalive_timeout_ms': KEEPALIVE.external.timeout };
 
 /**
@@ -93,6 +95,8 @@ export function createClient<C extends Client>(
   const sec = opts.security ?? defaultSecurity();
   return new Ctor(address, channelCredentials(sec), {
     ...(opts.external ? externalChannelOptions : channelOptions),
+    // a name with several A records (a headless Service of scoring pods): balance per call
+    ...(address.startsWith('dns:') ? { 'grpc.service_config': ROUND_ROBIN } : {}),
     // the platform's token never goes to a plug-in outside the platform
     ...clientSecurityOptions(opts.external ? { ...sec, token: undefined } : sec),
     ...opts.options,
