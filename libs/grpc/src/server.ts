@@ -144,7 +144,11 @@ export async function startServer(bindings: ServiceBinding[], address = '127.0.0
   const health = new HealthImplementation();
   const lifecycle = new Lifecycle(health, bindings.map((b) => b.name));
   const security = opts.security ?? defaultSecurity();
-  const server = new Server({ ...serverOptions(opts), interceptors: [lifecycle.interceptor, authInterceptor(security)] });
+  const server = new Server({
+    ...serverOptions(opts),
+    // no token configured: no interceptor at all (nothing to check, no per-call layer)
+    interceptors: [lifecycle.interceptor, ...(security.token || security.acceptTokens?.length ? [authInterceptor(security)] : [])],
+  });
   for (const b of bindings) addGuardedService(server, b.definition, b.implementation);
   // addToServer only calls addService: route it through the guard like everything else
   health.addToServer({ addService: (d: ServiceDefinition, i: UntypedServiceImplementation) => addGuardedService(server, d, i) } as unknown as Server);
