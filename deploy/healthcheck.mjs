@@ -1,5 +1,6 @@
 // gRPC health probe for container healthchecks (docker compose), plain Node, no TypeScript
-// loader: node deploy/healthcheck.mjs HOST:PORT [SERVICE]. Exit 0 when grpc.health.v1 says
+// loader: node deploy/healthcheck.mjs HOST:PORT [SERVICE]. It speaks plaintext: point it at the
+// health-only port a service opens with ROBUSTREC_HEALTH_ADDRESS (the main port may be TLS-only). Exit 0 when grpc.health.v1 says
 // SERVING for SERVICE ("" = the whole process), 1 otherwise (NOT_SERVING, unknown, no answer
 // within 3 s). Kubernetes uses its native gRPC probes instead (deploy/k8s).
 import { credentials, loadPackageDefinition } from '@grpc/grpc-js';

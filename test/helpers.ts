@@ -68,9 +68,10 @@ export function exited(child: ChildProcess): Promise<number | null> {
 
 // ---- service processes for the fault-injection tests (faults*.e2e.test.ts) ----------------
 
-export type ServiceKind = 'data' | 'attack' | 'trainer' | 'evaluator';
+export type ServiceKind = 'data' | 'attack' | 'trainer' | 'evaluator' | 'orchestrator';
 
 const MAINS: Record<ServiceKind, string> = {
+  orchestrator: 'services/orchestrator/src/serve.ts',
   data: 'services/data/src/main.ts',
   attack: 'services/attack/src/main.ts',
   trainer: 'services/trainer/src/main.ts',

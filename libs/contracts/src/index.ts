@@ -8,3 +8,4 @@ export * as trainer from './gen/robustrec/v1/trainer';
 export * as evaluator from './gen/robustrec/v1/evaluator';
 export * as scoring from './gen/robustrec/v1/scoring';
 export * as inference from './gen/inference/grpc_predict_v2';
+export * as experiment from './gen/robustrec/v1/experiment';

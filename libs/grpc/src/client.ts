@@ -1,9 +1,10 @@
-import { connectivityState, credentials, Metadata, type CallOptions, type Client, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { connectivityState, type credentials, Metadata, type CallOptions, type Client, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { invalidArgument, unavailable } from '@robustrec/core';
 import { MAX_MESSAGE_BYTES } from './server';
 import { fromServiceError, isServiceError } from './errors';
+import { channelCredentials, clientSecurityOptions, defaultSecurity, type SecurityConfig } from './security';
 
-type ClientCtor<C> = (new (address: string, creds: ReturnType<typeof credentials.createInsecure>, options?: object) => C) & { serviceName?: string };
+export type ClientCtor<C> = (new (address: string, creds: ReturnType<typeof credentials.createInsecure>, options?: object) => C) & { serviceName?: string };
 
 // ---- deadlines -----------------------------------------------------------------------------
 
@@ -75,14 +76,31 @@ export const channelOptions = {
   'grpc.keepalive_timeout_ms': KEEPALIVE.platform.timeout,
 };
 
+const ROUND_ROBIN = JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] });
+
 const externalChannelOptions = { ...channelOptions, 'grpc.keepalive_time_ms': KEEPALIVE.external.time, 'grpc.keepalive_timeout_ms': KEEPALIVE.external.timeout };
 
 /**
  * Creates a generated ts-proto client for an address with the platform's channel options.
- * `external`: a peer outside the platform (an attack generator plug-in), pinged gently.
+ * `external`: a peer outside the platform (an attack generator plug-in), pinged gently and
+ * never sent the platform's token.
+ * TLS and the bearer token: this process's configuration (security.ts) unless `security`
+ * gives another; `options` adds channel options (reconnect backoff, ...).
  */
-export function createClient<C extends Client>(Ctor: ClientCtor<C>, address: string, opts: { external?: boolean } = {}): C {
-  return new Ctor(address, credentials.createInsecure(), opts.external ? externalChannelOptions : channelOptions);
+export function createClient<C extends Client>(
+  Ctor: ClientCtor<C>,
+  address: string,
+  opts: { external?: boolean; security?: SecurityConfig; options?: Record<string, unknown> } = {},
+): C {
+  const sec = opts.security ?? defaultSecurity();
+  return new Ctor(address, channelCredentials(sec), {
+    ...(opts.external ? externalChannelOptions : channelOptions),
+    // a name with several A records (a headless Service of scoring pods): balance per call
+    ...(address.startsWith('dns:') ? { 'grpc.service_config': ROUND_ROBIN } : {}),
+    // the platform's token never goes to a plug-in outside the platform
+    ...clientSecurityOptions(opts.external ? { ...sec, token: undefined } : sec),
+    ...opts.options,
+  });
 }
 
 /**
@@ -105,7 +123,7 @@ export function peerClient<C extends Client>(Ctor: ClientCtor<C>, address: strin
     if (st !== connectivityState.TRANSIENT_FAILURE && st !== connectivityState.SHUTDOWN) return cached;
     retirePeer(cached);
   }
-  const c = new Ctor(address, credentials.createInsecure(), { ...channelOptions, 'grpc.use_local_subchannel_pool': 1 });
+  const c = new Ctor(address, channelCredentials(), { ...channelOptions, ...clientSecurityOptions(), 'grpc.use_local_subchannel_pool': 1 });
   peers.set(key, c);
   peerKeys.set(c, key);
   return c;

@@ -37,6 +37,8 @@ export const MAX_ID_CHARS = 256;
 export const MAX_TEXT_CHARS = 4096;
 /** Serialized configuration carried in provenance records. */
 export const MAX_CONFIG_JSON_CHARS = 1 << 20;
+/** An experiment spec submitted as YAML text (ExperimentService). */
+export const MAX_SPEC_YAML_CHARS = 256 << 10;
 
 const ID_FIELD = /(^|_)(id|ids|name|key|token|address|version|host|generator|backbone|defense|datatype|service|symbol|filename|at)$/;
 
@@ -47,6 +49,7 @@ const ID_FIELD = /(^|_)(id|ids|name|key|token|address|version|host|generator|bac
 export function stringLimit(field: string): number {
   if (field === 'json') return Infinity;
   if (field === 'config_json') return MAX_CONFIG_JSON_CHARS;
+  if (field === 'spec_yaml') return MAX_SPEC_YAML_CHARS;
   if (field === 'path' || field === 'directory') return MAX_TEXT_CHARS;
   return ID_FIELD.test(field) ? MAX_ID_CHARS : MAX_TEXT_CHARS;
 }

@@ -10,3 +10,5 @@ export * from './descriptors';
 export * from './reflection';
 export * from './components';
 export * from './lifecycle';
+export * from './access';
+export * from './security';

@@ -1,6 +1,7 @@
-import { credentials, loadPackageDefinition, Metadata, ServerInterceptingCall, status, type Client, type ClientReadableStream, type Server, type ServerInterceptor } from '@grpc/grpc-js';
+import { type credentials, loadPackageDefinition, Metadata, ServerInterceptingCall, status, type Client, type ClientReadableStream, type Server, type ServerInterceptor } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { protoPath as healthProtoPath, type HealthImplementation } from 'grpc-health-check';
+import { channelCredentials, clientSecurityOptions } from './security';
 
 /**
  * Readiness and graceful shutdown of one gRPC server (used by startServer).
@@ -157,9 +158,9 @@ export function exitOnSignals(what: string, stop: (graceMs: number) => Promise<v
  */
 export function watchHealth(address: string, service: string, onStatus: (status: string) => void): { ended: Promise<{ code: number; details: string }>; cancel(): void } {
   const Health = loadPackageDefinition(loadSync(healthProtoPath, { keepCase: true, enums: String })) as unknown as {
-    grpc: { health: { v1: { Health: new (a: string, c: ReturnType<typeof credentials.createInsecure>) => Client & { Watch(req: { service: string }): ClientReadableStream<{ status: string }> } } } };
+    grpc: { health: { v1: { Health: new (a: string, c: ReturnType<typeof credentials.createInsecure>, o?: object) => Client & { Watch(req: { service: string }): ClientReadableStream<{ status: string }> } } } };
   };
-  const c = new Health.grpc.health.v1.Health(address, credentials.createInsecure());
+  const c = new Health.grpc.health.v1.Health(address, channelCredentials(), clientSecurityOptions());
   const stream = c.Watch({ service });
   stream.on('data', (m: { status: string }) => onStatus(m.status));
   const ended = new Promise<{ code: number; details: string }>((resolve) => {

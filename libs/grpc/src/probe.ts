@@ -1,9 +1,10 @@
-import { credentials, loadPackageDefinition, type Client, type GrpcObject, type ServiceClientConstructor } from '@grpc/grpc-js';
+import { loadPackageDefinition, type Client, type GrpcObject, type ServiceClientConstructor } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { deadlinePolicy } from './client';
+import { channelCredentials, clientSecurityOptions, type SecurityConfig } from './security';
 
 /**
  * grpcurl-style probes of any platform server, written against the public health and
@@ -21,10 +22,13 @@ function ctor(path: string, fq: string[]): ServiceClientConstructor {
   return o as ServiceClientConstructor;
 }
 
-/** grpc.health.v1.Health/Check; resolves to "SERVING", "NOT_SERVING", ... */
-export function checkHealth(address: string, service = ''): Promise<string> {
+/**
+ * grpc.health.v1.Health/Check; resolves to "SERVING", "NOT_SERVING", ... `security`: {} for
+ * a plaintext health port (ServerOptions.healthAddress), default this process's configuration.
+ */
+export function checkHealth(address: string, service = '', security?: SecurityConfig): Promise<string> {
   const Health = ctor(healthProtoPath, ['grpc', 'health', 'v1', 'Health']);
-  const c = new Health(address, credentials.createInsecure()) as Client & Record<string, Function>;
+  const c = new Health(address, channelCredentials(security), clientSecurityOptions(security)) as Client & Record<string, Function>;
   return new Promise((resolve, reject) =>
     c.Check({ service }, deadline(), (err: Error | null, res: { status: string }) => {
       c.close();
@@ -36,7 +40,7 @@ export function checkHealth(address: string, service = ''): Promise<string> {
 /** Lists services through grpc.reflection.v1.ServerReflection. */
 export function listServices(address: string): Promise<string[]> {
   const Reflection = ctor(reflectionProto, ['grpc', 'reflection', 'v1', 'ServerReflection']);
-  const c = new Reflection(address, credentials.createInsecure()) as Client & Record<string, Function>;
+  const c = new Reflection(address, channelCredentials(), clientSecurityOptions()) as Client & Record<string, Function>;
   return new Promise((resolve, reject) => {
     const call = c.ServerReflectionInfo(deadline());
     call.on('data', (res: { list_services_response?: { service: { name: string }[] } }) => {
@@ -52,7 +56,7 @@ export function listServices(address: string): Promise<string[]> {
 /** Asks reflection for the file defining a symbol; resolves to the number of file descriptors returned. */
 export function fileContainingSymbol(address: string, symbol: string): Promise<number> {
   const Reflection = ctor(reflectionProto, ['grpc', 'reflection', 'v1', 'ServerReflection']);
-  const c = new Reflection(address, credentials.createInsecure()) as Client & Record<string, Function>;
+  const c = new Reflection(address, channelCredentials(), clientSecurityOptions()) as Client & Record<string, Function>;
   return new Promise((resolve, reject) => {
     const call = c.ServerReflectionInfo(deadline());
     call.on('data', (res: { file_descriptor_response?: { file_descriptor_proto: Buffer[] }; error_response?: { error_message: string } }) => {

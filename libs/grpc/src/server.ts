@@ -13,6 +13,7 @@ import { publicMessage, toStatus } from './errors';
 import { guardDefinition, isRejected } from './guard';
 import { reflectionServices } from './reflection';
 import { drainServer, Lifecycle } from './lifecycle';
+import { authInterceptor, defaultSecurity, isSecured, serverCredentials, type SecurityConfig } from './security';
 
 /** One gRPC service to serve: its generated definition, implementation and full name. */
 export interface ServiceBinding {
@@ -45,6 +46,13 @@ export interface ServerOptions {
    * service receives: most requests are tiny, uploads and streams come in chunks.
    */
   maxReceiveMessageBytes?: number;
+  /** TLS and token check (security.ts); default this process's, from the environment. */
+  security?: SecurityConfig;
+  /**
+   * Also serve grpc.health.v1 alone, in plaintext and without a token, on this address (default
+   * ROBUSTREC_HEALTH_ADDRESS): Kubernetes' native gRPC probes speak neither TLS nor tokens.
+   */
+  healthAddress?: string;
 }
 
 /** Largest message a client accepts and a server sends; datasets are streamed in chunks well below this. */
@@ -135,16 +143,24 @@ const onStream = (stream: ServerHttp2Stream): void => void stream.once('close', 
 export async function startServer(bindings: ServiceBinding[], address = '127.0.0.1:0', opts: ServerOptions = {}): Promise<RunningServer> {
   const health = new HealthImplementation();
   const lifecycle = new Lifecycle(health, bindings.map((b) => b.name));
-  const server = new Server({ ...serverOptions(opts), interceptors: [lifecycle.interceptor] });
+  const security = opts.security ?? defaultSecurity();
+  const server = new Server({
+    ...serverOptions(opts),
+    // no token configured: no interceptor at all (nothing to check, no per-call layer)
+    interceptors: [lifecycle.interceptor, ...(security.token || security.acceptTokens?.length ? [authInterceptor(security)] : [])],
+  });
   for (const b of bindings) addGuardedService(server, b.definition, b.implementation);
   // addToServer only calls addService: route it through the guard like everything else
   health.addToServer({ addService: (d: ServiceDefinition, i: UntypedServiceImplementation) => addGuardedService(server, d, i) } as unknown as Server);
   for (const r of reflectionServices(bindings.map((b) => b.name))) addGuardedService(server, r.definition, r.implementation);
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(address, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(address, serverCredentials(security), (err, p) => (err ? reject(err) : resolve(p))),
   );
   releaseClosedStreams(server);
   const host = address.slice(0, address.lastIndexOf(':'));
+  if (!isLoopback(host) && !isSecured(security))
+    console.warn(`[robustrec] ${bindings.map((b) => b.name).join(', ')} on ${address} without TLS and a token: anyone who reaches the port may call it (see docs/deploy.md, Security)`);
+  const healthServer = await startHealthPort(health, lifecycle, opts.healthAddress ?? process.env.ROBUSTREC_HEALTH_ADDRESS, opts);
   return {
     server,
     port,
@@ -152,6 +168,21 @@ export async function startServer(bindings: ServiceBinding[], address = '127.0.0
     health,
     lifecycle,
     markReady: (names) => lifecycle.markReady(names),
-    shutdown: async (graceMs = 5000) => void (await drainServer(server, lifecycle, graceMs)),
+    shutdown: async (graceMs = 5000) => {
+      await drainServer(server, lifecycle, graceMs);
+      healthServer?.forceShutdown();
+    },
   };
+}
+
+const isLoopback = (host: string): boolean => /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]|::1)$/.test(host);
+
+/** The plaintext health-only port (see ServerOptions.healthAddress); undefined when none is asked for. */
+async function startHealthPort(health: HealthImplementation, lifecycle: Lifecycle, address: string | undefined, opts: ServerOptions): Promise<Server | undefined> {
+  if (!address) return undefined;
+  // the lifecycle interceptor tracks its Watch streams, so a shutdown ends them like the main port's
+  const s = new Server({ ...serverOptions(opts), 'grpc.max_receive_message_length': 4096, interceptors: [lifecycle.interceptor] });
+  health.addToServer({ addService: (d: ServiceDefinition, i: UntypedServiceImplementation) => addGuardedService(s, d, i) } as unknown as Server);
+  await new Promise<number>((resolve, reject) => s.bindAsync(address, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  return s;
 }

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { exitOnSignals } from '@robustrec/grpc';
+import { parseRoles } from './registry-mirror';
 import { startEvaluatorService } from './service';
 
 // Standalone evaluator process: tsx services/evaluator/src/main.ts --address 127.0.0.1:50054 --data 127.0.0.1:50051
@@ -9,8 +10,12 @@ const { values } = parseArgs({
     address: { type: 'string', default: process.env.ROBUSTREC_EVALUATOR_ADDRESS ?? '127.0.0.1:50054' },
     data: { type: 'string', default: process.env.ROBUSTREC_DATA_ADDRESS ?? '127.0.0.1:50051' },
     home: { type: 'string' },
+    // roles: evaluator, registry, scoring, inference (default all); a scoring replica names the registry
+    serve: { type: 'string', default: process.env.ROBUSTREC_EVALUATOR_ROLES },
+    registry: { type: 'string', default: process.env.ROBUSTREC_REGISTRY_ADDRESS },
   },
 });
-const srv = await startEvaluatorService({ address: values.address, dataAddress: values.data!, home: values.home });
-console.log(`evaluator service (evaluator, registry, scoring, inference v2) listening on ${srv.address}`);
+const roles = parseRoles(values.serve);
+const srv = await startEvaluatorService({ address: values.address, dataAddress: values.data!, home: values.home, roles, registryAddress: values.registry });
+console.log(`evaluator service (${roles.join(', ')}${values.registry ? `; models from ${values.registry}` : ''}) listening on ${srv.address}`);
 exitOnSignals('evaluator service', (grace) => srv.shutdown(grace));

@@ -5,6 +5,7 @@ import { clientStream, requestStream, serverStream, startServer, unary, writeMes
 import { DEFAULT_KS, evaluateRankingAsync } from '@robustrec/metrics';
 import { DatasetCache, ModelServer, scorerFor, type ServedModel } from './models';
 import { ModelRegistry, tensorBytes } from './registry';
+import { EVALUATOR_ROLES, RegistryMirror, type EvaluatorRole } from './registry-mirror';
 
 export interface EvaluatorServiceOptions {
   address?: string;
@@ -15,6 +16,10 @@ export interface EvaluatorServiceOptions {
   maxBatch?: number;
   /** Memory budget in bytes (default: ROBUSTREC_MEMORY_BUDGET or the core default). */
   memoryBudgetBytes?: number;
+  /** Services this process serves (default all; see registry-mirror.ts). */
+  roles?: EvaluatorRole[];
+  /** Scoring replicas: resolve and copy models from this registry service (RegistryMirror). */
+  registryAddress?: string;
 }
 
 /** Most cut-offs one Evaluate may ask for (each is a metric per user), and most target items. */
@@ -50,6 +55,7 @@ export async function startEvaluatorService(opts: EvaluatorServiceOptions) {
   const registry = new ModelRegistry(home);
   const datasets = new DatasetCache(opts.dataAddress);
   const server = new ModelServer(registry, datasets);
+  if (opts.registryAddress) new RegistryMirror(registry, opts.registryAddress).attach(server);
   const maxBatch = opts.maxBatch ?? 10_000;
   const budget = memoryBudget(opts.memoryBudgetBytes);
 
@@ -270,7 +276,7 @@ export async function startEvaluatorService(opts: EvaluatorServiceOptions) {
       { name: 'robustrec.v1.ModelRegistryService', definition: evaluator.ModelRegistryServiceService, implementation: registryImpl },
       { name: 'robustrec.v1.ScoringService', definition: scoring.ScoringServiceService, implementation: scoringImpl },
       { name: 'inference.GRPCInferenceService', definition: inference.GRPCInferenceServiceService, implementation: inferenceImpl },
-    ],
+    ].filter((b) => !opts.roles || opts.roles.some((r) => EVALUATOR_ROLES[r] === b.name)),
     opts.address,
     // model uploads come in chunks of TENSOR_CHUNK_BYTES (1 MiB); other requests are small
     { maxReceiveMessageBytes: 8 << 20 },

@@ -4,3 +4,5 @@ export { Orchestrator, type Endpoints, type RunEvents } from './runner';
 export { buildReport, reportToMarkdown, reportToCsv, blockToMarkdown } from './report';
 export { writeReport } from './artifacts';
 export { startPlatform, type Platform } from './platform';
+export { startOrchestratorService, type RunningOrchestratorService } from './service';
+export { ReplicaPool, replicaSources } from './replicas';

@@ -9,6 +9,8 @@ import { blockToMarkdown } from './report';
 import { writeReport } from './artifacts';
 import { reportsDir, startPlatform, type Platform } from './platform';
 import { progressReporter } from './progress';
+import * as remote from './remote';
+import { startOrchestratorService } from './service';
 import { Orchestrator, type Endpoints } from './runner';
 import { expandCells, loadSpec, type ExperimentSpec } from './spec';
 import type { CellRecord } from './store';
@@ -19,14 +21,22 @@ const USAGE = `robustrec <command> [options]
 
 Commands:
   demo                      start the four services in-process, run the default experiment, print the tables
-  up                        start the four services (data :50051, attack :50052, trainer :50053, evaluator :50054) until Ctrl-C
+  up                        start the platform (orchestrator :50050, data :50051, attack :50052, trainer :50053,
+                            evaluator :50054) on 127.0.0.1 (--host to change) until Ctrl-C
   run <spec.yaml>           run an experiment grid (resumes: finished cells are skipped)
   report <spec.yaml>        write the report (Markdown, CSV, JSON, SVG + PNG plots) of a spec's stored cells
   status [spec.yaml]        cells done/failed per spec; health of the configured services
+  watch <id|spec-name>      follow a submitted experiment to its end (needs --orchestrator)
+  cancel <id>               cancel a submitted experiment (needs --orchestrator)
   list <datasets|profiles|generators|components|models|jobs|evaluations>
 
 Options:
   --home DIR                state directory (default ROBUSTREC_HOME or ./.robustrec)
+  --orchestrator ADDR       run/status/report/watch/cancel through a running orchestrator service (robustrec up);
+                            default ROBUSTREC_ORCHESTRATOR; without one, grids run in this process
+  --host HOST               up: the address the services listen on (default 127.0.0.1)
+  --base-port N             up: orchestrator on N, data N+1, attack N+2, trainer N+3, evaluator N+4 (default 50050)
+TLS and tokens: ROBUSTREC_TLS_CERT/KEY/CA, ROBUSTREC_TOKEN (docs/deploy.md, Security)
   --data ADDR --evaluator ADDR --trainer ADDR[,ADDR..] --attack ADDR[,ADDR..]
                             use running services instead of starting them in-process
   --out DIR                 where reports go (default <home>/reports/<spec>)
@@ -45,6 +55,9 @@ const { positionals, values } = parseArgs({
     out: { type: 'string' },
     seeds: { type: 'string' },
     trainers: { type: 'string' },
+    orchestrator: { type: 'string', default: process.env.ROBUSTREC_ORCHESTRATOR },
+    host: { type: 'string' },
+    'base-port': { type: 'string', default: '50050' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -184,11 +197,52 @@ async function list(what: string | undefined): Promise<void> {
   });
 }
 
+/** The commands that go through a running orchestrator service (--orchestrator). */
+async function viaOrchestrator(address: string): Promise<boolean> {
+  const arg = positionals[1];
+  const need = (what: string): string => {
+    if (!arg) throw new RrError('INVALID_ARGUMENT', `${cmd}: give ${what}`);
+    return arg;
+  };
+  switch (cmd) {
+    case 'run': {
+      const specPath = need('a spec file');
+      if (!existsSync(specPath)) throw new RrError('INVALID_ARGUMENT', `spec file not found: ${specPath}`);
+      const e = await remote.submitAndWatch(address, specPath, values.seeds ? specWithSeeds(specPath).seeds : []);
+      const files = await remote.fetchReport(address, e.id, values.out ? resolve(values.out) : reportsDir(home, e.specName));
+      console.log(`artifacts:\n${files.map((f) => `  ${f}`).join('\n')}`);
+      if (e.cellsDone !== e.cellsTotal) process.exitCode = 1;
+      return true;
+    }
+    case 'watch': {
+      const e = await remote.watch(address, need('an experiment id or spec name'));
+      if (e.cellsDone !== e.cellsTotal) process.exitCode = 1;
+      return true;
+    }
+    case 'report': {
+      const which = need('a spec file, spec name or experiment id');
+      const name = existsSync(which) ? loadSpec(which).name : which;
+      console.log((await remote.fetchReport(address, name, values.out ? resolve(values.out) : reportsDir(home, name))).join('\n'));
+      return true;
+    }
+    case 'status':
+      await remote.status(address);
+      return true;
+    case 'cancel':
+      await remote.cancel(address, need('an experiment id'));
+      return true;
+    default:
+      return false;
+  }
+}
+
 async function main(): Promise<void> {
   if (values.help || !cmd) {
     console.log(USAGE);
     return;
   }
+  if (values.orchestrator && (await viaOrchestrator(values.orchestrator))) return;
+  if (cmd === 'watch' || cmd === 'cancel') throw new RrError('INVALID_ARGUMENT', `${cmd} needs --orchestrator ADDR (or ROBUSTREC_ORCHESTRATOR)`);
   switch (cmd) {
     case 'demo': {
       const spec = join(here, '..', 'specs', 'demo.yaml');
@@ -230,13 +284,19 @@ async function main(): Promise<void> {
       await list(positionals[1]);
       break;
     case 'up': {
-      const p = await startPlatform({ home, ports: { data: 50051, attack: 50052, trainer: 50053, evaluator: 50054 } });
-      console.log(`RobustRec services up (state in ${home}):\n${JSON.stringify(p.endpoints, null, 2)}\nCtrl-C to stop.`);
+      const host = values.host ?? '127.0.0.1';
+      const base = Number(values['base-port']);
+      if (!Number.isInteger(base) || base < 1 || base > 65530) throw new RrError('INVALID_ARGUMENT', `--base-port: expected a port number, got ${values['base-port']}`);
+      const p = await startPlatform({ home, host, ports: { data: base + 1, attack: base + 2, trainer: base + 3, evaluator: base + 4 } });
+      const orch = await startOrchestratorService({ address: `${host}:${base}`, home, endpoints: p.endpoints });
+      console.log(`RobustRec services up (state in ${home}):\n${JSON.stringify({ orchestrator: orch.address, ...p.endpoints }, null, 2)}`);
+      console.log(`Submit from another terminal: robustrec run SPEC.yaml --orchestrator ${orch.address}\nCtrl-C to stop.`);
       const sig = await new Promise<string>((r) => {
         process.once('SIGINT', r);
         process.once('SIGTERM', r);
       });
       console.error(`${sig}: draining (grace ${shutdownGraceMs()} ms per service)`);
+      await orch.shutdown(shutdownGraceMs());
       await p.shutdown(shutdownGraceMs());
       break;
     }

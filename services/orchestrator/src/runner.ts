@@ -1,15 +1,19 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { attack, common, data, evaluator, trainer } from '@robustrec/contracts';
-import { credentials } from '@grpc/grpc-js';
 import { canonicalJson, datasetsDir, RrError } from '@robustrec/core';
-import { call, callOptions, channelOptions, createClient, fromServiceError, iterate } from '@robustrec/grpc';
+import { call, callOptions, createClient, fromServiceError, iterate } from '@robustrec/grpc';
+import { ReplicaPool, type ReplicaPoolOptions } from './replicas';
 import { jobOptionsToProto, trainConfigToProto } from '@robustrec/models';
 import type { AttackSpec, Cell, DatasetSpec, ExperimentSpec } from './spec';
 import { expandCells, poisons } from './spec';
 import type { CellRecord, ExperimentStore } from './store';
 
-/** Addresses of the services an experiment drives; several trainers/attackers spread the cells. */
+/**
+ * Addresses of the services an experiment drives; several trainers/attackers spread the
+ * cells. Trainers and attackers are replica sources (replicas.ts): "host:port", or
+ * "dns:///name:port" / "srv:///_grpc._tcp.name" discovered through DNS.
+ */
 export interface Endpoints {
   data: string;
   evaluator: string;
@@ -19,6 +23,8 @@ export interface Endpoints {
 
 export interface RunEvents {
   cellStart?(cell: Cell, index: number, total: number): void;
+  /** The cell's record changed (its replica was assigned, its job started or moved). */
+  cellUpdate?(record: CellRecord): void;
   cellSkip?(cell: Cell, record: CellRecord): void;
   epoch?(cell: Cell, epoch: number, epochs: number, metrics: common.Metric[], etaSeconds: number): void;
   cellDone?(cell: Cell, record: CellRecord): void;
@@ -40,43 +46,95 @@ export const DEFAULT_RECONNECT: ReconnectPolicy = { attempts: 40, initialDelayMs
 
 const TERMINAL = new Set([trainer.JobState.JOB_STATE_SUCCEEDED, trainer.JobState.JOB_STATE_FAILED, trainer.JobState.JOB_STATE_CANCELLED]);
 
+/** The replica a cell's job ran on vanished: the cell moves to another one. */
+class ReplicaLost extends Error {
+  constructor(readonly replica: string, readonly reason: string) {
+    super(`trainer ${replica} lost: ${reason}`);
+  }
+}
+
+/** Abort reason of an orchestrator that stops: running jobs are left running on their trainers. */
+export const SHUTDOWN = 'orchestrator shutting down';
+
+export interface RunOptions {
+  /** Aborting stops starting cells and cancels the running cells' jobs on their trainers. */
+  signal?: AbortSignal;
+}
+
 /**
  * Drives data -> attack -> trainer -> evaluator over gRPC only. Every cell's outcome is
  * stored; finished cells are skipped on a re-run; shared steps (imports, attacks) are
  * memoised so that a dataset or an attack is produced once per spec.
+ *
+ * Cells are spread over the trainer replicas (one leased slot per running cell, see
+ * ReplicaPool); each cell's job is pinned to the replica that owns it (stored with the
+ * cell, so a re-run reattaches there), and a cell whose replica vanishes runs again on
+ * another one: the same replica coming back within the pool's lostAfterMs keeps the job
+ * (it resumes from its checkpoint on that replica's volume).
  */
 export class Orchestrator {
   private readonly inflight = new Map<string, Promise<string>>();
-  private rr = 0;
+  readonly trainers: ReplicaPool;
+  readonly attackers: ReplicaPool | undefined;
+  private readonly ownPools: boolean;
 
   constructor(
     private readonly endpoints: Endpoints,
     private readonly store: ExperimentStore,
     private readonly events: RunEvents = {},
     private readonly reconnect: ReconnectPolicy = DEFAULT_RECONNECT,
+    pools?: { trainers: ReplicaPool; attackers?: ReplicaPool } | ReplicaPoolOptions,
   ) {
     if (!endpoints.trainers.length) throw new RrError('INVALID_ARGUMENT', 'at least one trainer address is required');
+    if (pools && 'trainers' in pools) {
+      this.trainers = pools.trainers;
+      this.attackers = pools.attackers;
+      this.ownPools = false;
+    } else {
+      this.trainers = new ReplicaPool('trainer', endpoints.trainers, pools);
+      this.attackers = endpoints.attackers.length ? new ReplicaPool('attack', endpoints.attackers, { ...pools, slots: Number.MAX_SAFE_INTEGER }) : undefined;
+      this.ownPools = true;
+    }
   }
 
-  async run(spec: ExperimentSpec): Promise<CellRecord[]> {
+  async run(spec: ExperimentSpec, opts: RunOptions = {}): Promise<CellRecord[]> {
     const cells = expandCells(spec);
-    let next = 0;
+    if (this.ownPools) {
+      await this.trainers.start();
+      await this.attackers?.start();
+    }
     let started = 0;
-    // One lane per trainer: each lane takes the next pending cell and runs it on its trainer.
-    const lanes = this.endpoints.trainers.map(async (trainerAddress) => {
-      while (next < cells.length) {
-        const cell = cells[next++]!;
+    const running = new Set<Promise<void>>();
+    try {
+      for (const cell of cells) {
         const done = this.store.get(spec.name, cell.key);
         if (done?.state === 'done') {
           this.events.cellSkip?.(cell, done);
           continue;
         }
+        // a slot on a trainer, preferably the one that owns the cell's job from an earlier run
+        let replica: string;
+        try {
+          replica = await this.trainers.acquire(opts.signal, done?.replica || undefined);
+        } catch (e) {
+          if (opts.signal?.aborted) break;
+          throw e;
+        }
         this.events.cellStart?.(cell, started++, cells.length);
-        const rec = await this.runCell(spec, cell, trainerAddress);
-        this.events.cellDone?.(cell, rec);
+        const p: Promise<void> = this.runCell(spec, cell, replica, opts.signal).then((r) => {
+          this.events.cellDone?.(cell, r.record);
+          if (r.replica) this.trainers.release(r.replica);
+          running.delete(p);
+        });
+        running.add(p);
       }
-    });
-    await Promise.all(lanes);
+      await Promise.all(running);
+    } finally {
+      if (this.ownPools) {
+        this.trainers.close();
+        this.attackers?.close();
+      }
+    }
     return this.store.list(spec.name);
   }
 
@@ -105,10 +163,18 @@ export class Orchestrator {
     };
   }
 
-  private async runCell(spec: ExperimentSpec, cell: Cell, trainerAddress: string): Promise<CellRecord> {
+  /** Runs a cell holding a slot on `replica`; resolves to its record and the replica whose slot it holds at the end. */
+  private async runCell(spec: ExperimentSpec, cell: Cell, replica: string, signal?: AbortSignal): Promise<{ record: CellRecord; replica: string }> {
     const t0 = performance.now();
+    const earlierRun = this.store.get(spec.name, cell.key);
     const rec = this.base(spec, cell);
+    // an interrupted earlier run's job: reattach to it where it runs
+    if (earlierRun?.replica === replica && earlierRun.jobId) rec.jobId = earlierRun.jobId;
+    rec.lostReplicas = earlierRun?.lostReplicas ?? [];
+    rec.replica = replica;
     this.store.upsert(rec);
+    this.events.cellUpdate?.(rec);
+    const holder = { replica };
     try {
       const cleanId = await this.once(`dataset:${canonicalJson(cell.dataset)}`, () => this.importDataset(cell.dataset));
       rec.datasetId = poisons(cell.attack)
@@ -126,7 +192,7 @@ export class Orchestrator {
         rec.versions = earlier.versions;
         secondsPerEpoch = earlier.metrics.seconds_per_epoch!;
       } else {
-        const job = await this.train(spec, cell, rec.datasetId, trainerAddress);
+        const job = await this.train(spec, cell, rec, holder, signal);
         rec.jobId = job.id;
         rec.modelId = job.modelId;
         rec.versions = job.provenance?.versions ?? {};
@@ -148,7 +214,7 @@ export class Orchestrator {
     }
     rec.seconds = (performance.now() - t0) / 1000;
     this.store.upsert({ ...rec, finishedAt: new Date().toISOString() });
-    return this.store.get(spec.name, cell.key)!;
+    return { record: this.store.get(spec.name, cell.key)!, replica: holder.replica };
   }
 
   /** Memoised (in the store and in flight) shared step. */
@@ -189,8 +255,32 @@ export class Orchestrator {
         this.events.log?.(`attack ${a.name}: imported ${imp.profileSet!.numProfiles} profiles (${imp.dropped} dropped) -> ${res.dataset!.id}`);
         return res.dataset!.id;
       }
-      const address = this.endpoints.attackers[this.rr++ % Math.max(1, this.endpoints.attackers.length)];
-      if (!address) throw new RrError('FAILED_PRECONDITION', `attack ${a.name} needs an attack service address`);
+      if (!this.attackers) throw new RrError('FAILED_PRECONDITION', `attack ${a.name} needs an attack service address`);
+      // the least busy attack replica; one that is unreachable is left for the next
+      const tried = new Set<string>();
+      for (;;) {
+        const address = await this.attackers.acquire(undefined, this.attackers.live().find((x) => !tried.has(x)));
+        tried.add(address);
+        try {
+          const out = await this.generate(address, datasetId, a);
+          this.attackers.succeeded(address);
+          return out;
+        } catch (e) {
+          const err = fromServiceError(e);
+          if (err.code !== 'UNAVAILABLE' || this.attackers.live().every((x) => tried.has(x))) throw err;
+          this.events.log?.(`attack ${a.name}: attack service ${address} unavailable (${err.message}); trying another`);
+          await this.attackers.failed(address);
+        } finally {
+          this.attackers.release(address);
+        }
+      }
+    } finally {
+      dc.close();
+    }
+  }
+
+  private async generate(address: string, datasetId: string, a: AttackSpec): Promise<string> {
+    {
       const ac = createClient(attack.AttackServiceClient, address);
       try {
         const sel = { unpopular: attack.TargetSelection.TARGET_SELECTION_UNPOPULAR, popular: attack.TargetSelection.TARGET_SELECTION_POPULAR, random: attack.TargetSelection.TARGET_SELECTION_RANDOM };
@@ -216,8 +306,6 @@ export class Orchestrator {
       } finally {
         ac.close();
       }
-    } finally {
-      dc.close();
     }
   }
 
@@ -228,54 +316,98 @@ export class Orchestrator {
   }
 
   /**
-   * Starts (or, by its idempotency key, reattaches to) the cell's training job and watches it
-   * to its end. The trainer may restart meanwhile (a job survives it, see the trainer's
-   * JobScheduler): a failed StartJob or a lost WatchJob stream is retried under the
-   * reconnect policy, and each retry that gets through resets the count.
+   * Trains a cell on the replica whose slot it holds (holder.replica) and watches the job to
+   * its end. A replica that restarts is reached again (the job survives it, see the trainer's
+   * JobScheduler, and the idempotency key reattaches a StartJob); one that the pool declares
+   * lost (gone from DNS, or failing for lostAfterMs) is left: the cell takes a slot on another
+   * replica and its job starts there (the lost one's checkpoint is on that replica's volume).
    */
-  private async train(spec: ExperimentSpec, cell: Cell, datasetId: string, address: string): Promise<trainer.Job> {
+  private async train(spec: ExperimentSpec, cell: Cell, rec: CellRecord, holder: { replica: string }, signal?: AbortSignal): Promise<trainer.Job> {
+    for (;;) {
+      try {
+        return await this.trainOn(spec, cell, rec, holder.replica, signal);
+      } catch (e) {
+        if (!(e instanceof ReplicaLost)) throw e;
+        this.events.log?.(`cell ${cell.attack.name}/${cell.model.variant}/seed ${cell.seed}: ${e.message}; moving it to another trainer`);
+        rec.lostReplicas = [...(rec.lostReplicas ?? []), e.replica];
+        rec.jobId = '';
+        this.trainers.release(holder.replica);
+        holder.replica = '';
+        holder.replica = await this.trainers.acquire(signal);
+        rec.replica = holder.replica;
+        this.store.upsert(rec);
+        this.events.cellUpdate?.(rec);
+      }
+    }
+  }
+
+  private async trainOn(spec: ExperimentSpec, cell: Cell, rec: CellRecord, address: string, signal?: AbortSignal): Promise<trainer.Job> {
     // a trainer that restarts must be reached again within seconds, not after grpc-js's default
     // reconnect backoff (up to 2 minutes)
-    const c = new trainer.TrainerServiceClient(address, credentials.createInsecure(), {
-      ...channelOptions,
-      'grpc.initial_reconnect_backoff_ms': this.reconnect.initialDelayMs,
-      'grpc.max_reconnect_backoff_ms': this.reconnect.maxDelayMs,
+    const c = createClient(trainer.TrainerServiceClient, address, {
+      options: { 'grpc.initial_reconnect_backoff_ms': this.reconnect.initialDelayMs, 'grpc.max_reconnect_backoff_ms': this.reconnect.maxDelayMs },
     });
+    let watch: { cancel(): void } | undefined;
+    let jobId = '';
+    const onAbort = (): void => {
+      watch?.cancel();
+      // best effort: the job stops on its trainer too, unless the orchestrator is only shutting
+      // down (a restarted one reattaches to the job)
+      if (jobId && signal?.reason !== SHUTDOWN) call(c, c.cancelJob, { id: jobId }).catch(() => undefined);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      // The idempotency key makes a re-run (after a crash) reattach to the same job.
-      const start = { datasetId, config: trainConfigOf(cell), options: jobOptionsOf(cell), name: `${spec.name}/${cell.model.variant}`, idempotencyKey: `${spec.name}:${cell.key}` };
+      if (signal?.aborted) throw new RrError('CANCELLED', 'experiment cancelled');
+      // The idempotency key makes a re-run (after a crash) reattach to the same job on this replica.
+      const start = { datasetId: rec.datasetId, config: trainConfigOf(cell), options: jobOptionsOf(cell), name: `${spec.name}/${cell.model.variant}`, idempotencyKey: `${spec.name}:${cell.key}` };
       let last = (await this.retrying(address, 'StartJob', () => call(c, c.startJob, start))).job!;
+      jobId = last.id;
+      if (signal?.aborted) onAbort();
+      if (rec.jobId !== last.id) {
+        rec.jobId = last.id;
+        this.store.upsert(rec);
+        this.events.cellUpdate?.(rec);
+      }
       await this.retrying(address, `WatchJob ${last.id}`, async (progressed) => {
-        for await (const ev of iterate(c.watchJob({ id: last.id }, callOptions('watch')))) {
+        const stream = c.watchJob({ id: last.id }, callOptions('watch'));
+        watch = stream;
+        for await (const ev of iterate(stream)) {
           last = ev.job!;
           progressed();
           if (ev.progress) this.events.epoch?.(cell, ev.progress.epoch, ev.progress.epochs, ev.progress.metrics, ev.progress.etaSeconds);
         }
         if (!TERMINAL.has(last.state)) throw new RrError('UNAVAILABLE', `the watch of job ${last.id} ended while it was ${trainer.jobStateToJSON(last.state)}`);
-      });
+      }, signal);
       if (last.state !== trainer.JobState.JOB_STATE_SUCCEEDED)
-        throw new RrError('ABORTED', `training job ${last.id} ended ${trainer.jobStateToJSON(last.state)}${last.error ? `: ${last.error}` : ''}`);
+        throw new RrError(signal?.aborted ? 'CANCELLED' : 'ABORTED', `training job ${last.id} ended ${trainer.jobStateToJSON(last.state)}${last.error ? `: ${last.error}` : ''}`);
       return last;
     } finally {
+      signal?.removeEventListener('abort', onAbort);
       c.close();
     }
   }
 
   /**
    * Runs fn until it succeeds, retrying on UNAVAILABLE with backoff for at most
-   * reconnect.attempts failures in a row (fn calls progressed() when it got through).
+   * reconnect.attempts failures in a row (fn calls progressed() when it got through), unless
+   * the trainer pool declares the replica lost first (ReplicaLost).
    */
-  private async retrying<T>(address: string, what: string, fn: (progressed: () => void) => Promise<T>): Promise<T> {
+  private async retrying<T>(address: string, what: string, fn: (progressed: () => void) => Promise<T>, signal?: AbortSignal): Promise<T> {
     let failures = 0;
     for (let delay = this.reconnect.initialDelayMs; ; delay = Math.min(2 * delay, this.reconnect.maxDelayMs)) {
       try {
-        return await fn(() => {
+        const out = await fn(() => {
           failures = 0;
           delay = this.reconnect.initialDelayMs;
+          this.trainers.succeeded(address);
         });
+        this.trainers.succeeded(address);
+        return out;
       } catch (e) {
+        if (signal?.aborted) throw new RrError('CANCELLED', 'experiment cancelled');
         const err = fromServiceError(e);
         if (err.code !== 'UNAVAILABLE') throw err;
+        if (await this.trainers.failed(address)) throw new ReplicaLost(address, `${what}: ${err.message}`);
         if (++failures > this.reconnect.attempts)
           throw new RrError('UNAVAILABLE', `trainer ${address}: ${what} failed ${failures} times in a row, last: ${err.message}`);
         this.events.log?.(`trainer ${address}: ${what}: ${err.message}; retrying in ${delay} ms (${failures}/${this.reconnect.attempts})`);

@@ -22,6 +22,24 @@ export interface CellRecord {
   error: string;
   seconds: number;
   finishedAt: string;
+  /** The trainer replica that owns the cell's job ("host:port"; '' before training). */
+  replica?: string;
+  /** Replicas the cell's training was lost on (they vanished) before it moved. */
+  lostReplicas?: string[];
+}
+
+export type ExperimentState = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
+
+/** One submission of a spec to the orchestrator service. */
+export interface ExperimentRecord {
+  id: string;
+  specName: string;
+  specYaml: string;
+  seeds: number[];
+  state: ExperimentState;
+  submittedAt: string;
+  finishedAt: string;
+  error: string;
 }
 
 const MIGRATIONS = [
@@ -49,6 +67,20 @@ const MIGRATIONS = [
      PRIMARY KEY (spec_name, key)
    );
    CREATE TABLE memo (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+  // replica pinning (the trainer that owns a cell's job) and submitted experiments
+  `ALTER TABLE cells ADD COLUMN replica TEXT NOT NULL DEFAULT '';
+   ALTER TABLE cells ADD COLUMN lost_replicas_json TEXT NOT NULL DEFAULT '[]';
+   CREATE TABLE experiments (
+     id TEXT PRIMARY KEY,
+     spec_name TEXT NOT NULL,
+     spec_yaml TEXT NOT NULL,
+     seeds_json TEXT NOT NULL DEFAULT '[]',
+     state TEXT NOT NULL,
+     submitted_at TEXT NOT NULL,
+     finished_at TEXT NOT NULL DEFAULT '',
+     error TEXT NOT NULL DEFAULT ''
+   );
+   CREATE INDEX experiments_by_spec ON experiments (spec_name);`,
 ];
 
 type Row = Record<string, string | number | null>;
@@ -63,10 +95,11 @@ export class ExperimentStore {
   upsert(c: Omit<CellRecord, 'finishedAt'> & { finishedAt?: string }): void {
     this.db
       .prepare(
-        `INSERT INTO cells VALUES (@specName, @key, @dataset, @attack, @model, @variant, @sweepParam, @sweepValue, @seed, @state, @datasetId, @jobId, @modelId, @evaluationId, @metrics, @config, @versions, @error, @seconds, @finishedAt)
+        `INSERT INTO cells VALUES (@specName, @key, @dataset, @attack, @model, @variant, @sweepParam, @sweepValue, @seed, @state, @datasetId, @jobId, @modelId, @evaluationId, @metrics, @config, @versions, @error, @seconds, @finishedAt, @replica, @lostReplicas)
          ON CONFLICT (spec_name, key) DO UPDATE SET state = excluded.state, dataset_id = excluded.dataset_id, job_id = excluded.job_id,
            model_id = excluded.model_id, evaluation_id = excluded.evaluation_id, metrics_json = excluded.metrics_json, config_json = excluded.config_json,
-           versions_json = excluded.versions_json, error = excluded.error, seconds = excluded.seconds, finished_at = excluded.finished_at`,
+           versions_json = excluded.versions_json, error = excluded.error, seconds = excluded.seconds, finished_at = excluded.finished_at,
+           replica = excluded.replica, lost_replicas_json = excluded.lost_replicas_json`,
       )
       .run({
         ...c,
@@ -75,7 +108,42 @@ export class ExperimentStore {
         config: JSON.stringify(c.config),
         versions: JSON.stringify(c.versions),
         finishedAt: c.finishedAt ?? '',
+        replica: c.replica ?? '',
+        lostReplicas: JSON.stringify(c.lostReplicas ?? []),
       });
+  }
+
+  // ---- experiments (ExperimentService) ----
+
+  addExperiment(e: ExperimentRecord): void {
+    this.db
+      .prepare('INSERT INTO experiments VALUES (@id, @specName, @specYaml, @seeds, @state, @submittedAt, @finishedAt, @error)')
+      .run({ ...e, seeds: JSON.stringify(e.seeds) });
+  }
+
+  /** Ends an experiment (state, end time, error). */
+  finishExperiment(id: string, state: ExperimentState, error = ''): void {
+    this.db.prepare('UPDATE experiments SET state = ?, finished_at = ?, error = ? WHERE id = ?').run(state, new Date().toISOString(), error, id);
+  }
+
+  getExperiment(id: string): ExperimentRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM experiments WHERE id = ?').get(id) as Row | undefined;
+    return r ? experimentFromRow(r) : undefined;
+  }
+
+  listExperiments(specName?: string): ExperimentRecord[] {
+    const rows = (specName
+      ? this.db.prepare('SELECT * FROM experiments WHERE spec_name = ? ORDER BY rowid DESC').all(specName)
+      : this.db.prepare('SELECT * FROM experiments ORDER BY rowid DESC').all()) as Row[];
+    return rows.map(experimentFromRow);
+  }
+
+  /**
+   * Experiments left running by an orchestrator that stopped (crash, restart) are marked
+   * interrupted when the next one opens the store; their cells stay (a re-submission resumes).
+   */
+  interruptRunning(): number {
+    return this.db.prepare("UPDATE experiments SET state = 'interrupted', finished_at = ?, error = 'the orchestrator stopped while it ran' WHERE state = 'running'").run(new Date().toISOString()).changes;
   }
 
   get(specName: string, key: string): CellRecord | undefined {
@@ -125,5 +193,20 @@ function fromRow(r: Row): CellRecord {
     error: r.error as string,
     seconds: r.seconds as number,
     finishedAt: r.finished_at as string,
+    replica: (r.replica as string) ?? '',
+    lostReplicas: JSON.parse((r.lost_replicas_json as string) ?? '[]'),
+  };
+}
+
+function experimentFromRow(r: Row): ExperimentRecord {
+  return {
+    id: r.id as string,
+    specName: r.spec_name as string,
+    specYaml: r.spec_yaml as string,
+    seeds: JSON.parse(r.seeds_json as string),
+    state: r.state as ExperimentState,
+    submittedAt: r.submitted_at as string,
+    finishedAt: r.finished_at as string,
+    error: r.error as string,
   };
 }
