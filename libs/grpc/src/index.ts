@@ -10,3 +10,4 @@ export * from './descriptors';
 export * from './reflection';
 export * from './components';
 export * from './lifecycle';
+export * from './data-token';
