@@ -97,8 +97,8 @@ export function profileViolations(profiles: Profile[], r: ProfileRules): RuleVio
  * was fine; the generator registered under that name is broken until it is fixed), naming the
  * generator and the rule. INVALID_ARGUMENT stays reserved for bad requests.
  */
-export function ruleError(source: string, v: RuleViolation): RrError {
-  return new RrError('FAILED_PRECONDITION', `${source} broke rule ${v.rule} (${GENERATION_RULES[v.rule]}): ${v.message}`);
+export function ruleError(source: string, v: RuleViolation, suffix = ''): RrError {
+  return new RrError('FAILED_PRECONDITION', `${source} broke rule ${v.rule} (${GENERATION_RULES[v.rule]}): ${v.message}${suffix}`);
 }
 
 /**
@@ -109,4 +109,16 @@ export function ruleError(source: string, v: RuleViolation): RrError {
 export function validateProfiles(profiles: Profile[], numItems: number, targets: number[], expected: number, source = 'generator', maxLength?: number): void {
   const v = profileViolations(profiles, { numItems, targets, expected, maxLength });
   if (v.length) throw ruleError(source, v[0]!);
+}
+
+/** A generator's name: what specs write in `generator:` and what registrations are keyed by. */
+export const GENERATOR_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/** The rules a Describe answer breaks (describe-name, describe-params). */
+export function describeViolations(d: { name: string; defaultParams: Record<string, number> }): RuleViolation[] {
+  const out: RuleViolation[] = [];
+  if (!GENERATOR_NAME_RE.test(d.name)) out.push({ rule: 'describe-name', message: d.name ? `invalid name ${JSON.stringify(d.name.slice(0, 80))}` : 'no name' });
+  const bad = Object.entries(d.defaultParams).filter(([, v]) => !Number.isFinite(v));
+  if (bad.length) out.push({ rule: 'describe-params', message: bad.map(([k, v]) => `default_params.${k} is ${v}`).join(', ') });
+  return out;
 }
