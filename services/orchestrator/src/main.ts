@@ -11,6 +11,7 @@ import { reportsDir, startPlatform, type Platform } from './platform';
 import { progressReporter } from './progress';
 import { Orchestrator, type Endpoints } from './runner';
 import { expandCells, loadSpec, type ExperimentSpec } from './spec';
+import { generatorsCommand, GENERATORS_USAGE } from './generators';
 import type { CellRecord } from './store';
 import { ExperimentStore } from './store';
 
@@ -24,6 +25,7 @@ Commands:
   report <spec.yaml>        write the report (Markdown, CSV, JSON, SVG + PNG plots) of a spec's stored cells
   status [spec.yaml]        cells done/failed per spec; health of the configured services
   list <datasets|profiles|generators|components|models|jobs|evaluations>
+${GENERATORS_USAGE}
 
 Options:
   --home DIR                state directory (default ROBUSTREC_HOME or ./.robustrec)
@@ -45,6 +47,9 @@ const { positionals, values } = parseArgs({
     out: { type: 'string' },
     seeds: { type: 'string' },
     trainers: { type: 'string' },
+    'token-file': { type: 'string' },
+    'white-box': { type: 'boolean' },
+    timeout: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -93,7 +98,7 @@ function reportFailures(spec: ExperimentSpec, cells: CellRecord[]): number {
   console.error(`\n${lost.length} of ${expected.length} cells did not finish:`);
   for (const c of lost) {
     const rec = byKey.get(c.key);
-    const why = rec?.state === 'failed' ? rec.error : rec ? `left ${rec.state}` : 'never started';
+    const why = rec?.state === 'failed' ? `${rec.errorCode ? `${rec.errorCode}: ` : ''}${rec.error}` : rec ? `left ${rec.state}` : 'never started';
     console.error(`  ${c.dataset.name}/${c.attack.name}/${c.model.variant}/seed ${c.seed}: ${why}`);
   }
   console.error('Re-running the same command retries them; finished cells are kept.');
@@ -228,6 +233,15 @@ async function main(): Promise<void> {
     }
     case 'list':
       await list(positionals[1]);
+      break;
+    case 'generators':
+      process.exitCode = await generatorsCommand(positionals.slice(1), {
+        home,
+        attack: values.attack?.split(',')[0],
+        tokenFile: values['token-file'],
+        whiteBox: values['white-box'],
+        timeout: values.timeout,
+      });
       break;
     case 'up': {
       const p = await startPlatform({ home, ports: { data: 50051, attack: 50052, trainer: 50053, evaluator: 50054 } });

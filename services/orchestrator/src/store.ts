@@ -20,6 +20,8 @@ export interface CellRecord {
   config: unknown;
   versions: Record<string, string>;
   error: string;
+  /** gRPC status name of the failure (e.g. FAILED_PRECONDITION for a broken generator); '' unless failed. */
+  errorCode: string;
   seconds: number;
   finishedAt: string;
 }
@@ -49,6 +51,7 @@ const MIGRATIONS = [
      PRIMARY KEY (spec_name, key)
    );
    CREATE TABLE memo (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+  `ALTER TABLE cells ADD COLUMN error_code TEXT NOT NULL DEFAULT '';`,
 ];
 
 type Row = Record<string, string | number | null>;
@@ -60,13 +63,15 @@ export class ExperimentStore {
     this.db = openDatabase(path, MIGRATIONS);
   }
 
-  upsert(c: Omit<CellRecord, 'finishedAt'> & { finishedAt?: string }): void {
+  upsert(c: Omit<CellRecord, 'finishedAt' | 'errorCode'> & { finishedAt?: string; errorCode?: string }): void {
     this.db
       .prepare(
-        `INSERT INTO cells VALUES (@specName, @key, @dataset, @attack, @model, @variant, @sweepParam, @sweepValue, @seed, @state, @datasetId, @jobId, @modelId, @evaluationId, @metrics, @config, @versions, @error, @seconds, @finishedAt)
+        `INSERT INTO cells (spec_name, key, dataset, attack, model, variant, sweep_param, sweep_value, seed, state, dataset_id, job_id, model_id, evaluation_id,
+           metrics_json, config_json, versions_json, error, seconds, finished_at, error_code)
+         VALUES (@specName, @key, @dataset, @attack, @model, @variant, @sweepParam, @sweepValue, @seed, @state, @datasetId, @jobId, @modelId, @evaluationId, @metrics, @config, @versions, @error, @seconds, @finishedAt, @errorCode)
          ON CONFLICT (spec_name, key) DO UPDATE SET state = excluded.state, dataset_id = excluded.dataset_id, job_id = excluded.job_id,
            model_id = excluded.model_id, evaluation_id = excluded.evaluation_id, metrics_json = excluded.metrics_json, config_json = excluded.config_json,
-           versions_json = excluded.versions_json, error = excluded.error, seconds = excluded.seconds, finished_at = excluded.finished_at`,
+           versions_json = excluded.versions_json, error = excluded.error, error_code = excluded.error_code, seconds = excluded.seconds, finished_at = excluded.finished_at`,
       )
       .run({
         ...c,
@@ -75,6 +80,7 @@ export class ExperimentStore {
         config: JSON.stringify(c.config),
         versions: JSON.stringify(c.versions),
         finishedAt: c.finishedAt ?? '',
+        errorCode: c.errorCode ?? '',
       });
   }
 
@@ -123,6 +129,7 @@ function fromRow(r: Row): CellRecord {
     config: JSON.parse(r.config_json as string),
     versions: JSON.parse(r.versions_json as string),
     error: r.error as string,
+    errorCode: r.error_code as string,
     seconds: r.seconds as number,
     finishedAt: r.finished_at as string,
   };
