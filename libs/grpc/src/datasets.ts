@@ -1,27 +1,21 @@
 import { common, data } from '@robustrec/contracts';
 import { csrFromPairs, emptyCsr, RrError, type Csr, type InteractionData } from '@robustrec/core';
-import { Metadata } from '@grpc/grpc-js';
 import { callOptions, iterate, peerClient } from './client';
-import { DATA_TOKEN_METADATA } from './data-token';
 
 /**
  * Reads a whole dataset from a DataService over its chunked FetchDataset stream and
  * rebuilds the in-memory CSR form every library uses. Used by the trainer, evaluator and
- * attack services: services only ever see datasets through this contract. `token`: a data
- * access token to present (a generator's scoped read; see data-token.ts).
+ * attack services: services only ever see datasets through this contract.
  */
 export async function fetchInteractionData(
   dataAddress: string,
   id: string,
   splits: common.Split[] = [common.Split.SPLIT_TRAIN, common.Split.SPLIT_VALID, common.Split.SPLIT_TEST],
-  token?: string,
 ): Promise<{ dataset: data.Dataset; data: InteractionData }> {
   const client = peerClient(data.DataServiceClient, dataAddress);
   let header: data.Dataset | undefined;
   const parts = new Map<common.Split, { users: number[][]; items: number[][] }>();
-  const metadata = new Metadata();
-  if (token) metadata.set(DATA_TOKEN_METADATA, token);
-  for await (const msg of iterate(client.fetchDataset({ id, splits, chunkSize: 262144 }, metadata, callOptions('transfer')), client)) {
+  for await (const msg of iterate(client.fetchDataset({ id, splits, chunkSize: 262144 }, callOptions('transfer')), client)) {
     if (msg.header) header = msg.header.dataset;
     else if (msg.chunk) {
       const p = parts.get(msg.chunk.split) ?? { users: [], items: [] };

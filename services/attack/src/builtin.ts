@@ -72,9 +72,9 @@ export function builtinGeneratorServer(opts: BuiltinGeneratorOptions): generator
       if (!generators.has(name)) throw invalidArgument('config.generator.name', `not a built-in generator: ${JSON.stringify(name)}`);
       if (!req.dataServiceAddress) throw invalidArgument('data_service_address', 'required');
       checkDataAddress(req.dataServiceAddress, opts.allowedDataAddresses());
-      // with the request's data access token when it has one, as any generator reads (a direct
-      // caller without one reads as the platform service this is)
-      const { data } = await fetchInteractionData(req.dataServiceAddress, req.datasetId, [common.Split.SPLIT_TRAIN], req.dataAccessToken || undefined);
+      // the built-ins are the platform's own code and read as a platform service (no token): the
+      // data service of a deployment need not share the token key for them (only TRAIN is read)
+      const { data } = await fetchInteractionData(req.dataServiceAddress, req.datasetId, [common.Split.SPLIT_TRAIN]);
       const train = genuineRows(data.train, data.numGenuineUsers);
       const cfg = resolveAttack(requestFromProto(req.config!), train, data.numItems, builtinSpec(name));
       checkAttackMemory(cfg, opts.memoryBudgetBytes);

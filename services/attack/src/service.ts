@@ -118,8 +118,9 @@ export function attackServer(deps: AttackServiceDeps): attack.AttackServiceServe
 
   /**
    * Resolves the common parameters once, here, for built-in and external generators alike,
-   * and mints the data access token: the dataset, the splits the generator may read, and an
-   * expiry equal to the generation's deadline.
+   * and mints an external generator's data access token: the dataset, the splits it may read,
+   * and an expiry equal to the generation's deadline. (The built-ins run in this process and
+   * read as the platform does, without one.)
    */
   const prepare = async (g: Target, datasetId: string, configIn: attack.AttackConfig, timeoutS: number): Promise<Prepared> => {
     await checkDataset(dataAddress, datasetId);
@@ -143,7 +144,7 @@ export function attackServer(deps: AttackServiceDeps): attack.AttackServiceServe
         numUsers: d.numGenuineUsers,
         numItems: d.numItems,
         config: resolvedToProto(resolved, configIn.targetSelection),
-        dataAccessToken: mintDataToken(deps.dataTokenKey, { datasetId, splits, expiresAtMs: deadlineMs }),
+        dataAccessToken: g.builtin ? '' : mintDataToken(deps.dataTokenKey, { datasetId, splits, expiresAtMs: deadlineMs }),
         readableSplits: splits,
         maxProfileLength: maxLength,
       },
