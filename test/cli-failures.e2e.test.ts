@@ -24,7 +24,7 @@ describe('orchestrator CLI with a failing cell', () => {
     const out = run.output();
     const tail = out.slice(out.lastIndexOf('cells did not finish'));
     expect(out).toContain('2 of 6 cells did not finish:');
-    expect(tail).toMatch(/Syn\/Clean\/APR\/seed 1: .*config\.defense\.params\.eps: must be >= 0, got -1/);
+    expect(tail).toMatch(/Syn\/Clean\/APR\/seed 1: INVALID_ARGUMENT: .*config\.defense\.params\.eps: must be >= 0, got -1/); // with its status code
     expect(tail).toMatch(/Syn\/Random\/APR\/seed 1: /);
     expect(out).toContain('4 cells done, 2 failed');
     const md = readFileSync(join(tmp.dir, 'reports', 'fails', 'report.md'), 'utf8');

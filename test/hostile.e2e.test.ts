@@ -141,7 +141,7 @@ describe('server-side request forgery', () => {
     const g = createClient(generator.AttackGeneratorClient, platform.endpoints.attackers[0]!);
     const ask = (address: string): Promise<{ code?: string; message: string; ms: number }> => {
       const t0 = performance.now();
-      return drain(iterate(g.generateProfiles({ dataServiceAddress: address, datasetId, numUsers: 0, numItems: 0, config: attackConfig() }, callOptions('lookup')))).then(
+      return drain(iterate(g.generateProfiles({ dataServiceAddress: address, datasetId, numUsers: 0, numItems: 0, config: attackConfig(), dataAccessToken: '', readableSplits: [], maxProfileLength: 0 }, callOptions('lookup')))).then(
         () => ({ code: 'OK', message: '', ms: performance.now() - t0 }),
         (e: Error & { code: string }) => ({ code: e.code, message: e.message, ms: performance.now() - t0 }),
       );

@@ -103,6 +103,16 @@ export function resolveAttack(req: AttackRequest, train: Csr, numItems: number, 
   return { generator: spec.name, params, options, targetItems, numFakeUsers, profileLength, seed };
 }
 
+/**
+ * Most items one profile may hold (GenerateProfilesRequest.max_profile_length): profile_length
+ * is the mean a generator aims for, and lengths may spread around it (the built-ins'
+ * length_spread <= 1 gives at most 2 x profile_length), but never below what the targets plus
+ * one filler need. At most numItems.
+ */
+export function maxProfileLength(cfg: { profileLength: number; targetItems: number[] }, numItems: number): number {
+  return Math.min(numItems, Math.max(2 * cfg.profileLength, cfg.targetItems.length + 1));
+}
+
 /** The spec of a built-in generator; NOT_FOUND for an unknown name. */
 export function builtinSpec(name: string): ComponentSpec {
   const g = generators.get(name);

@@ -1,5 +1,5 @@
 import { Rng, type Csr } from '@robustrec/core';
-import type { ResolvedAttack } from './config';
+import { maxProfileLength, type ResolvedAttack } from './config';
 import { generators } from './generators/index';
 import type { GenerateOutput, ProgressEvent } from './types';
 import { validateProfiles } from './validate';
@@ -27,6 +27,6 @@ export async function runBuiltin(
     rng: new Rng(cfg.seed).fork(`attack:${cfg.generator}`),
     onProgress,
   });
-  validateProfiles(out.profiles, numItems, cfg.targetItems, cfg.numFakeUsers, cfg.generator);
+  validateProfiles(out.profiles, numItems, cfg.targetItems, cfg.numFakeUsers, `generator ${cfg.generator}`, maxProfileLength(cfg, numItems));
   return out;
 }

@@ -7,7 +7,10 @@ import {
   chooseTargets,
   fromAuthorsJson,
   generators,
+  GENERATION_RULES,
   itemPopularity,
+  maxProfileLength,
+  profileViolations,
   resolveAttack,
   runBuiltin,
   toAuthorsJson,
@@ -189,14 +192,37 @@ describe('validation and the authors JSON format', () => {
     { name: 'a', items: [1, 2, 3] },
     { name: 'b', items: [2, 4] },
   ];
-  it('accepts well-formed profiles and rejects malformed ones naming the profile', () => {
+  it('accepts well-formed profiles and rejects malformed ones with FAILED_PRECONDITION naming the source and the rule', () => {
     validateProfiles(profiles, 10, [2], 2);
-    expectCode(() => validateProfiles(profiles, 10, [2], 3), 'INVALID_ARGUMENT', 'expected 3 profiles');
-    expectCode(() => validateProfiles([profiles[0]!, { name: 'b', items: [2, 10] }], 10, [2], 2), 'INVALID_ARGUMENT', 'profiles[1]');
-    expectCode(() => validateProfiles([profiles[0]!, { name: 'b', items: [4, 5] }], 10, [2], 2), 'INVALID_ARGUMENT', 'none of the target');
-    expectCode(() => validateProfiles([profiles[0]!, { name: 'a', items: [2] }], 10, [2], 2), 'INVALID_ARGUMENT', 'duplicate name');
-    expectCode(() => validateProfiles([profiles[0]!, { name: 'b', items: [] }], 10, [2], 2), 'INVALID_ARGUMENT', 'empty');
-    expectCode(() => validateProfiles(profiles, 10, [2, 9], 2), 'INVALID_ARGUMENT', 'target item 9');
+    expectCode(() => validateProfiles(profiles, 10, [2], 3, 'generator x'), 'FAILED_PRECONDITION', 'generator x broke rule count');
+    expectCode(() => validateProfiles([profiles[0]!, { name: 'b', items: [2, 10] }], 10, [2], 2), 'FAILED_PRECONDITION', 'rule items-range');
+    expectCode(() => validateProfiles([profiles[0]!, { name: 'b', items: [4, 5] }], 10, [2], 2), 'FAILED_PRECONDITION', 'rule has-target');
+    expectCode(() => validateProfiles([profiles[0]!, { name: 'a', items: [2] }], 10, [2], 2), 'FAILED_PRECONDITION', 'duplicate name');
+    expectCode(() => validateProfiles([profiles[0]!, { name: 'b', items: [] }], 10, [2], 2), 'FAILED_PRECONDITION', 'rule length');
+    expectCode(() => validateProfiles(profiles, 10, [2, 9], 2), 'FAILED_PRECONDITION', 'target item 9');
+    // profile_length is a mean; the hard bound is max_profile_length
+    expectCode(() => validateProfiles(profiles, 10, [2], 2, 'g', 2), 'FAILED_PRECONDITION', '3 items, max_profile_length is 2');
+  });
+
+  it('lists every broken rule once, naming its first instance and counting the others', () => {
+    const bad = [
+      { name: '', items: [1, 1, 12] },
+      { name: 'x', items: [2] },
+      { name: 'x', items: [3, 4, 5, 6, 7] },
+      { name: 'y', items: [] },
+    ];
+    const v = profileViolations(bad, { numItems: 10, targets: [1, 2, 8], expected: 3, maxLength: 4 });
+    expect(v.map((x) => x.rule).sort()).toEqual(['count', 'has-target', 'items-range', 'items-unique', 'length', 'name', 'targets-covered'].sort());
+    expect(v.find((x) => x.rule === 'length')!.message).toBe('profiles[2] (x): 5 items, max_profile_length is 4 (and 1 more profiles)');
+    expect(v.find((x) => x.rule === 'targets-covered')!.message).toBe('target item 8 appears in no profile');
+    expect(profileViolations(profiles, { numItems: 10, targets: [2], expected: 2, maxLength: 3 })).toEqual([]);
+    for (const r of v) expect(Object.keys(GENERATION_RULES)).toContain(r.rule);
+  });
+
+  it('max_profile_length allows the built-ins their length spread and always the targets plus one filler', () => {
+    expect(maxProfileLength({ profileLength: 27, targetItems: [1, 2, 3, 4, 5] }, 1000)).toBe(54);
+    expect(maxProfileLength({ profileLength: 2, targetItems: [1, 2, 3, 4, 5] }, 1000)).toBe(6);
+    expect(maxProfileLength({ profileLength: 27, targetItems: [1] }, 30)).toBe(30);
   });
 
   it('round-trips the authors format and drops short profiles like their loader', () => {

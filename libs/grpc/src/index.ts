@@ -12,3 +12,4 @@ export * from './components';
 export * from './lifecycle';
 export * from './access';
 export * from './security';
+export * from './data-token';

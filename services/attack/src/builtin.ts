@@ -64,6 +64,7 @@ export function builtinGeneratorServer(opts: BuiltinGeneratorOptions): generator
         defaultOptions: {},
         params: [],
         options: [],
+        whiteBox: false,
       },
     })),
     generateProfiles: serverStream(async (req: generator.GenerateProfilesRequest, call: ServerWritableStream<generator.GenerateProfilesRequest, generator.GenerateProfilesResponse>) => {
@@ -71,6 +72,8 @@ export function builtinGeneratorServer(opts: BuiltinGeneratorOptions): generator
       if (!generators.has(name)) throw invalidArgument('config.generator.name', `not a built-in generator: ${JSON.stringify(name)}`);
       if (!req.dataServiceAddress) throw invalidArgument('data_service_address', 'required');
       checkDataAddress(req.dataServiceAddress, opts.allowedDataAddresses());
+      // the built-ins are the platform's own code and read as a platform service (no token): the
+      // data service of a deployment need not share the token key for them (only TRAIN is read)
       const { data } = await fetchInteractionData(req.dataServiceAddress, req.datasetId, [common.Split.SPLIT_TRAIN]);
       const train = genuineRows(data.train, data.numGenuineUsers);
       const cfg = resolveAttack(requestFromProto(req.config!), train, data.numItems, builtinSpec(name));

@@ -40,7 +40,7 @@ export function resolvedToProto(r: ResolvedAttack, selection: attack.TargetSelec
   };
 }
 
-export function infoFromSpec(s: ComponentSpec, builtin: boolean, address: string): attack.GeneratorInfo {
+export function infoFromSpec(s: ComponentSpec, builtin: boolean, address: string, whiteBox = false): attack.GeneratorInfo {
   const { params, options } = componentInfoToProto(s);
-  return { name: s.name, description: s.description, builtin, address, defaultParams: defaultParams(s), defaultOptions: defaultOptions(s), params, options };
+  return { name: s.name, description: s.description, builtin, address, defaultParams: defaultParams(s), defaultOptions: defaultOptions(s), params, options, whiteBox };
 }

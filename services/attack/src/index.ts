@@ -1,6 +1,6 @@
 import { attack, generator } from '@robustrec/contracts';
 import { homeDir, memoryBudget } from '@robustrec/core';
-import { startServer, type RunningServer } from '@robustrec/grpc';
+import { dataTokenKey, startServer, type RunningServer } from '@robustrec/grpc';
 import { join } from 'node:path';
 import { builtinGeneratorServer } from './builtin';
 import { GeneratorRegistry } from './registry';
@@ -14,8 +14,18 @@ export interface AttackServiceOptions {
   address?: string;
   /** Platform home; state goes to <home>/attack/attack.db. */
   home?: string;
-  /** DataService address. */
+  /** DataService address (this service's own view of it). */
   dataAddress: string;
+  /**
+   * The DataService address external generators are told to read from (default dataAddress):
+   * set it when generators run elsewhere, e.g. "robustrec-data:50051" (a Kubernetes Service).
+   */
+  advertisedDataAddress?: string;
+  /**
+   * Key signing the generators' data access tokens, shared with the data service (default:
+   * see dataTokenKey: ROBUSTREC_DATA_TOKEN_KEY, ROBUSTREC_DATA_TOKEN_KEY_FILE, else the home's key).
+   */
+  dataTokenKey?: string;
   /** Token required by RegisterGenerator/UnregisterGenerator (empty: registration disabled). */
   token?: string;
   /** Further data services the built-in generators may read from (besides dataAddress). */
@@ -31,7 +41,9 @@ export interface AttackServiceOptions {
 export async function startAttackService(
   opts: AttackServiceOptions,
 ): Promise<{ address: string; port: number; server: RunningServer; shutdown(graceMs?: number): Promise<void> }> {
-  const registry = new GeneratorRegistry(join(opts.home ?? homeDir(), 'attack', 'attack.db'));
+  const home = opts.home ?? homeDir();
+  const key = dataTokenKey(home, opts.dataTokenKey);
+  const registry = new GeneratorRegistry(join(home, 'attack', 'attack.db'));
   let self = '';
   const memoryBudgetBytes = memoryBudget(opts.memoryBudgetBytes);
   const allowedDataAddresses = [opts.dataAddress, ...(opts.extraDataAddresses ?? [])];
@@ -40,7 +52,15 @@ export async function startAttackService(
       {
         name: 'robustrec.v1.AttackService',
         definition: attack.AttackServiceService,
-        implementation: attackServer({ registry, dataAddress: opts.dataAddress, token: opts.token ?? '', selfAddress: () => self, memoryBudgetBytes }),
+        implementation: attackServer({
+          registry,
+          dataAddress: opts.dataAddress,
+          advertisedDataAddress: opts.advertisedDataAddress,
+          token: opts.token ?? '',
+          dataTokenKey: key,
+          selfAddress: () => self,
+          memoryBudgetBytes,
+        }),
       },
       {
         name: 'robustrec.v1.AttackGenerator',

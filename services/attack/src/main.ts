@@ -1,8 +1,12 @@
 /**
  * Standalone AttackService: tsx services/attack/src/main.ts [--address host:port]
- * [--data host:port] [--home DIR] [--token TOKEN]. ROBUSTREC_HOME holds the state by default;
- * the token may also come from ROBUSTREC_ATTACK_TOKEN (preferred: flags show up in process
- * lists). SIGTERM drains and exits 0.
+ * [--data host:port] [--advertise-data host:port] [--home DIR] [--token TOKEN].
+ * ROBUSTREC_HOME holds the state by default; the token may also come from
+ * ROBUSTREC_ATTACK_TOKEN (preferred: flags show up in process lists). --advertise-data
+ * (ROBUSTREC_ADVERTISED_DATA_ADDRESS) is the data-service address external generators are
+ * given, when they cannot use --data (another host, a Kubernetes Service name). The key signing
+ * their data access tokens comes from ROBUSTREC_DATA_TOKEN_KEY / ROBUSTREC_DATA_TOKEN_KEY_FILE,
+ * else <home>/secrets/data-token.key, and must be the data service's. SIGTERM drains and exits 0.
  */
 import { parseArgs } from 'node:util';
 import { homeDir } from '@robustrec/core';
@@ -13,11 +17,18 @@ const { values } = parseArgs({
   options: {
     address: { type: 'string', default: process.env.ROBUSTREC_ATTACK_ADDRESS ?? '0.0.0.0:50052' },
     data: { type: 'string', default: process.env.ROBUSTREC_DATA_ADDRESS ?? '127.0.0.1:50051' },
+    'advertise-data': { type: 'string', default: process.env.ROBUSTREC_ADVERTISED_DATA_ADDRESS ?? '' },
     home: { type: 'string' },
     token: { type: 'string', default: process.env.ROBUSTREC_ATTACK_TOKEN ?? '' },
   },
 });
-const svc = await startAttackService({ address: values.address, home: values.home ?? homeDir(), dataAddress: values.data!, token: values.token });
+const svc = await startAttackService({
+  address: values.address,
+  home: values.home ?? homeDir(),
+  dataAddress: values.data!,
+  advertisedDataAddress: values['advertise-data'] || undefined,
+  token: values.token,
+});
 console.log(`AttackService listening on ${svc.address}`);
 // SIGTERM drains (ROBUSTREC_SHUTDOWN_GRACE_MS); a generation still running then is cancelled and stores nothing
 exitOnSignals('attack service', (grace) => svc.shutdown(grace));

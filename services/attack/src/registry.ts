@@ -9,6 +9,8 @@ export interface ExternalGenerator {
   defaultOptions: Record<string, string>;
   address: string;
   registeredAt: string;
+  /** May read every split of the datasets it attacks (default false: black-box, training split only). */
+  whiteBox: boolean;
 }
 
 const MIGRATIONS = [
@@ -20,6 +22,7 @@ const MIGRATIONS = [
      default_options TEXT NOT NULL,
      registered_at TEXT NOT NULL
    );`,
+  `ALTER TABLE generators ADD COLUMN white_box INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 interface Row {
@@ -29,6 +32,7 @@ interface Row {
   default_params: string;
   default_options: string;
   registered_at: string;
+  white_box: number;
 }
 
 export class GeneratorRegistry {
@@ -50,8 +54,8 @@ export class GeneratorRegistry {
   /** Inserts or replaces (re-registering a name updates its address and description). */
   put(g: ExternalGenerator): void {
     this.db
-      .prepare('INSERT OR REPLACE INTO generators VALUES (?, ?, ?, ?, ?, ?)')
-      .run(g.name, g.address, g.description, JSON.stringify(g.defaultParams), JSON.stringify(g.defaultOptions), g.registeredAt);
+      .prepare('INSERT OR REPLACE INTO generators (name, address, description, default_params, default_options, registered_at, white_box) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(g.name, g.address, g.description, JSON.stringify(g.defaultParams), JSON.stringify(g.defaultOptions), g.registeredAt, g.whiteBox ? 1 : 0);
   }
 
   remove(name: string): boolean {
@@ -70,4 +74,5 @@ const fromRow = (r: Row): ExternalGenerator => ({
   defaultParams: JSON.parse(r.default_params) as Record<string, number>,
   defaultOptions: JSON.parse(r.default_options) as Record<string, string>,
   registeredAt: r.registered_at,
+  whiteBox: r.white_box === 1,
 });

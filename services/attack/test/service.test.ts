@@ -153,12 +153,12 @@ describe('AttackService', () => {
   });
 
   it('guards registration with the token and checks the address answers', async () => {
-    const reg = (token: string, address: string) => call(client, client.registerGenerator, { address, token, name: '' });
+    const reg = (token: string, address: string) => call(client, client.registerGenerator, { address, token, name: '', whiteBox: false });
     await expectError(reg('wrong', '127.0.0.1:1'), 'PERMISSION_DENIED', 'token');
     await expectError(reg('secret', '127.0.0.1:1'), 'UNAVAILABLE', '127.0.0.1:1');
     await expectError(call(client, client.unregisterGenerator, { name: 'x', token: 'nope' }), 'PERMISSION_DENIED', 'token');
     await expectError(call(client, client.unregisterGenerator, { name: 'x', token: 'secret' }), 'NOT_FOUND', 'x');
     // a built-in name cannot be taken: the built-in server itself answers Describe as "builtin"
-    await expectError(call(client, client.registerGenerator, { address: attackSvc.address, token: 'secret', name: 'random' }), 'ALREADY_EXISTS', 'random');
+    await expectError(call(client, client.registerGenerator, { address: attackSvc.address, token: 'secret', name: 'random', whiteBox: false }), 'ALREADY_EXISTS', 'random');
   });
 });

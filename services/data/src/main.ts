@@ -4,7 +4,9 @@ import { startDataService } from './service';
 
 // Standalone DataService: tsx services/data/src/main.ts --address 127.0.0.1:50051 [--home DIR]
 // State under <home>/data (ROBUSTREC_HOME); imports allowed under ROBUSTREC_DATA_ROOTS;
-// the catalogue reads ROBUSTREC_DATASETS_DIR before trying to download. SIGTERM drains
+// the catalogue reads ROBUSTREC_DATASETS_DIR before trying to download. Data access tokens
+// (attack generators) verify with ROBUSTREC_DATA_TOKEN_KEY / ROBUSTREC_DATA_TOKEN_KEY_FILE,
+// else <home>/secrets/data-token.key: the attack service must use the same key. SIGTERM drains
 // (ROBUSTREC_SHUTDOWN_GRACE_MS) and exits 0.
 const { values } = parseArgs({
   options: {

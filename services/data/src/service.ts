@@ -4,7 +4,8 @@ import { checkMemory, homeDir, invalidArgument, memoryBudget, resolveUnderRoots,
 import { resolveSyntheticOptions, syntheticBytes } from '@robustrec/data';
 import { DataStore, LIGHTGCN_FILES, type DataStoreOptions, type DatasetKind, type DatasetRecord, type ImportResult, type ProfileSetRecord } from './store';
 import type { DataTask, StagedDataset } from './tasks';
-import { allowPathsUnder, serverStream, startServer, unary, writeMessage, type RunningServer } from '@robustrec/grpc';
+import { allowPathsUnder, authorizeDatasetRead, dataTokenKey, serverStream, startServer, unary, writeMessage, type RunningServer } from '@robustrec/grpc';
+import type { Metadata } from '@grpc/grpc-js';
 import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +27,11 @@ export interface DataServiceOptions extends DataStoreOptions {
   workers?: number;
   /** Memory budget in bytes (default: ROBUSTREC_MEMORY_BUDGET or the core default). */
   memoryBudgetBytes?: number;
+  /**
+   * Key verifying data access tokens, shared with the attack service (default: see
+   * dataTokenKey: ROBUSTREC_DATA_TOKEN_KEY, ROBUSTREC_DATA_TOKEN_KEY_FILE, else the home's key).
+   */
+  dataTokenKey?: string;
 }
 
 export interface RunningDataService {
@@ -89,6 +95,7 @@ async function fetchDataset(
   load: (id: string) => Promise<InteractionData>,
   req: data.FetchDatasetRequest,
   call: ServerWritableStream<data.FetchDatasetRequest, data.FetchDatasetResponse>,
+  authorize: (metadata: Metadata, datasetId: string, splits: common.Split[]) => void,
 ): Promise<void> {
   const chunk = req.chunkSize === 0 ? DEFAULT_CHUNK : req.chunkSize;
   if (chunk > MAX_CHUNK) throw invalidArgument('chunk_size', `at most ${MAX_CHUNK}, got ${chunk}`);
@@ -99,6 +106,8 @@ async function fetchDataset(
     if (!SPLIT_NAMES[s]) throw invalidArgument(`splits[${k}]`, `not a split: ${s}`);
   });
   const splits = req.splits.length ? [...new Set(req.splits)] : [common.Split.SPLIT_TRAIN, common.Split.SPLIT_VALID, common.Split.SPLIT_TEST];
+  // before the lookup: a scoped caller learns nothing about datasets outside its scope
+  authorize(call.metadata, req.id, splits);
   const rec = store.datasets.get(req.id);
   const d = await load(req.id);
   await writeMessage(call, { header: { dataset: toProtoDataset(rec) } });
@@ -110,7 +119,9 @@ async function fetchDataset(
  * @robustrec/data. Every heavy step runs on the data workers (see DataStore for who writes
  * the catalogue: this thread, in commit*).
  */
-export function dataServiceImpl(store: DataStore, workers: DataWorkers, budget = memoryBudget()): data.DataServiceServer {
+export function dataServiceImpl(store: DataStore, workers: DataWorkers, budget = memoryBudget(), tokenKey?: Buffer): data.DataServiceServer {
+  const key = tokenKey ?? dataTokenKey(store.home);
+  const authorize = (metadata: Metadata, datasetId: string, splits: common.Split[]): void => authorizeDatasetRead(metadata, { datasetId, splits }, key);
   const importing = async (task: Extract<DataTask, { op: 'lightgcn' | 'interactions' | 'synthetic' | 'poison' }>): Promise<ImportResult> => {
     const t0 = performance.now();
     const staged: StagedDataset = await workers.run(task);
@@ -182,7 +193,10 @@ export function dataServiceImpl(store: DataStore, workers: DataWorkers, budget =
       return { dataset: toProtoDataset(r.dataset), existed: r.existed, seconds: r.seconds };
     }),
 
-    getDataset: unary((req: data.GetDatasetRequest) => ({ dataset: toProtoDataset(store.datasets.get(req.id)) })),
+    getDataset: unary((req: data.GetDatasetRequest, call) => {
+      authorize(call.metadata, req.id, []);
+      return { dataset: toProtoDataset(store.datasets.get(req.id)) };
+    }),
 
     listDatasets: unary((req: data.ListDatasetsRequest) => {
       const kind = req.kind === data.DatasetKind.DATASET_KIND_UNSPECIFIED ? undefined : KIND_FROM_PROTO.get(req.kind);
@@ -195,7 +209,7 @@ export function dataServiceImpl(store: DataStore, workers: DataWorkers, budget =
       return { statistics: { ...s, itemPopularity: Array.from(s.itemPopularity) } };
     }),
 
-    fetchDataset: serverStream((req: data.FetchDatasetRequest, call) => fetchDataset(store, load, req, call)),
+    fetchDataset: serverStream((req: data.FetchDatasetRequest, call) => fetchDataset(store, load, req, call, authorize)),
 
     derivePoisonedDataset: unary(async (req: data.DerivePoisonedDatasetRequest) => {
       if (!req.profileSetId) throw invalidArgument('profile_set_id', 'required');
@@ -259,7 +273,7 @@ function defaultWorkers(): number {
  * arrive before are accepted and wait for a worker.
  */
 export async function startDataService(opts: DataServiceOptions = {}): Promise<RunningDataService> {
-  const { address, home, workers: size, memoryBudgetBytes, ...storeOpts } = opts;
+  const { address, home, workers: size, memoryBudgetBytes, dataTokenKey: explicitKey, ...storeOpts } = opts;
   const budget = memoryBudget(memoryBudgetBytes);
   const store = DataStore.open(home ?? homeDir(), storeOpts);
   const workers = new DataWorkers(size ?? defaultWorkers());
@@ -267,7 +281,7 @@ export async function startDataService(opts: DataServiceOptions = {}): Promise<R
     // status messages may name paths under the roots callers import from, and nothing else
     allowPathsUnder(store.roots);
     const server = await startServer(
-      [{ name: 'robustrec.v1.DataService', definition: data.DataServiceService, implementation: dataServiceImpl(store, workers, budget) }],
+      [{ name: 'robustrec.v1.DataService', definition: data.DataServiceService, implementation: dataServiceImpl(store, workers, budget, dataTokenKey(home ?? homeDir(), explicitKey)) }],
       address,
       { maxReceiveMessageBytes: MAX_REQUEST_BYTES },
     );

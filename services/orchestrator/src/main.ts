@@ -13,6 +13,7 @@ import * as remote from './remote';
 import { startOrchestratorService } from './service';
 import { Orchestrator, type Endpoints } from './runner';
 import { expandCells, loadSpec, type ExperimentSpec } from './spec';
+import { generatorsCommand, GENERATORS_USAGE } from './generators';
 import type { CellRecord } from './store';
 import { ExperimentStore } from './store';
 
@@ -29,6 +30,7 @@ Commands:
   watch <id|spec-name>      follow a submitted experiment to its end (needs --orchestrator)
   cancel <id>               cancel a submitted experiment (needs --orchestrator)
   list <datasets|profiles|generators|components|models|jobs|evaluations>
+${GENERATORS_USAGE}
 
 Options:
   --home DIR                state directory (default ROBUSTREC_HOME or ./.robustrec)
@@ -58,6 +60,9 @@ const { positionals, values } = parseArgs({
     orchestrator: { type: 'string', default: process.env.ROBUSTREC_ORCHESTRATOR },
     host: { type: 'string' },
     'base-port': { type: 'string', default: '50050' },
+    'token-file': { type: 'string' },
+    'white-box': { type: 'boolean' },
+    timeout: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -106,7 +111,7 @@ function reportFailures(spec: ExperimentSpec, cells: CellRecord[]): number {
   console.error(`\n${lost.length} of ${expected.length} cells did not finish:`);
   for (const c of lost) {
     const rec = byKey.get(c.key);
-    const why = rec?.state === 'failed' ? rec.error : rec ? `left ${rec.state}` : 'never started';
+    const why = rec?.state === 'failed' ? `${rec.errorCode ? `${rec.errorCode}: ` : ''}${rec.error}` : rec ? `left ${rec.state}` : 'never started';
     console.error(`  ${c.dataset.name}/${c.attack.name}/${c.model.variant}/seed ${c.seed}: ${why}`);
   }
   console.error('Re-running the same command retries them; finished cells are kept.');
@@ -282,6 +287,15 @@ async function main(): Promise<void> {
     }
     case 'list':
       await list(positionals[1]);
+      break;
+    case 'generators':
+      process.exitCode = await generatorsCommand(positionals.slice(1), {
+        home,
+        attack: values.attack?.split(',')[0],
+        tokenFile: values['token-file'],
+        whiteBox: values['white-box'],
+        timeout: values.timeout,
+      });
       break;
     case 'up': {
       const host = values.host ?? '127.0.0.1';

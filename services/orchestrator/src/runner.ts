@@ -158,6 +158,7 @@ export class Orchestrator {
       config: cell,
       versions: {},
       error: '',
+      errorCode: '',
       seconds: 0,
       finishedAt: '',
     };
@@ -209,8 +210,11 @@ export class Orchestrator {
       rec.state = 'done';
     } catch (e) {
       rec.state = 'failed';
+      const err = fromServiceError(e);
       rec.error = e instanceof Error ? e.message : String(e);
-      this.events.log?.(`cell ${cell.dataset.name}/${cell.attack.name}/${cell.model.variant}/seed ${cell.seed} failed: ${rec.error}`);
+      // the status code says whose fault it was: a bad spec, a broken plug-in, an unreachable service
+      rec.errorCode = err.code;
+      this.events.log?.(`cell ${cell.dataset.name}/${cell.attack.name}/${cell.model.variant}/seed ${cell.seed} failed: ${err.code}: ${rec.error}`);
     }
     rec.seconds = (performance.now() - t0) / 1000;
     this.store.upsert({ ...rec, finishedAt: new Date().toISOString() });

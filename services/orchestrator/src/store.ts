@@ -20,6 +20,8 @@ export interface CellRecord {
   config: unknown;
   versions: Record<string, string>;
   error: string;
+  /** gRPC status name of the failure (e.g. FAILED_PRECONDITION for a broken generator); '' unless failed. */
+  errorCode: string;
   seconds: number;
   finishedAt: string;
   /** The trainer replica that owns the cell's job ("host:port"; '' before training). */
@@ -81,6 +83,8 @@ const MIGRATIONS = [
      error TEXT NOT NULL DEFAULT ''
    );
    CREATE INDEX experiments_by_spec ON experiments (spec_name);`,
+  // a failed cell's gRPC status name
+  `ALTER TABLE cells ADD COLUMN error_code TEXT NOT NULL DEFAULT '';`,
 ];
 
 type Row = Record<string, string | number | null>;
@@ -92,13 +96,15 @@ export class ExperimentStore {
     this.db = openDatabase(path, MIGRATIONS);
   }
 
-  upsert(c: Omit<CellRecord, 'finishedAt'> & { finishedAt?: string }): void {
+  upsert(c: Omit<CellRecord, 'finishedAt' | 'errorCode'> & { finishedAt?: string; errorCode?: string }): void {
     this.db
       .prepare(
-        `INSERT INTO cells VALUES (@specName, @key, @dataset, @attack, @model, @variant, @sweepParam, @sweepValue, @seed, @state, @datasetId, @jobId, @modelId, @evaluationId, @metrics, @config, @versions, @error, @seconds, @finishedAt, @replica, @lostReplicas)
+        `INSERT INTO cells (spec_name, key, dataset, attack, model, variant, sweep_param, sweep_value, seed, state, dataset_id, job_id, model_id, evaluation_id,
+           metrics_json, config_json, versions_json, error, seconds, finished_at, replica, lost_replicas_json, error_code)
+         VALUES (@specName, @key, @dataset, @attack, @model, @variant, @sweepParam, @sweepValue, @seed, @state, @datasetId, @jobId, @modelId, @evaluationId, @metrics, @config, @versions, @error, @seconds, @finishedAt, @replica, @lostReplicas, @errorCode)
          ON CONFLICT (spec_name, key) DO UPDATE SET state = excluded.state, dataset_id = excluded.dataset_id, job_id = excluded.job_id,
            model_id = excluded.model_id, evaluation_id = excluded.evaluation_id, metrics_json = excluded.metrics_json, config_json = excluded.config_json,
-           versions_json = excluded.versions_json, error = excluded.error, seconds = excluded.seconds, finished_at = excluded.finished_at,
+           versions_json = excluded.versions_json, error = excluded.error, error_code = excluded.error_code, seconds = excluded.seconds, finished_at = excluded.finished_at,
            replica = excluded.replica, lost_replicas_json = excluded.lost_replicas_json`,
       )
       .run({
@@ -110,6 +116,7 @@ export class ExperimentStore {
         finishedAt: c.finishedAt ?? '',
         replica: c.replica ?? '',
         lostReplicas: JSON.stringify(c.lostReplicas ?? []),
+        errorCode: c.errorCode ?? '',
       });
   }
 
@@ -191,6 +198,7 @@ function fromRow(r: Row): CellRecord {
     config: JSON.parse(r.config_json as string),
     versions: JSON.parse(r.versions_json as string),
     error: r.error as string,
+    errorCode: r.error_code as string,
     seconds: r.seconds as number,
     finishedAt: r.finished_at as string,
     replica: (r.replica as string) ?? '',

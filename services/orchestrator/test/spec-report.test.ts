@@ -65,7 +65,7 @@ describe('experiment specs', () => {
 function cell(variant: string, attack: string, seed: number, metrics: Record<string, number>): CellRecord {
   return {
     specName: 't', key: `${variant}${attack}${seed}`, dataset: 'Syn', attack, model: variant.split('[')[0]!, variant, sweepParam: '', sweepValue: null, seed,
-    state: 'done', datasetId: 'd', jobId: 'j', modelId: 'm', evaluationId: 'e', metrics, config: {}, versions: {}, error: '', seconds: 1, finishedAt: '',
+    state: 'done', datasetId: 'd', jobId: 'j', modelId: 'm', evaluationId: 'e', metrics, config: {}, versions: {}, error: '', errorCode: '', seconds: 1, finishedAt: '',
   };
 }
 
