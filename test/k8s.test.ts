@@ -19,7 +19,7 @@ import { render, splitImage, type K8sObject } from './k8s/kustomize';
 const K8S = join(repoRoot, 'deploy', 'k8s');
 const OVERLAYS = ['small', 'large', 'gpu-trainer'];
 /** Secrets the deployment expects to exist (docs/deploy.md says how to create them). */
-const EXTERNAL_SECRETS = new Set(['robustrec-tls', 'robustrec-token']);
+const EXTERNAL_SECRETS = new Set(['robustrec-tls', 'robustrec-token', 'robustrec-plugins']);
 
 type Container = { name: string; image: string; args?: string[]; ports?: Array<{ name?: string; containerPort: number }>; resources?: any; securityContext?: any; readinessProbe?: any; livenessProbe?: any; startupProbe?: any; volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean }> };
 const WORKLOADS = new Set(['Deployment', 'StatefulSet']);

@@ -34,6 +34,8 @@ export const ACCESS: Readonly<Record<string, Readonly<Record<string, Access>>>> 
     UnregisterGenerator: 'mutate',
     Generate: 'mutate',
     GetProfileSet: 'read',
+    // stores nothing, but dials a caller-given address and makes it work (like registering)
+    TestGenerator: 'mutate',
   },
   'robustrec.v1.AttackGenerator': {
     Describe: 'read',

@@ -4,6 +4,7 @@ import { invalidArgument, permissionDenied, RrError } from '@robustrec/core';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { acceptedTokens, bearerToken, defaultSecurity, tokenMatches, type SecurityConfig } from './security';
 
 /**
  * Data access tokens: what an attack generator presents to the data service to read the
@@ -87,9 +88,24 @@ export function verifyDataToken(key: Buffer, token: string, nowMs = Date.now()):
  *   generator needs the data service to be unreachable anonymously from it (network policy),
  *   until platform callers authenticate and anonymous reads can be refused here.
  */
-export function authorizeDatasetRead(metadata: Metadata, want: { datasetId: string; splits: readonly common.Split[] }, key: Buffer): void {
+export function authorizeDatasetRead(
+  metadata: Metadata,
+  want: { datasetId: string; splits: readonly common.Split[] },
+  key: Buffer,
+  sec: SecurityConfig = defaultSecurity(),
+): void {
   const values = metadata.get(DATA_TOKEN_METADATA);
-  if (values.length === 0) return;
+  if (values.length === 0) {
+    // No data token: a platform caller. When the platform has a bearer token, that caller must
+    // prove it with the token (so a generator cannot read TEST by leaving its data token out);
+    // without one (loopback development) every caller is the platform.
+    const platform = acceptedTokens(sec);
+    if (!platform.length) return;
+    const given = bearerToken(metadata);
+    if (!given) throw unauthenticated('absent: a read without a data token needs the platform bearer token (authorization: Bearer <token>)');
+    if (!tokenMatches(given, platform)) throw permissionDenied('authorization: the bearer token is not accepted here (and no data token was sent)');
+    return;
+  }
   if (values.length > 1) throw unauthenticated('sent more than once');
   const token = values[0];
   if (typeof token !== 'string') throw unauthenticated('must be a text metadata entry');

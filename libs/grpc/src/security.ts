@@ -117,8 +117,11 @@ export function serverCredentials(sec: SecurityConfig = defaultSecurity()): Serv
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
+/** The bearer tokens servers accept: the configuration's own and the rotation list. */
+export const acceptedTokens = (sec: SecurityConfig): string[] => [sec.token, ...(sec.acceptTokens ?? [])].filter((t): t is string => !!t);
+
 /** Whether `given` is one of `accepted`, comparing digests in constant time. */
-function tokenMatches(given: string, accepted: string[]): boolean {
+export function tokenMatches(given: string, accepted: string[]): boolean {
   const d = digest(given);
   let ok = false;
   for (const a of accepted) ok = timingSafeEqual(d, digest(a)) || ok;
@@ -140,7 +143,7 @@ export function bearerToken(md: Metadata): string {
  * repeats the token. No token configured: every call passes (development on loopback).
  */
 export function authInterceptor(sec: SecurityConfig = defaultSecurity()): ServerInterceptor {
-  const accepted = [sec.token, ...(sec.acceptTokens ?? [])].filter((t): t is string => !!t);
+  const accepted = acceptedTokens(sec);
   return (method, next) => {
     const access = accessOf(method.path);
     if (!accepted.length || access === 'open' || (access === 'read' && !sec.protectReads)) return new ServerInterceptingCall(next);

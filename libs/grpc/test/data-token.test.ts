@@ -62,6 +62,25 @@ describe('data access tokens', () => {
     expect(codeOf(() => authorizeDatasetRead(twice, { datasetId: 'ds1', splits: [TRAIN] }, key))).toMatch(/^UNAUTHENTICATED: .*more than once/);
   });
 
+  it('authorizeDatasetRead: with a platform bearer token, leaving the data token out does not make a caller the platform', () => {
+    const sec = { token: 'platform-secret-1', acceptTokens: ['platform-secret-0'] };
+    const md = (bearer?: string, dataToken?: string): Metadata => {
+      const m = withToken(dataToken);
+      if (bearer) m.set('authorization', `Bearer ${bearer}`);
+      return m;
+    };
+    const read = (m: Metadata, splits: common.Split[]) => codeOf(() => authorizeDatasetRead(m, { datasetId: 'ds1', splits }, key, sec));
+    expect(read(md(), [TEST])).toMatch(/^UNAUTHENTICATED: .*needs the platform bearer token/);
+    expect(read(md('guess'), [TEST])).toMatch(/^PERMISSION_DENIED/);
+    expect(read(md('guess'), [TEST])).not.toContain('platform-secret');
+    expect(read(md('platform-secret-1'), [TEST])).toBe('ok');
+    expect(read(md('platform-secret-0'), [TEST])).toBe('ok'); // rotation
+    // a generator's data token still reads exactly its scope, with or without a bearer token
+    const black = mintDataToken(key, { datasetId: 'ds1', splits: [TRAIN], expiresAtMs: later });
+    expect(read(md(undefined, black), [TRAIN])).toBe('ok');
+    expect(read(md(undefined, black), [TEST])).toMatch(/^PERMISSION_DENIED/);
+  });
+
   const homes: string[] = [];
   afterAll(() => {
     for (const h of homes) rmSync(h, { recursive: true, force: true });

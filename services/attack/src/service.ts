@@ -306,7 +306,8 @@ async function runGenerator(
     if (!violations.some((v) => v.rule === rule)) violations.push({ rule, message });
   };
   const { timeoutS } = p;
-  const client = createClient(generator.AttackGeneratorClient, g.address, { external: true });
+  // the built-in generators' server is a platform server (it gets the platform token); a plug-in never does
+  const client = createClient(generator.AttackGeneratorClient, g.address, { external: !g.builtin });
   const stream = client.generateProfiles(p.request, { deadline: p.deadlineMs });
   const cancel = (): void => stream.cancel();
   opts.cancelled?.on('cancelled', cancel);

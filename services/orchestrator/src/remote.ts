@@ -62,7 +62,7 @@ async function watchTo(c: experiment.ExperimentServiceClient, id: string, out: N
       if (cell.state === experiment.CellState.CELL_STATE_DONE) {
         const m = [...reportedMetrics('user'), ...reportedMetrics('target')].flatMap((k) => (cell.metrics[k] !== undefined ? [`${k} ${cell.metrics[k]!.toFixed(4)}`] : []));
         out.write(`${head} ${cellName(cell)}: ${m.join(' ')} (${cell.seconds.toFixed(0)} s on ${cell.replica})\n`);
-      } else if (cell.state === experiment.CellState.CELL_STATE_FAILED) out.write(`${head} ${cellName(cell)}: FAILED: ${cell.error}\n`);
+      } else if (cell.state === experiment.CellState.CELL_STATE_FAILED) out.write(`${head} ${cellName(cell)}: FAILED: ${cell.errorCode ? `${cell.errorCode}: ` : ''}${cell.error}\n`);
       else if (cell.state === experiment.CellState.CELL_STATE_RUNNING && ev.cells.length === 1) out.write(`${head} ${cellName(cell)}: running on ${cell.replica}${cell.lostReplicas.length ? ` (moved from ${cell.lostReplicas.join(', ')})` : ''}\n`);
     }
     if (ev.progress) {

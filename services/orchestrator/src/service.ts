@@ -94,6 +94,7 @@ export function cellToProto(c: CellRecord): experiment.Cell {
     modelId: c.modelId,
     metrics: c.metrics,
     error: c.error,
+    errorCode: c.errorCode,
     seconds: c.seconds,
     lostReplicas: c.lostReplicas ?? [],
   };
@@ -320,6 +321,7 @@ function pendingCell(spec: ExperimentSpec, c: Cell): CellRecord {
     config: c,
     versions: {},
     error: '',
+    errorCode: '',
     seconds: 0,
     finishedAt: '',
   };

@@ -18,9 +18,10 @@ describe('ExperimentStore', () => {
     const path = join(dir, 'experiments.db');
     let store = new ExperimentStore(path);
     store.upsert(cell('old'));
-    // the store as the previous version left it: no error_code column, schema version 1
+    // the store as the previous version left it: no error_code column, schema version 2
+    // (cells, then replica pinning and experiments)
     store.db.exec('ALTER TABLE cells DROP COLUMN error_code');
-    store.db.pragma('user_version = 1');
+    store.db.pragma('user_version = 2');
     store.close();
 
     store = new ExperimentStore(path);
