@@ -177,6 +177,10 @@ describe('a scaled platform with TLS and tokens', () => {
     expect(await code(unary(dc(noClientCert), 'importDataset', importReq))).toBe(status.UNAVAILABLE);
     // reads are open to TLS clients without a token unless ROBUSTREC_AUTH_READS=1
     expect(await code(unary(dc(noToken), 'listDatasets', { kind: 0 }))).toBe(status.OK);
+    // ... but a dataset's own reads without a plug-in's data token are platform reads: they need the token
+    expect(await code(unary(dc(noToken), 'getDataset', { id: before[0] }))).toBe(status.UNAUTHENTICATED);
+    expect(await code(unary(dc(wrongToken), 'getDataset', { id: before[0] }))).toBe(status.PERMISSION_DENIED);
+    expect(await code(unary(dc(sec), 'getDataset', { id: before[0] }))).toBe(status.OK);
 
     const tc = (s: SecurityConfig) => raw(trainer.TrainerServiceClient, trainers[0]!.address, s);
     const startReq = { datasetId: before[0], config: undefined, options: undefined, name: 'intruder', idempotencyKey: '' };
