@@ -101,7 +101,7 @@ describe('Open Inference Protocol: HTTP/REST and gRPC', () => {
         { name: 'scores', datatype: 'FP32', shape: [-1, -1] },
       ],
     });
-    expect((await (await get('/v2/models/oip-mf/versions/1')).json()).name).toBe('oip-mf');
+    expect(((await (await get('/v2/models/oip-mf/versions/1')).json()) as { name: string }).name).toBe('oip-mf');
     await refused(get('/v2/models/oip-mf/versions/7'), 404, /oip-mf v7/);
     await refused(get('/v2/models/nope'), 404, /nope/);
     await refused(get('/v1/models/oip-mf'), 404, /no such endpoint/);

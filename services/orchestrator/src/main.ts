@@ -13,6 +13,7 @@ import { Orchestrator, type Endpoints } from './runner';
 import { expandCells, loadSpec, type ExperimentSpec } from './spec';
 import type { CellRecord } from './store';
 import { ExperimentStore } from './store';
+import { SERVING_COMMANDS, SERVING_USAGE, servingCommand } from './serving';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const USAGE = `robustrec <command> [options]
@@ -24,7 +25,7 @@ Commands:
   report <spec.yaml>        write the report (Markdown, CSV, JSON, SVG + PNG plots) of a spec's stored cells
   status [spec.yaml]        cells done/failed per spec; health of the configured services
   list <datasets|profiles|generators|components|models|jobs|evaluations>
-
+${SERVING_USAGE}
 Options:
   --home DIR                state directory (default ROBUSTREC_HOME or ./.robustrec)
   --data ADDR --evaluator ADDR --trainer ADDR[,ADDR..] --attack ADDR[,ADDR..]
@@ -36,6 +37,8 @@ Options:
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
+  // the serving commands parse their own options (serving.ts)
+  args: (SERVING_COMMANDS as readonly string[]).includes(process.argv[2] ?? '') ? process.argv.slice(2, 3) : process.argv.slice(2),
   options: {
     home: { type: 'string' },
     data: { type: 'string' },
@@ -228,6 +231,11 @@ async function main(): Promise<void> {
     }
     case 'list':
       await list(positionals[1]);
+      break;
+    case 'export':
+    case 'score':
+    case 'alias':
+      await servingCommand(process.argv.slice(2));
       break;
     case 'up': {
       const p = await startPlatform({ home, ports: { data: 50051, attack: 50052, trainer: 50053, evaluator: 50054 } });
