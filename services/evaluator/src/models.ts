@@ -112,6 +112,11 @@ export class ModelServer {
     return p;
   }
 
+  /** The id of the version LoadModel made served for a name, if any. */
+  servedId(name: string): string | undefined {
+    return this.serving.get(name);
+  }
+
   /** Whether a model is loaded (OIP model readiness). */
   isLoaded(id: string): boolean {
     return this.ready.has(id);
@@ -224,7 +229,7 @@ export class ModelServer {
       const scores = new Float32Array(new SharedArrayBuffer(Math.max(4, 4 * n * k)), 0, n * k);
       const parts = shares(n, Math.max(1, Math.min(defaultThreads(), Math.floor(n / (2 * BLOCK)))));
       await rankPool('async').runAsync(
-        { userEmb: shared.userEmb, itemEmb: shared.itemEmb, dim: shared.dim, numItems: shared.numItems, masks: includeSeen ? [] : [shared.seen as Csr], users: u, k, top: items, scores },
+        { userEmb: shared.userEmb, itemEmb: shared.itemEmb, dim: shared.dim, numItems: shared.numItems, masks: includeSeen ? [] : [shared.seen as Csr], users: u, k, top: items, scores, kernelKey: served.model.id },
         parts,
       );
       return { items, scores, k };

@@ -124,7 +124,7 @@ export class Oip {
       throw e;
     }
     // a name alone is ready when the version it serves now is loaded
-    const served = version === '' ? this.server.list().find((m) => m.serving && m.model.name === name)?.model.id : undefined;
+    const served = version === '' ? this.server.servedId(name) : undefined;
     return this.server.isLoaded(served ?? id);
   }
 

@@ -229,6 +229,8 @@ export async function startEvaluatorService(opts: EvaluatorServiceOptions) {
   return {
     ...srv,
     registry,
+    /** The loaded models (benchmarks call the batch path without the transport). */
+    modelServer: server,
     /** host:port of the OIP HTTP/REST binding, when started. */
     httpAddress: http?.address,
     async shutdown(graceMs?: number) {
