@@ -224,6 +224,16 @@ describe('Open Inference Protocol: HTTP/REST and gRPC', () => {
     rest.outputs[1].data.forEach((s: number, j: number) => expect(Math.fround(s)).toBe(raw64.outputs[1].contents.fp32_contents[j]));
   });
 
+  it('batches of many users (the ranking threads) give each version its own lists, alternating versions', async () => {
+    const users = Array.from({ length: numUsers }, (_, u) => u);
+    // v1, v2, v1: the ranking helpers keep one packed item table per model and must not mix them
+    for (const v of [1, 2, 1]) {
+      const r = await rpc('ModelInfer', { model_name: 'oip-mf', model_version: String(v), parameters: { k: { int64_param: 7 }, include_seen: { bool_param: v === 2 } }, inputs: [{ name: 'user', datatype: 'INT64', shape: [numUsers], contents: { int64_contents: users } }], outputs: [{ name: 'items' }] });
+      expect(r.outputs[0].shape).toEqual([numUsers, 7]);
+      users.forEach((u) => expect(r.outputs[0].contents.int64_contents.slice(u * 7, u * 7 + 7)).toEqual(brute(v, u, 7, v === 2)));
+    }
+  });
+
   it('gRPC inference refuses bad tensors with INVALID_ARGUMENT naming the tensor', async () => {
     const infer = (t: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<unknown> =>
       rpc('ModelInfer', { model_name: 'oip-mf', model_version: '1', inputs: [{ name: 'user', datatype: 'INT64', shape: [2], contents: { int64_contents: [1, 2] }, ...t }], ...extra });

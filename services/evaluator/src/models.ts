@@ -246,8 +246,9 @@ export class ModelServer {
     }
     const ranker = rankerOf(served.scorer);
     const sel = new TopK(k);
-    for (let s = 0; s < n; s += 4 * BLOCK) {
-      rankUsers(ranker, users, s, Math.min(n, s + 4 * BLOCK), includeSeen ? [] : [served.seen], k, items, scores, sel);
+    // one block of users per event-loop turn: other requests are answered in between
+    for (let s = 0; s < n; s += BLOCK) {
+      rankUsers(ranker, users, s, Math.min(n, s + BLOCK), includeSeen ? [] : [served.seen], k, items, scores, sel);
       await new Promise<void>((r) => setImmediate(r));
     }
     return { items, scores, k };

@@ -232,6 +232,8 @@ export async function startOipHttp(oip: Oip, opts: OipHttpOptions = {}): Promise
       sendError(res, e);
     });
   });
+  // a bound on open connections (each costs a socket and parser; 32-client loads use 32)
+  server.maxConnections = 1024;
   server.on('clientError', (_e, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":"malformed HTTP request"}');
     else socket.destroy();
