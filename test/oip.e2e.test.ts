@@ -4,9 +4,9 @@ import { loadSync } from '@grpc/proto-loader';
 import { join } from 'node:path';
 import { data, evaluator } from '@robustrec/contracts';
 import { csrHas, repoRoot, Rng, type Csr } from '@robustrec/core';
-import { call, createClient, fetchInteractionData, registerModel } from '@robustrec/grpc';
+import { call, createClient, downloadModel, fetchInteractionData, registerModel } from '@robustrec/grpc';
 import { startDataService } from '@robustrec/data-service';
-import { startEvaluatorService } from '@robustrec/evaluator-service';
+import { npyFiles, startEvaluatorService, tfjsFiles } from '@robustrec/evaluator-service';
 import { tempDir } from './helpers';
 
 /**
@@ -232,6 +232,34 @@ describe('Open Inference Protocol: HTTP/REST and gRPC', () => {
       expect(r.outputs[0].shape).toEqual([numUsers, 7]);
       users.forEach((u) => expect(r.outputs[0].contents.int64_contents.slice(u * 7, u * 7 + 7)).toEqual(brute(v, u, 7, v === 2)));
     }
+  });
+
+  it('a NeuMF model: batches on the event loop equal single requests; tfjs export refused, npy offered', async () => {
+    const d = 4;
+    const w = 2 * d;
+    const r = new Rng(21);
+    const t = (n: number): Float32Array => Float32Array.from({ length: n }, () => r.normal());
+    const shapes: Record<string, number[]> = { user_embedding: [numUsers, w], item_embedding: [numItems, w], mlp_w1: [w, d], mlp_b1: [d], mlp_w2: [d, d >> 1], mlp_b2: [d >> 1], output_h: [d + (d >> 1)] };
+    const tensors = Object.fromEntries(Object.entries(shapes).map(([k, sh]) => [k, t(sh.reduce((a, b) => a * b, 1))]));
+    const rc = createClient(evaluator.ModelRegistryServiceClient, evalSrv.address);
+    const ds = (await call(rc, rc.getModel, { model: { id: '', name: 'oip-mf', version: 1, alias: '' } })).model!.datasetId;
+    rc.close();
+    await registerModel(evalSrv.address, {
+      id: '', name: 'oip-neumf', version: 0, backbone: 'neumf', defense: 'none', datasetId: ds, jobId: '', numUsers, numItems,
+      tensors: Object.entries(shapes).map(([name, shape]) => ({ name, shape })), metrics: [], provenance: undefined, sizeBytes: 0,
+    }, tensors);
+    const users = Array.from({ length: 40 }, (_, i) => (i * 7) % numUsers);
+    const many = await rpc('ModelInfer', { model_name: 'oip-neumf', parameters: { k: { int64_param: 6 } }, inputs: [{ name: 'user', datatype: 'INT64', shape: [40], contents: { int64_contents: users } }] });
+    const one = await Promise.all(users.slice(0, 10).map((u) => rpc('ModelInfer', { model_name: 'oip-neumf', parameters: { k: { int64_param: 6 } }, inputs: [{ name: 'user', datatype: 'INT64', shape: [1], contents: { int64_contents: [u] } }] })));
+    one.forEach((o, i) => {
+      expect(many.outputs[0].contents.int64_contents.slice(i * 6, i * 6 + 6)).toEqual(o.outputs[0].contents.int64_contents);
+      for (const it of o.outputs[0].contents.int64_contents) expect(csrHas(train, users[i]!, it)).toBe(false);
+    });
+    const meta = await rpc('ModelMetadata', { name: 'oip-neumf', version: '' });
+    expect(meta.platform).toBe('robustrec_neumf');
+    const { header, tensors: back } = await downloadModel(evalSrv.address, { id: '', name: 'oip-neumf', version: 0, alias: '' });
+    expect(() => tfjsFiles(header, back)).toThrow(/tfjs export covers dot-product models; use --format npy/);
+    expect(Object.keys(npyFiles(header, back)).sort()).toEqual([...Object.keys(shapes).map((k) => `${k}.npy`), 'model.json'].sort());
   });
 
   it('gRPC inference refuses bad tensors with INVALID_ARGUMENT naming the tensor', async () => {

@@ -17,6 +17,8 @@ import { mkdirSync, renameSync, rmSync, writeFileSync, existsSync, readdirSync }
 import { basename, dirname, join, resolve } from 'node:path';
 import { evaluator } from '@robustrec/contracts';
 import { failedPrecondition, invalidArgument } from '@robustrec/core';
+import { isDotProductScorer } from '@robustrec/scoring';
+import { scorerFor } from './models';
 
 export const EXPORT_FORMATS = ['tfjs', 'npy'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -42,6 +44,11 @@ export function npyBytes(shape: readonly number[], data: Float32Array): Buffer {
 
 /** The files of a TensorFlow.js LayersModel of a dot-product model: name -> bytes. */
 export function tfjsFiles(model: evaluator.Model, tensors: Tensors): Record<string, Buffer> {
+  // the backbone's own scorer decides: only a dot product of the two tables is this graph (NeuMF's
+  // tables have the same names but an MLP on top)
+  const shaped = Object.fromEntries(model.tensors.map((t) => [t.name, { shape: t.shape, data: tensors[t.name]! }]));
+  if (!isDotProductScorer(scorerFor({ header: model, tensors: shaped })))
+    throw failedPrecondition(`model ${model.name} v${model.version} (${model.backbone}) is not a dot-product model: tfjs export covers dot-product models; use --format npy`);
   const u = tensors.user_embedding;
   const v = tensors.item_embedding;
   const ut = model.tensors.find((t) => t.name === 'user_embedding');
