@@ -180,6 +180,44 @@ describe('Open Inference Protocol: HTTP/REST and gRPC', () => {
     expect((await infer(user({}))).status).toBe(200);
   });
 
+  it('REST survives 300 mutated requests: each answered 200 or 4xx with the error object, never 5xx', async () => {
+    const rng = new Rng(2026);
+    const pick = <T>(xs: T[]): T => xs[rng.int(xs.length)]!;
+    const junk = (): unknown => pick<unknown>([null, true, -1, 0, 1.5, 2 ** 60, 'x', '', [], [[]], {}, { a: 1 }, Array(3).fill(1), 'INT64', [1, 2, 3]]);
+    const valid = (): Record<string, any> => ({ id: 'r', parameters: { k: 3 }, inputs: [{ name: 'user', shape: [2], datatype: 'INT64', data: [1, 2] }], outputs: [{ name: 'items' }] });
+    const paths = [['inputs', 0, 'data'], ['inputs', 0, 'shape'], ['inputs', 0, 'datatype'], ['inputs', 0, 'name'], ['inputs', 0, 'parameters'], ['inputs', 0], ['inputs'], ['parameters'], ['parameters', 'k'], ['outputs'], ['outputs', 0, 'name'], ['id'], ['inputs', 0, 'data', 1]];
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < 300; i++) {
+      let body: string;
+      if (i % 10 === 9) {
+        // raw bytes: truncated or corrupted JSON
+        const text = JSON.stringify(valid());
+        body = text.slice(0, rng.int(text.length)) + String.fromCharCode(rng.int(128));
+      } else {
+        const req = valid();
+        for (let m = 0; m <= rng.int(3); m++) {
+          const path = pick(paths);
+          let at: any = req;
+          for (const key of path.slice(0, -1)) at = at?.[key as never];
+          if (at && typeof at === 'object') {
+            if (rng.int(4) === 0) delete at[path.at(-1) as never];
+            else at[path.at(-1) as never] = junk();
+          }
+        }
+        body = JSON.stringify(req);
+      }
+      const version = pick(['1', '', 'production', '0', 'x y', '99']);
+      const res = await post(`/v2/models/oip-mf${version ? `/versions/${encodeURIComponent(version)}` : ''}/infer`, body);
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      const text = await res.text();
+      if (res.status >= 500) throw new Error(`${res.status} for ${body.slice(0, 200)}: ${text}`);
+      if (res.status !== 200) expect(Object.keys(JSON.parse(text) as object)).toEqual(['error']);
+    }
+    expect(statuses.get(200)).toBeGreaterThan(0);
+    expect(statuses.get(400)).toBeGreaterThan(100);
+    expect((await get('/v2/health/live')).status).toBe(200);
+  });
+
   it('gRPC: health, metadata and readiness from a client built from the .proto', async () => {
     expect(await rpc('ServerLive', {})).toEqual({ live: true });
     expect(await rpc('ServerReady', {})).toEqual({ ready: true });

@@ -54,12 +54,16 @@ function params(field: string, v: unknown): Record<string, ParamValue> {
   return v as Record<string, ParamValue>;
 }
 
+/** A short description of a JSON value for an error message (never its whole text: it may be huge or deep). */
+const describe = (x: unknown): string =>
+  typeof x === 'string' ? JSON.stringify(x.slice(0, 32)) : Array.isArray(x) ? 'an array' : x === null ? 'null' : typeof x === 'object' ? 'an object' : String(x);
+
 /** Flattens tensor data given flat or in its natural nested layout (which must match the shape). */
 function flatten(field: string, data: unknown, shape: number[], count: number): number[] {
   if (!Array.isArray(data)) throw invalidArgument(`${field}.data`, 'must be an array');
   const out: number[] = [];
   const leaf = (x: unknown, at: string): void => {
-    if (typeof x !== 'number') throw invalidArgument(`${field}.data${at}`, `expected a number, got ${JSON.stringify(x)?.slice(0, 32) ?? typeof x}`);
+    if (typeof x !== 'number') throw invalidArgument(`${field}.data${at}`, `expected a number, got ${describe(x)}`);
     out.push(x);
   };
   if (!data.some(Array.isArray)) {

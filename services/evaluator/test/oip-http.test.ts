@@ -49,6 +49,10 @@ describe('OIP HTTP/REST binding', () => {
     expect(() => inferCallOf({ inputs: [{ name: 'user', shape: [1], datatype: 'INT64' }] }, 'm', '')).toThrow(/^inputs\[user\]\.data: is required/);
     expect(() => inferCallOf({ inputs: [{ name: 'user', shape: [-1], datatype: 'INT64', data: [] }] }, 'm', '')).toThrow(/^inputs\[user\]\.shape: must be an array of non-negative integers/);
     expect(() => inferCallOf({ inputs: [], parameters: { k: [1] } }, 'm', '')).toThrow(/^parameters\.k: must be a string, number or boolean/);
+    // a deeply nested element is named, not stringified (which would overflow the stack)
+    const deep = JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`) as unknown;
+    const nested = inferCallOf({ inputs: [{ name: 'user', shape: [1], datatype: 'INT64', data: [deep] }] }, 'm', '');
+    expect(() => nested.inputs[0]!.values('inputs[user]', 1)).toThrow(/^inputs\[user\]\.data\[0\]: nested data must match shape \[1\]|expected a number, got an array/);
     const call = inferCallOf({ id: 'x', inputs: [{ name: 'user', shape: [2, 1], datatype: 'INT32', data: [[1], [2]] }] }, 'm', '3');
     expect(Array.from(call.inputs[0]!.values('f', 2))).toEqual([1, 2]);
     expect(refOf('m', '')).toEqual({ id: '', name: 'm', version: 0, alias: '' });
