@@ -322,6 +322,7 @@ describe('Open Inference Protocol: HTTP/REST and gRPC', () => {
     await expect(call(rc, rc.setAlias, { name: 'oip-mf', alias: '7up', version: 1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^alias: /) });
     await expect(call(rc, rc.setAlias, { name: 'oip-mf', alias: 'latest', version: 1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(call(rc, rc.setAlias, { name: 'oip-mf', alias: 'production', version: 3 })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(call(rc, rc.setAlias, { name: 'oip-mf', alias: 'production', version: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^version: /) });
     expect((await call(rc, rc.setAlias, { name: 'oip-mf', alias: 'production', version: 1, expectedVersion: 0 })).previousVersion).toBe(0);
     const viaRest = async (): Promise<string> => ((await (await post('/v2/models/oip-mf/versions/production/infer', { inputs: [{ name: 'user', shape: [1], datatype: 'INT64', data: [0] }] })).json()) as any).model_version;
     const viaGrpc = async (): Promise<string> => (await rpc('ModelInfer', { model_name: 'oip-mf', model_version: 'production', inputs: [{ name: 'user', datatype: 'INT64', shape: [1], contents: { int64_contents: [0] } }] })).model_version;

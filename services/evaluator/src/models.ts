@@ -135,6 +135,8 @@ export class ModelServer {
    */
   async promote(name: string, alias: string, version: number, expected?: number): Promise<{ alias: evaluator.Alias; previous: number }> {
     checkAlias('alias', alias, true);
+    if (!name) throw invalidArgument('name', 'is required');
+    if (!Number.isInteger(version) || version < 1) throw invalidArgument('version', `must be a version number (1..), got ${version}`);
     const model = this.registry.get({ id: '', name, version, alias: '' });
     await this.load(model);
     const r = this.registry.setAlias(name, alias, version, expected);
