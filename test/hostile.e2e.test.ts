@@ -254,7 +254,8 @@ describe('resource limits: the memory budget is checked before allocating', () =
       code: 'RESOURCE_EXHAUSTED',
       message: expect.stringMatching(/^inputs\[user\]: /),
     });
-    await expect(call(ic, ic.modelReady, { name: 'hostile-mf', version: 'latest' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: 'version: must be empty (latest) or a version number, got "latest"' });
+    // a version is a number, an alias label or empty ("latest" is an alias now)
+    await expect(call(ic, ic.modelReady, { name: 'hostile-mf', version: 'v 1' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: 'version: must be a letter then up to 63 of [A-Za-z0-9._-], got "v 1"' });
     const ec = createClient(evaluator.EvaluatorServiceClient, platform.endpoints.evaluator);
     const ks = Array.from({ length: 40 }, (_, i) => i + 1);
     await expect(call(ec, ec.evaluate, { model: ref, datasetId: '', split: 0, ks, targetItems: [] }, { kind: 'work' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: 'ks: at most 32 distinct cut-offs, got 40' });

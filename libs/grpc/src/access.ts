@@ -56,6 +56,10 @@ export const ACCESS: Readonly<Record<string, Readonly<Record<string, Access>>>> 
     GetModel: 'read',
     ListModels: 'read',
     DownloadModel: 'read',
+    // moves what every client of the alias is served
+    SetAlias: 'mutate',
+    ListAliases: 'read',
+    DeleteAlias: 'mutate',
   },
   'robustrec.v1.EvaluatorService': {
     // stores an evaluation record
@@ -68,6 +72,7 @@ export const ACCESS: Readonly<Record<string, Readonly<Record<string, Access>>>> 
     Score: 'read',
     RecommendBatch: 'read',
     RecommendStream: 'read',
+    RecommendMany: 'read',
     // pins a model in memory: a caller could exhaust it
     LoadModel: 'mutate',
     ListLoadedModels: 'read',

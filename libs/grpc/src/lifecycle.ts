@@ -20,8 +20,14 @@ import { channelCredentials, clientSecurityOptions } from './security';
 export class Lifecycle {
   private readonly ready = new Set<string>();
   private stopping = false;
-  /** Calls in flight (open-ended streams aside). */
-  private readonly calls = new Set<ServerInterceptingCall>();
+  /**
+   * Calls in flight (open-ended streams aside): an intrusive list, not a Set. A long-lived Set
+   * gaining and losing an entry per call keeps finished calls alive through young-generation
+   * GCs (each rehash leaves the old table in old space, still pointing at the calls of that
+   * moment: docs/benchmarks.md, stop 13); unlinking a node leaves no such pointer behind.
+   */
+  private head: InFlight | undefined;
+  private inflight = 0;
   /** Open-ended streams in flight, ended by endOpenEnded. */
   private readonly openEnded = new Set<ServerInterceptingCall>();
 
@@ -54,7 +60,7 @@ export class Lifecycle {
 
   /** Calls in flight, not counting open-ended streams. */
   get callsInFlight(): number {
-    return this.calls.size;
+    return this.inflight;
   }
 
   /** Ends the open-ended streams (health Watch, reflection) with UNAVAILABLE. */
@@ -64,23 +70,58 @@ export class Lifecycle {
 
   /** Ends every call still in flight with UNAVAILABLE and `details` (their handlers see a cancellation). */
   cancelInflight(details: string): void {
-    for (const c of [...this.calls]) c.sendStatus({ code: status.UNAVAILABLE, details, metadata: new Metadata() });
+    const all: ServerInterceptingCall[] = [];
+    for (let n = this.head; n; n = n.next) all.push(n.call!);
+    for (const c of all) c.sendStatus({ code: status.UNAVAILABLE, details, metadata: new Metadata() });
   }
 
   /** Tracks each call from its start to its status or its cancellation. */
   readonly interceptor: ServerInterceptor = (method, next) => {
-    const set = OPEN_ENDED.some((r) => r.test(method.path)) ? this.openEnded : this.calls;
-    const end = (): void => void set.delete(call);
-    const call: ServerInterceptingCall = new ServerInterceptingCall(next, {
+    if (OPEN_ENDED.some((r) => r.test(method.path))) {
+      const end = (): void => void this.openEnded.delete(call);
+      const call: ServerInterceptingCall = new ServerInterceptingCall(next, {
+        start: (go) => go({ onCancel: end }),
+        sendStatus: (st, go) => {
+          end();
+          go(st);
+        },
+      });
+      this.openEnded.add(call);
+      return call;
+    }
+    const node: InFlight = { call: undefined, prev: undefined, next: this.head, linked: true };
+    const end = (): void => this.unlink(node);
+    const call = new ServerInterceptingCall(next, {
       start: (go) => go({ onCancel: end }),
       sendStatus: (st, go) => {
         end();
         go(st);
       },
     });
-    set.add(call);
+    node.call = call;
+    if (this.head) this.head.prev = node;
+    this.head = node;
+    this.inflight++;
     return call;
   };
+
+  private unlink(n: InFlight): void {
+    if (!n.linked) return;
+    n.linked = false;
+    if (n.prev) n.prev.next = n.next;
+    else this.head = n.next;
+    if (n.next) n.next.prev = n.prev;
+    n.prev = n.next = n.call = undefined;
+    this.inflight--;
+  }
+}
+
+/** A call in flight: a node of Lifecycle's intrusive list. */
+interface InFlight {
+  call: ServerInterceptingCall | undefined;
+  prev: InFlight | undefined;
+  next: InFlight | undefined;
+  linked: boolean;
 }
 
 /** Streams that only end when their client ends them. */

@@ -1,10 +1,10 @@
 import { evaluator } from '@robustrec/contracts';
-import { failedPrecondition, type Csr, type InteractionData } from '@robustrec/core';
+import { failedPrecondition, invalidArgument, type Csr, type InteractionData } from '@robustrec/core';
 import { fetchInteractionData } from '@robustrec/grpc';
-import { isDotProductScorer, topItems, type Scorer } from '@robustrec/scoring';
+import { BLOCK, defaultThreads, isDotProductScorer, rankerOf, rankPool, rankUsers, shares, TopK, topItems, type Scorer } from '@robustrec/scoring';
 import { ServePool } from './serve-pool';
 import { createScorer } from '@robustrec/models';
-import type { ModelRegistry } from './registry';
+import { checkAlias, LATEST, type ModelRegistry } from './registry';
 
 /**
  * The one place that turns stored tensors into a scorer: each backbone's own definition in
@@ -52,15 +52,41 @@ interface Pending {
   reject(e: unknown): void;
 }
 
+/** Top-k lists of a batch: users × k, row by row, -1 (NaN) padded. */
+export interface BatchTop {
+  items: Int32Array;
+  scores: Float32Array;
+  k: number;
+}
+
+/** Batches at most this size go through the serving worker (per-request queue); larger ones through the ranking threads. */
+const SMALL_BATCH = 16;
+
+const aliasKey = (name: string, alias: string): string => `${name}\0${alias}`;
+
 /**
  * Loaded models for serving. Dot-product models (MF, LightGCN) are scored on the serving
  * worker pool, which batches whatever queues up while its workers are busy; other models
- * (NeuMF) are micro-batched per event-loop turn on this thread.
+ * (NeuMF) are micro-batched per event-loop turn on this thread. Large batches (offline
+ * scoring, OIP tensors of many users) go to the ranking threads (RankPool) in shares.
+ *
+ * Aliases. Invariant: a request resolves its model reference to one loaded version exactly
+ * once, synchronously, from the in-memory map `aliases` (filled from the registry on a miss);
+ * it is answered by that version whatever happens after. A promotion (promote) loads the new
+ * version first, then in one synchronous step commits the registry's UPDATE and sets the map
+ * entry, so no request can observe the database and the map disagreeing, and every request
+ * is answered by exactly the version before or after the switch (test/promotion.e2e.test.ts).
  */
 export class ModelServer {
   private readonly loaded = new Map<string, Promise<ServedModel>>();
+  /** Settled loads (the synchronous hot path of resolve). */
+  private readonly ready = new Map<string, ServedModel>();
   /** name -> model id of the served version. */
   private readonly serving = new Map<string, string>();
+  /** name\0alias -> model id (a cache of the registry's aliases, kept by promote / dropAlias). */
+  private readonly aliases = new Map<string, string>();
+  /** name\0version -> model id (immutable once registered). */
+  private readonly versions = new Map<string, string>();
   private readonly queues = new Map<string, { served: ServedModel; seen: Pending[]; unseen: Pending[] }>();
   private readonly pool: ServePool;
 
@@ -76,7 +102,9 @@ export class ModelServer {
         const scorer = scorerFor(this.registry.load(model));
         const data = await this.datasets.get(model.datasetId);
         if (isDotProductScorer(scorer)) this.pool.add(model.id, scorer, data.train);
-        return { model, scorer, seen: data.train };
+        const s = { model, scorer, seen: data.train };
+        this.ready.set(model.id, s);
+        return s;
       })();
       p.catch(() => this.loaded.delete(model.id));
       this.loaded.set(model.id, p);
@@ -84,30 +112,88 @@ export class ModelServer {
     return p;
   }
 
-  /** Loads a version and makes it the served one of its name (atomic switch: requests already resolved finish on the old one). */
+  /** The id of the version LoadModel made served for a name, if any. */
+  servedId(name: string): string | undefined {
+    return this.serving.get(name);
+  }
+
+  /** Whether a model is loaded (OIP model readiness). */
+  isLoaded(id: string): boolean {
+    return this.ready.has(id);
+  }
+
+  /** Loads a version and makes it the served version of its name (atomic switch: requests already resolved finish on the old one). */
   async serve(model: evaluator.Model): Promise<ServedModel> {
     const s = await this.load(model);
     this.serving.set(model.name, model.id);
     return s;
   }
 
-  /** Resolves a reference to a loaded model: explicit id/version, or the served version of a name. */
-  async resolve(ref: evaluator.ModelRef | undefined): Promise<ServedModel> {
-    if (ref && !ref.id && ref.name && !ref.version) {
-      const id = this.serving.get(ref.name);
-      // the hot path: no catalogue query for the served version of a name
-      const hit = id ? this.loaded.get(id) : undefined;
-      if (hit) return hit;
-      if (id) return this.load(this.registry.get({ id, name: '', version: 0 }));
-      return this.serve(this.registry.get(ref));
+  /**
+   * Moves alias of name to version (see the class comment): load first (a failure changes
+   * nothing), then the registry's transaction and the in-memory switch in one synchronous step.
+   */
+  async promote(name: string, alias: string, version: number, expected?: number): Promise<{ alias: evaluator.Alias; previous: number }> {
+    checkAlias('alias', alias, true);
+    if (!name) throw invalidArgument('name', 'is required');
+    if (!Number.isInteger(version) || version < 1) throw invalidArgument('version', `must be a version number (1..), got ${version}`);
+    const model = this.registry.get({ id: '', name, version, alias: '' });
+    await this.load(model);
+    const r = this.registry.setAlias(name, alias, version, expected);
+    this.aliases.set(aliasKey(name, alias), r.alias.modelId);
+    return r;
+  }
+
+  dropAlias(name: string, alias: string): evaluator.Alias {
+    const a = this.registry.deleteAlias(name, alias);
+    this.aliases.delete(aliasKey(name, alias));
+    return a;
+  }
+
+  /** The model id a reference names right now (registry look-up only on a cache miss). */
+  private idOf(ref: evaluator.ModelRef | undefined): string {
+    if (!ref || (!ref.id && !ref.name)) throw invalidArgument('model', 'give an id or a name');
+    if (ref.id) return ref.id;
+    if (ref.version) {
+      const key = aliasKey(ref.name, String(ref.version));
+      let id = this.versions.get(key);
+      if (!id) this.versions.set(key, (id = this.registry.get(ref).id));
+      return id;
     }
-    const hit = ref?.id ? this.loaded.get(ref.id) : undefined;
-    return hit ?? this.load(this.registry.get(ref));
+    if (ref.alias && ref.alias !== LATEST) {
+      const key = aliasKey(ref.name, ref.alias);
+      let id = this.aliases.get(key);
+      if (!id) this.aliases.set(key, (id = this.registry.get(ref).id));
+      return id;
+    }
+    if (!ref.alias) {
+      const id = this.serving.get(ref.name);
+      if (id) return id;
+    }
+    return this.registry.get({ id: '', name: ref.name, version: 0, alias: '' }).id;
+  }
+
+  /**
+   * Resolves a reference to a loaded model: id; name + version; name + alias ("latest": the
+   * newest version); or a name alone: the version LoadModel made served, else the newest
+   * (which then becomes the served one).
+   */
+  resolve(ref: evaluator.ModelRef | undefined): Promise<ServedModel> {
+    try {
+      const plain = ref && !ref.id && !ref.version && !ref.alias && !this.serving.has(ref.name);
+      const id = this.idOf(ref);
+      const hit = this.ready.get(id);
+      if (hit && !plain) return Promise.resolve(hit);
+      const model = hit?.model ?? this.registry.get({ id, name: '', version: 0, alias: '' });
+      return plain ? this.serve(model) : this.load(model);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   list(): Array<{ model: evaluator.Model; serving: boolean }> {
     return [...this.loaded.keys()].map((id) => {
-      const model = this.registry.get({ id, name: '', version: 0 });
+      const model = this.registry.get({ id, name: '', version: 0, alias: '' });
       return { model, serving: this.serving.get(model.name) === id };
     });
   }
@@ -127,6 +213,47 @@ export class ModelServer {
       }
       (includeSeen ? q.seen : q.unseen).push({ user, k, resolve, reject });
     });
+  }
+
+  /**
+   * Top-k of a batch of users (checked by the caller: ids in range, 1 <= k <= items). Small
+   * batches share the serving worker's queue with single requests; larger ones of dot-product
+   * models are ranked on the ranking threads in contiguous shares (one kernel pass per block
+   * of users, the evaluation's path), others on this thread in blocks between event-loop turns.
+   */
+  async recommendMany(served: ServedModel, users: Uint32Array, k: number, includeSeen: boolean): Promise<BatchTop> {
+    const n = users.length;
+    const shared = this.pool.shared(served.model.id);
+    if (shared && n > SMALL_BATCH) {
+      const u = new Uint32Array(new SharedArrayBuffer(Math.max(4, 4 * n)), 0, n);
+      u.set(users);
+      const items = new Int32Array(new SharedArrayBuffer(Math.max(4, 4 * n * k)), 0, n * k);
+      const scores = new Float32Array(new SharedArrayBuffer(Math.max(4, 4 * n * k)), 0, n * k);
+      const parts = shares(n, Math.max(1, Math.min(defaultThreads(), Math.floor(n / (2 * BLOCK)))));
+      await rankPool('async').runAsync(
+        { userEmb: shared.userEmb, itemEmb: shared.itemEmb, dim: shared.dim, numItems: shared.numItems, masks: includeSeen ? [] : [shared.seen as Csr], users: u, k, top: items, scores, kernelKey: served.model.id },
+        parts,
+      );
+      return { items, scores, k };
+    }
+    const items = new Int32Array(n * k).fill(-1);
+    const scores = new Float32Array(n * k).fill(Number.NaN);
+    if (shared || n <= SMALL_BATCH) {
+      const rs = await Promise.all(Array.from(users, (u) => this.recommend(served, u, k, includeSeen)));
+      rs.forEach((r, i) => {
+        items.set(r.items, i * k);
+        scores.set(r.scores, i * k);
+      });
+      return { items, scores, k };
+    }
+    const ranker = rankerOf(served.scorer);
+    const sel = new TopK(k);
+    // one block of users per event-loop turn: other requests are answered in between
+    for (let s = 0; s < n; s += BLOCK) {
+      rankUsers(ranker, users, s, Math.min(n, s + BLOCK), includeSeen ? [] : [served.seen], k, items, scores, sel);
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    return { items, scores, k };
   }
 
   close(): Promise<void> {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { readdirSync, readFileSync } from 'node:fs';
 import { evaluator } from '@robustrec/contracts';
-import { checkMemory, failpoint, invalidArgument, newId, notFound, resourceExhausted } from '@robustrec/core';
+import { checkMemory, failpoint, invalidArgument, newId, notFound, resourceExhausted, RrError } from '@robustrec/core';
 import { ArtifactStore, openDatabase, sweepTempFiles, type Db } from '@robustrec/store';
 
 const MIGRATIONS = [
@@ -23,7 +23,27 @@ const MIGRATIONS = [
    );`,
   // a training job registers its model once, however often it retries the upload
   `CREATE INDEX models_job_id ON models (json_extract(header_json, '$.jobId'));`,
+  // movable labels of a name ("production", "staging"): one row each, moved by one UPDATE
+  `CREATE TABLE aliases (
+     name TEXT NOT NULL,
+     alias TEXT NOT NULL,
+     model_id TEXT NOT NULL REFERENCES models(id),
+     updated_at TEXT NOT NULL,
+     PRIMARY KEY (name, alias)
+   );`,
 ];
+
+/** An alias label: a letter, then up to 63 of [A-Za-z0-9._-]; never a number (versions are). */
+const ALIAS = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
+
+/** The alias every name has implicitly: its newest version. */
+export const LATEST = 'latest';
+
+/** Checks an alias label (field names the request field). */
+export function checkAlias(field: string, alias: string, settable = false): void {
+  if (!ALIAS.test(alias)) throw invalidArgument(field, `must be a letter then up to 63 of [A-Za-z0-9._-], got ${JSON.stringify(alias.slice(0, 70))}`);
+  if (settable && alias === LATEST) throw invalidArgument(field, '"latest" always names the newest version and cannot be set');
+}
 
 export interface LoadedTensors {
   header: evaluator.Model;
@@ -125,16 +145,58 @@ export class ModelRegistry {
     }
   }
 
-  /** Resolves a reference: id, or name + version (0: latest). */
+  /** Resolves a reference: id, or name + version, or name + alias, or name alone (latest). */
   get(ref: evaluator.ModelRef | undefined): evaluator.Model {
     if (!ref || (!ref.id && !ref.name)) throw invalidArgument('model', 'give an id or a name');
+    const alias = !ref.id && !ref.version && ref.alias && ref.alias !== LATEST ? ref.alias : '';
+    if (alias) checkAlias('model.alias', alias);
     const row = (ref.id
       ? this.db.prepare('SELECT header_json FROM models WHERE id = ?').get(ref.id)
       : ref.version
         ? this.db.prepare('SELECT header_json FROM models WHERE name = ? AND version = ?').get(ref.name, ref.version)
-        : this.db.prepare('SELECT header_json FROM models WHERE name = ? ORDER BY version DESC LIMIT 1').get(ref.name)) as { header_json: string } | undefined;
-    if (!row) throw notFound('model', ref.id || `${ref.name}${ref.version ? ` v${ref.version}` : ''}`);
+        : alias
+          ? this.db.prepare('SELECT m.header_json FROM aliases a JOIN models m ON m.id = a.model_id WHERE a.name = ? AND a.alias = ?').get(ref.name, alias)
+          : this.db.prepare('SELECT header_json FROM models WHERE name = ? ORDER BY version DESC LIMIT 1').get(ref.name)) as { header_json: string } | undefined;
+    if (!row) throw notFound('model', ref.id || `${ref.name}${ref.version ? ` v${ref.version}` : alias ? ` alias ${alias}` : ''}`);
     return evaluator.Model.fromJSON(JSON.parse(row.header_json));
+  }
+
+  /**
+   * Points alias at version of name in one transaction (the one atomic SQLite update of a
+   * promotion). expected: compare-and-set on the version it points at now (0: must not
+   * exist); a mismatch is ABORTED and changes nothing.
+   */
+  setAlias(name: string, alias: string, version: number, expected?: number): { alias: evaluator.Alias; previous: number } {
+    if (!name) throw invalidArgument('name', 'is required');
+    checkAlias('alias', alias, true);
+    if (!Number.isInteger(version) || version < 1) throw invalidArgument('version', `must be a version number (1..), got ${version}`);
+    return this.db.transaction(() => {
+      const model = this.get({ id: '', name, version, alias: '' });
+      const now = this.db.prepare('SELECT m.version AS v FROM aliases a JOIN models m ON m.id = a.model_id WHERE a.name = ? AND a.alias = ?').get(name, alias) as { v: number } | undefined;
+      const previous = now?.v ?? 0;
+      if (expected !== undefined && expected !== previous)
+        throw new RrError('ABORTED', `expected_version: alias ${alias} of ${name} points at ${previous ? `version ${previous}` : 'nothing'}, not ${expected ? `version ${expected}` : 'nothing'}`);
+      const at = new Date().toISOString();
+      this.db.prepare('INSERT INTO aliases VALUES (?, ?, ?, ?) ON CONFLICT (name, alias) DO UPDATE SET model_id = excluded.model_id, updated_at = excluded.updated_at').run(name, alias, model.id, at);
+      return { alias: { name, alias, version: model.version, modelId: model.id, updatedAt: at }, previous };
+    })();
+  }
+
+  listAliases(name?: string): evaluator.Alias[] {
+    const rows = this.db
+      .prepare("SELECT a.name, a.alias, m.version, a.model_id, a.updated_at FROM aliases a JOIN models m ON m.id = a.model_id WHERE (? = '' OR a.name = ?) ORDER BY a.name, a.alias")
+      .all(name ?? '', name ?? '') as Array<{ name: string; alias: string; version: number; model_id: string; updated_at: string }>;
+    return rows.map((r) => ({ name: r.name, alias: r.alias, version: r.version, modelId: r.model_id, updatedAt: r.updated_at }));
+  }
+
+  deleteAlias(name: string, alias: string): evaluator.Alias {
+    checkAlias('alias', alias, true);
+    return this.db.transaction(() => {
+      const found = this.listAliases(name).find((a) => a.alias === alias);
+      if (!found) throw notFound('alias', `${alias} of ${name}`);
+      this.db.prepare('DELETE FROM aliases WHERE name = ? AND alias = ?').run(name, alias);
+      return found;
+    })();
   }
 
   list(name?: string): evaluator.Model[] {

@@ -167,6 +167,11 @@ export class ServePool {
     return this.models.has(key);
   }
 
+  /** A model's shared tables (the batch path ranks them on the RankPool's threads without copies). */
+  shared(key: string): SharedDotModel | undefined {
+    return this.models.get(key);
+  }
+
   /** Top-k of one user (best first, ties by lower id). */
   recommend(key: string, user: number, k: number, exclude: boolean): Promise<TopItems> {
     const m = this.models.get(key);

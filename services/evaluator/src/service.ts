@@ -1,9 +1,10 @@
-import { join } from 'node:path';
 import { common, evaluator, inference, scoring } from '@robustrec/contracts';
-import { checkMemory, homeDir, invalidArgument, memoryBudget, newId, notFound, provenance, resourceExhausted, RrError } from '@robustrec/core';
+import { checkMemory, homeDir, invalidArgument, memoryBudget, newId, notFound, provenance, resourceExhausted } from '@robustrec/core';
 import { clientStream, requestStream, serverStream, startServer, unary, writeMessage } from '@robustrec/grpc';
 import { DEFAULT_KS, evaluateRankingAsync } from '@robustrec/metrics';
-import { DatasetCache, ModelServer, scorerFor, type ServedModel } from './models';
+import { DatasetCache, ModelServer, scorerFor, type BatchTop, type ServedModel } from './models';
+import { inferenceService, Oip } from './oip';
+import { startOipHttp } from './oip-http';
 import { ModelRegistry, tensorBytes } from './registry';
 import { EVALUATOR_ROLES, RegistryMirror, type EvaluatorRole } from './registry-mirror';
 
@@ -20,18 +21,16 @@ export interface EvaluatorServiceOptions {
   roles?: EvaluatorRole[];
   /** Scoring replicas: resolve and copy models from this registry service (RegistryMirror). */
   registryAddress?: string;
+  /**
+   * host:port of the Open Inference Protocol's HTTP/REST binding (oip-http.ts); port 0 picks
+   * one. Unset: no HTTP port (gRPC only).
+   */
+  httpAddress?: string;
 }
 
 /** Most cut-offs one Evaluate may ask for (each is a metric per user), and most target items. */
 export const MAX_KS = 32;
 export const MAX_TARGETS = 1000;
-
-/** A KServe version string: "" (latest) or a positive integer. */
-function parseVersion(field: string, v: string): number {
-  if (v === '') return 0;
-  if (!/^[1-9]\d{0,8}$/.test(v)) throw invalidArgument(field, `must be empty (latest) or a version number, got ${JSON.stringify(v.slice(0, 32))}`);
-  return Number(v);
-}
 
 /** Bytes of the top-k answers of a batch: item ids and scores as JS numbers, then as proto messages. */
 const answerBytes = (users: number, k: number): number => users * k * 32;
@@ -87,6 +86,12 @@ export async function startEvaluatorService(opts: EvaluatorServiceOptions) {
       return { model: registry.register(header, buffers) };
     }),
     getModel: unary((req) => ({ model: registry.get(req.model) })),
+    setAlias: unary(async (req) => {
+      const r = await server.promote(req.name, req.alias, req.version, req.expectedVersion);
+      return { alias: r.alias, previousVersion: r.previous };
+    }),
+    listAliases: unary((req) => ({ aliases: registry.listAliases(req.name || undefined) })),
+    deleteAlias: unary((req) => ({ alias: server.dropAlias(req.name, req.alias) })),
     listModels: unary((req) => ({ models: registry.list(req.name || undefined) })),
     downloadModel: serverStream(async (req, call) => {
       const model = registry.get(req.model);
@@ -162,7 +167,16 @@ export async function startEvaluatorService(opts: EvaluatorServiceOptions) {
     checkUser(s, req.user);
     checkK(s, req.k);
     const r = await server.recommend(s, req.user, req.k, req.includeSeen);
-    return { ...r, modelId: s.model.id };
+    return { ...r, modelId: s.model.id, version: s.model.version };
+  };
+  /** Checks and ranks a batch (RecommendBatch, RecommendMany) on the batch path. */
+  const batch = async (req: scoring.RecommendBatchRequest): Promise<{ s: ServedModel; top: BatchTop }> => {
+    if (req.users.length > maxBatch) throw resourceExhausted(`users: ${req.users.length} exceeds the batch limit of ${maxBatch}`);
+    const s = await server.resolve(req.model);
+    checkK(s, req.k);
+    checkMemory('users', answerBytes(req.users.length, req.k), budget, `top-${req.k} lists for ${req.users.length} users`);
+    for (const u of req.users) checkUser(s, u);
+    return { s, top: await server.recommendMany(s, Uint32Array.from(req.users), req.k, req.includeSeen) };
   };
   const scoringImpl: scoring.ScoringServiceServer = {
     recommend: unary(recommend),
@@ -185,90 +199,23 @@ export async function startEvaluatorService(opts: EvaluatorServiceOptions) {
       return { scores: req.items.map((it) => row[it]!), modelId: s.model.id };
     }),
     recommendBatch: serverStream(async (req, call) => {
-      if (req.users.length > maxBatch) throw resourceExhausted(`users: ${req.users.length} exceeds the batch limit of ${maxBatch}`);
-      const s = await server.resolve(req.model);
-      checkK(s, req.k);
-      checkMemory('users', answerBytes(req.users.length, req.k), budget, `top-${req.k} lists for ${req.users.length} users`);
-      for (const u of req.users) checkUser(s, u);
-      const rs = await Promise.all(req.users.map((u) => server.recommend(s, u, req.k, req.includeSeen)));
-      for (let i = 0; i < rs.length; i++) await writeMessage(call, { user: req.users[i]!, ...rs[i]! });
+      const { top } = await batch(req);
+      for (let i = 0; i < req.users.length; i++) {
+        const row = top.items.subarray(i * top.k, (i + 1) * top.k);
+        const n = row.indexOf(-1) < 0 ? top.k : row.indexOf(-1);
+        await writeMessage(call, { user: req.users[i]!, items: Array.from(row.subarray(0, n)), scores: Array.from(top.scores.subarray(i * top.k, i * top.k + n)) });
+      }
+    }),
+    recommendMany: unary(async (req) => {
+      const { s, top } = await batch(req);
+      return { items: Array.from(top.items), scores: Array.from(top.scores), k: top.k, modelId: s.model.id, version: s.model.version };
     }),
     loadModel: unary(async (req) => ({ model: (await server.serve(registry.get(req.model))).model })),
     listLoadedModels: unary(() => ({ models: server.list() })),
   };
 
-  const inferenceImpl: inference.GRPCInferenceServiceServer = {
-    serverLive: unary(() => ({ live: true })),
-    serverReady: unary(() => ({ ready: true })),
-    serverMetadata: unary(() => ({ name: 'robustrec', version: '0.1.0', extensions: [] })),
-    modelReady: unary(async (req) => {
-      try {
-        await server.resolve({ id: '', name: req.name, version: parseVersion('version', req.version) });
-        return { ready: true };
-      } catch (e) {
-        if (e instanceof RrError && e.code === 'NOT_FOUND') return { ready: false };
-        throw e;
-      }
-    }),
-    modelMetadata: unary((req) => {
-      const versions = registry.list(req.name).map((m) => String(m.version));
-      if (!versions.length) throw notFound('model', req.name);
-      return {
-        name: req.name,
-        versions,
-        platform: 'robustrec',
-        inputs: [{ name: 'user', datatype: 'INT64', shape: [-1] }],
-        outputs: [
-          { name: 'items', datatype: 'INT64', shape: [-1, -1] },
-          { name: 'scores', datatype: 'FP32', shape: [-1, -1] },
-        ],
-      };
-    }),
-    modelInfer: unary(async (req) => {
-      const s = await server.resolve({ id: '', name: req.modelName, version: parseVersion('model_version', req.modelVersion) });
-      const input = req.inputs.findIndex((t) => t.name === 'user');
-      if (input < 0) throw invalidArgument('inputs', 'an input tensor named "user" is required');
-      const t = req.inputs[input]!;
-      let users: number[];
-      if (t.contents && (t.contents.int64Contents.length || t.contents.intContents.length || t.contents.uintContents.length))
-        users = [...t.contents.int64Contents, ...t.contents.intContents, ...t.contents.uintContents];
-      else if (req.rawInputContents[input]) {
-        const raw = req.rawInputContents[input]!;
-        const width = t.datatype === 'INT32' ? 4 : 8;
-        if (raw.byteLength % width !== 0) throw invalidArgument(`raw_input_contents[${input}]`, `${raw.byteLength} bytes is not a whole number of ${t.datatype || 'INT64'} values`);
-        const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-        users = t.datatype === 'INT32'
-          ? Array.from({ length: raw.byteLength / 4 }, (_, i) => dv.getInt32(4 * i, true))
-          : Array.from({ length: raw.byteLength / 8 }, (_, i) => Number(dv.getBigInt64(8 * i, true)));
-      } else users = [];
-      if (!users.length) throw invalidArgument('inputs[user]', 'no user ids given');
-      if (users.length > maxBatch) throw resourceExhausted(`inputs[user]: ${users.length} exceeds the batch limit of ${maxBatch}`);
-      const kParam = req.parameters.k?.int64Param;
-      const k = kParam !== undefined ? Number(kParam) : 10;
-      checkK(s, k, 'parameters.k');
-      checkMemory('inputs[user]', answerBytes(users.length, k), budget, `top-${k} lists for ${users.length} users`);
-      for (const u of users) checkUser(s, u);
-      const rs = await Promise.all(users.map((u) => server.recommend(s, u, k, false)));
-      const items: number[] = [];
-      const scores: number[] = [];
-      for (const r of rs)
-        for (let j = 0; j < k; j++) {
-          items.push(r.items[j] ?? -1);
-          scores.push(r.scores[j] ?? Number.NaN);
-        }
-      return {
-        modelName: req.modelName,
-        modelVersion: String(s.model.version),
-        id: req.id,
-        parameters: {},
-        outputs: [
-          { name: 'items', datatype: 'INT64', shape: [users.length, k], parameters: {}, contents: { boolContents: [], intContents: [], int64Contents: items, uintContents: [], uint64Contents: [], fp32Contents: [], fp64Contents: [], bytesContents: [] } },
-          { name: 'scores', datatype: 'FP32', shape: [users.length, k], parameters: {}, contents: { boolContents: [], intContents: [], int64Contents: [], uintContents: [], uint64Contents: [], fp32Contents: scores, fp64Contents: [], bytesContents: [] } },
-        ],
-        rawOutputContents: [],
-      };
-    }),
-  };
+  const oip = new Oip(registry, server, maxBatch, budget);
+  const inferenceImpl = inferenceService(oip);
 
   const srv = await startServer(
     [
@@ -281,13 +228,20 @@ export async function startEvaluatorService(opts: EvaluatorServiceOptions) {
     // model uploads come in chunks of TENSOR_CHUNK_BYTES (1 MiB); other requests are small
     { maxReceiveMessageBytes: 8 << 20 },
   );
+  const http = opts.httpAddress !== undefined ? await startOipHttp(oip, { address: opts.httpAddress }) : undefined;
   // registry open (and swept), serving pool started: ready
   srv.markReady();
+  oip.ready = true;
   return {
     ...srv,
     registry,
+    /** The loaded models (benchmarks call the batch path without the transport). */
+    modelServer: server,
+    /** host:port of the OIP HTTP/REST binding, when started. */
+    httpAddress: http?.address,
     async shutdown(graceMs?: number) {
-      await srv.shutdown(graceMs);
+      oip.ready = false;
+      await Promise.all([srv.shutdown(graceMs), http?.close(graceMs)]);
       await server.close();
       registry.close();
     },

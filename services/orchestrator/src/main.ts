@@ -16,6 +16,7 @@ import { expandCells, loadSpec, type ExperimentSpec } from './spec';
 import { generatorsCommand, GENERATORS_USAGE } from './generators';
 import type { CellRecord } from './store';
 import { ExperimentStore } from './store';
+import { SERVING_COMMANDS, SERVING_USAGE, servingCommand } from './serving';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const USAGE = `robustrec <command> [options]
@@ -31,6 +32,7 @@ Commands:
   cancel <id>               cancel a submitted experiment (needs --orchestrator)
   list <datasets|profiles|generators|components|models|jobs|evaluations>
 ${GENERATORS_USAGE}
+${SERVING_USAGE}
 
 Options:
   --home DIR                state directory (default ROBUSTREC_HOME or ./.robustrec)
@@ -48,6 +50,8 @@ TLS and tokens: ROBUSTREC_TLS_CERT/KEY/CA, ROBUSTREC_TOKEN (docs/deploy.md, Secu
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
+  // the serving commands parse their own options (serving.ts)
+  args: (SERVING_COMMANDS as readonly string[]).includes(process.argv[2] ?? '') ? process.argv.slice(2, 3) : process.argv.slice(2),
   options: {
     home: { type: 'string' },
     data: { type: 'string' },
@@ -296,6 +300,11 @@ async function main(): Promise<void> {
         whiteBox: values['white-box'],
         timeout: values.timeout,
       });
+      break;
+    case 'export':
+    case 'score':
+    case 'alias':
+      await servingCommand(process.argv.slice(2));
       break;
     case 'up': {
       const host = values.host ?? '127.0.0.1';
