@@ -204,6 +204,7 @@ describe('external AttackGenerator plug-ins', () => {
 
   it('a generator is given the advertised data address and a token that reads the TRAIN split of that one dataset, until the deadline', async () => {
     await register(await spawnGenerator('echo', 'echo'));
+    const startedAt = Date.now();
     const { progress, result } = await generate(cfg('echo'), false, 3);
     expect(result.profileSet!.numProfiles).toBe(10); // it read TRAIN with its token
     const g = given(progress);
@@ -222,8 +223,12 @@ describe('external AttackGenerator plug-ins', () => {
     const [v, payload] = g.dataAccessToken.split('.');
     const wider = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload!, 'base64url').toString()), s: [1, 2, 3] })).toString('base64url');
     expect(await fetchWith(`${v}.${wider}.${g.dataAccessToken.split('.')[2]}`, datasetId, [TEST])).toMatch(/^UNAUTHENTICATED: .*signature does not verify/);
-    // the token lasts until the generation's deadline (3 s after it started)
-    await new Promise((r) => setTimeout(r, 3500));
+    // the token lasts until the generation's deadline (3 s after it started), rounded up to the
+    // whole second the payload holds; it is refused from that second on
+    const expiresMs = (JSON.parse(Buffer.from(payload!, 'base64url').toString()) as { e: number }).e * 1000;
+    expect(expiresMs - startedAt).toBeGreaterThanOrEqual(3000);
+    expect(expiresMs - startedAt).toBeLessThanOrEqual(4000 + 1000);
+    await new Promise((r) => setTimeout(r, Math.max(0, expiresMs - Date.now()) + 100));
     expect(await fetchWith(g.dataAccessToken, datasetId, [TRAIN])).toMatch(/^UNAUTHENTICATED: .*expired/);
   });
 

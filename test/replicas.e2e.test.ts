@@ -56,7 +56,15 @@ describe('a scaled platform with TLS and tokens', () => {
     evalSvc = await ServiceProcess.create('evaluator', ['--home', join(home, 'evaluator'), '--data', dataSvc.address], env);
     trainers = [];
     for (let i = 0; i < 3; i++)
-      trainers.push(await ServiceProcess.create('trainer', ['--home', join(home, `trainer-${i}`), '--data', dataSvc.address, '--registry', evalSvc.address], env));
+      trainers.push(
+        await ServiceProcess.create(
+          'trainer',
+          ['--home', join(home, `trainer-${i}`), '--data', dataSvc.address, '--registry', evalSvc.address],
+          // the victim's first job freezes after reporting its first epoch: the kill always lands
+          // mid-job (small epochs take milliseconds, so a timed kill could find the job done)
+          i === 1 ? { ...env, ROBUSTREC_FAILPOINTS: 'trainer.epoch-reported' } : env,
+        ),
+      );
     const attackers = [];
     for (let i = 0; i < 2; i++) attackers.push(await ServiceProcess.create('attack', ['--home', join(home, `attack-${i}`), '--data', dataSvc.address], env));
     orch = await ServiceProcess.create(
@@ -97,15 +105,15 @@ describe('a scaled platform with TLS and tokens', () => {
       if (exp) {
         const { cells } = await call(ec, ec.getExperiment, { id: exp.id });
         const onVictim = cells.find((c) => c.state === experiment.CellState.CELL_STATE_RUNNING && c.replica === victim.address && c.jobId);
-        if (onVictim && exp.cellsDone >= 2) {
+        if (onVictim && exp.cellsDone >= 2 && victim.child!.output().includes('failpoint trainer.epoch-reported reached')) {
           const tc = createClient(trainer.TrainerServiceClient, victim.address);
           const job = (await call(tc, tc.getJob, { id: onVictim.jobId }).catch(() => undefined))?.job;
           tc.close();
-          if (job && job.epoch >= 1 && job.state === trainer.JobState.JOB_STATE_RUNNING) {
-            await victim.stop('SIGKILL');
-            killedCell = onVictim.key;
-            killedAt = Date.now();
-          }
+          // frozen after its first epoch: it cannot have finished
+          expect(job?.state).toBe(trainer.JobState.JOB_STATE_RUNNING);
+          await victim.stop('SIGKILL');
+          killedCell = onVictim.key;
+          killedAt = Date.now();
         }
       }
       if (!killedCell) await new Promise((r) => setTimeout(r, 100));

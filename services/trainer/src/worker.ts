@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { existsSync, readFileSync } from 'node:fs';
-import { csrUnion, RrError } from '@robustrec/core';
+import { csrUnion, failpoint, RrError } from '@robustrec/core';
 import { atomicWriteFile } from '@robustrec/store';
 import { fetchInteractionData } from '@robustrec/grpc';
 import { decodeCheckpoint, encodeCheckpoint, createScorer, Trainer, type JobOptions, type TrainConfig } from '@robustrec/models';
@@ -69,6 +69,8 @@ async function trainLoop(model: Trainer, input: WorkerInput, data: Awaited<Retur
     }
     atomicWriteFile(input.checkpointPath, [encodeCheckpoint(model.checkpoint())]);
     post({ type: 'epoch', epoch: r.epoch, seconds: r.seconds, metrics });
+    // a test freezes a job here, its epoch checkpointed and reported, so a SIGKILL lands mid-job
+    failpoint('trainer.epoch-reported');
   }
   const exported = model.exportModel();
   // Structured clone (no transfer list): tensors may be views of one shared buffer.
