@@ -36,6 +36,7 @@ describe('orchestrator CLI', () => {
     const out = second.output();
     expect((out.match(/skip \(done earlier\)/g) ?? []).length).toBe(doneBefore.length);
     expect(out).toContain('4 cells done, 0 failed');
+    expect(out).toMatch(/What the tables say:\n  (\w+ is the most robust|\w+ and \w+ tie as the most robust|No model is the most robust)/);
 
     const after = new ExperimentStore(join(tmp.dir, 'orchestrator', 'experiments.db'));
     const cells = after.list('e2e');

@@ -168,3 +168,53 @@ export function reportToCsv(r: Report): string {
   add('table2', r.table2);
   return lines.join('\n') + '\n';
 }
+
+/**
+ * Two or three plain sentences on what a report's tables mean: which model lets the attacks'
+ * target items into the fewest top-k lists (Table 2's headline metric, per attack), by how much
+ * against each other model, and what it costs in accuracy (Table 1's headline metric on the
+ * first column, usually Clean). Says nothing it cannot back: a model missing any cell is not
+ * ranked, and a winner that changes between attacks is reported as such.
+ */
+export function summarize(r: Report): string[] {
+  const out: string[] = [];
+  const fmt = (x: number): string => `${(x * 100).toFixed(2)}%`;
+  const rel = (a: number, b: number): string => (b === 0 ? 'n/a' : `${Math.abs((1 - a / b) * 100).toFixed(0)}% ${a <= b ? 'lower' : 'higher'}`);
+  for (const t2 of r.table2) {
+    const metric = t2.columns[0]?.metric;
+    const cols = t2.columns.map((c, j) => [c, j] as const).filter(([c]) => c.metric === metric);
+    const complete = t2.rows.filter((row) => cols.every(([, j]) => row.cells[j]));
+    if (!metric || complete.length < 2) continue;
+    const label = metricLabel(metric);
+    const mean = (row: (typeof complete)[number]): number => cols.reduce((s, [, j]) => s + row.cells[j]!.mean, 0) / cols.length;
+    const winners = cols.map(([, j]) => complete.reduce((a, b) => (b.cells[j]!.mean < a.cells[j]!.mean ? b : a)).model);
+    const attacks = cols.map(([c]) => c.attack);
+    const ranked = [...complete].sort((a, b) => mean(a) - mean(b));
+    const best = ranked[0]!;
+    const tied = ranked.filter((o) => mean(o) === mean(best));
+    const others = ranked.slice(1).map((o) => `${o.model} (${fmt(mean(o))}, ${rel(mean(best), mean(o))})`);
+    if (tied.length > 1) {
+      const rest = ranked.slice(tied.length).map((o) => `${o.model} (${fmt(mean(o))})`);
+      out.push(`${tied.map((o) => o.model).join(' and ')} tie as the most robust on ${t2.dataset}: under ${attacks.join(' and ')} their ${label} averages ${fmt(mean(best))}${rest.length ? `, against ${rest.join(' and ')}` : ''}.`);
+    } else if (winners.every((w) => w === best.model))
+      out.push(`${best.model} is the most robust on ${t2.dataset}: under ${attacks.join(' and ')} its ${label} (how often the attackers' target items reach a user's top list) averages ${fmt(mean(best))}, against ${others.join(' and ')}.`);
+    else
+      out.push(`No model is the most robust under every attack on ${t2.dataset}: the lowest ${label} is ${attacks.map((a, i) => `${winners[i]} under ${a}`).join(', ')}; averaged over the attacks, ${best.model} is lowest at ${fmt(mean(best))}, against ${others.join(' and ')}.`);
+    const t1 = r.table1.find((b) => b.dataset === t2.dataset);
+    const acc = t1?.columns[0];
+    if (t1 && acc) {
+      const row = (m: string): Stat | undefined => t1.rows.find((x) => x.model === m)?.cells[0];
+      const b = row(best.model);
+      const cmp = ranked.slice(1).map((o) => [o.model, row(o.model)] as const).filter(([, s]) => s);
+      if (b && cmp.length && tied.length === 1) {
+        const parts = cmp.map(([m, s]) => `${m}'s ${fmt(s!.mean)}`);
+        const worse = cmp.filter(([, s]) => s!.mean > b.mean).map(([m]) => m);
+        const cost = worse.length ? `it gives up accuracy against ${worse.join(' and ')}` : 'its robustness costs no accuracy';
+        out.push(`On ${acc.attack} data its ${metricLabel(acc.metric)} is ${fmt(b.mean)}, against ${parts.join(' and ')}: ${cost}.`);
+      }
+    }
+    const seeds = Math.min(t1?.seeds ?? t2.seeds, t2.seeds);
+    if (seeds < 2) out.push('These are one seed per cell: differences of a few hundredths of a percent are within seed noise; more seeds give the spread.');
+  }
+  return out;
+}

@@ -6,7 +6,7 @@ import { writeReport } from '../src/artifacts';
 import { trainConfigFromProto, resolveTrainConfig } from '@robustrec/models';
 import { jobOptionsOf, trainConfigOf } from '../src/runner';
 import { expandCells, parseSpec } from '../src/spec';
-import { buildReport, reportToCsv, reportToMarkdown } from '../src/report';
+import { buildReport, reportToCsv, reportToMarkdown, summarize } from '../src/report';
 import { histogramChart, lineChart, svgToPng } from '../src/plots';
 import type { CellRecord } from '../src/store';
 
@@ -70,6 +70,31 @@ function cell(variant: string, attack: string, seed: number, metrics: Record<str
 }
 
 describe('reports', () => {
+  it('summarizes in plain sentences: the most robust model, by how much, and its accuracy cost', () => {
+    const spec = parseSpec(SPEC.replace(/\n    sweep:.*\n/, '\n').replace('  - name: PamaCF', '  - name: APR\n    backbone: mf\n    defense: apr\n  - name: PamaCF').replace('seeds: [1, 2]', 'seeds: [1]'));
+    const base = [
+      cell('MF', 'Clean', 1, { 'recall@20': 0.12, 'ndcg@20': 0.1 }),
+      cell('APR', 'Clean', 1, { 'recall@20': 0.14, 'ndcg@20': 0.12 }),
+      cell('PamaCF', 'Clean', 1, { 'recall@20': 0.143, 'ndcg@20': 0.121 }),
+      cell('MF', 'Random', 1, { 'recall@20': 0.12, 'ndcg@20': 0.1, 't_hr@50': 0.008, 't_ndcg@50': 0.002 }),
+      cell('APR', 'Random', 1, { 'recall@20': 0.14, 'ndcg@20': 0.12, 't_hr@50': 0.006, 't_ndcg@50': 0.0015 }),
+    ];
+    const s = summarize(buildReport(spec, [...base, cell('PamaCF', 'Random', 1, { 'recall@20': 0.143, 'ndcg@20': 0.121, 't_hr@50': 0.004, 't_ndcg@50': 0.001 })]));
+    expect(s[0]).toBe(
+      'PamaCF is the most robust on Syn: under Random its T-HR@50 (how often the attackers\' target items reach a user\'s top list) averages 0.40%, against APR (0.60%, 33% lower) and MF (0.80%, 50% lower).',
+    );
+    expect(s[1]).toBe("On Clean data its Recall@20 is 14.30%, against APR's 14.00% and MF's 12.00%: its robustness costs no accuracy.");
+    expect(s[2]).toMatch(/one seed per cell/);
+    // a winner that is not the most accurate is reported with its cost; a missing cell is not ranked
+    const apr = summarize(buildReport(spec, [...base, cell('PamaCF', 'Random', 1, { 'recall@20': 0.143, 'ndcg@20': 0.121, 't_hr@50': 0.007, 't_ndcg@50': 0.001 })]));
+    expect(apr[0]).toMatch(/^APR is the most robust/);
+    expect(apr[1]).toContain('it gives up accuracy against PamaCF');
+    const tie = summarize(buildReport(spec, [...base, cell('PamaCF', 'Random', 1, { 'recall@20': 0.143, 'ndcg@20': 0.121, 't_hr@50': 0.006, 't_ndcg@50': 0.001 })]));
+    expect(tie[0]).toBe("APR and PamaCF tie as the most robust on Syn: under Random their T-HR@50 averages 0.60%, against MF (0.80%).");
+    expect(summarize(buildReport(spec, base))[0]).toMatch(/^APR is the most robust on Syn: .* against MF \(0\.80%, 25% lower\)\.$/);
+  });
+
+
   it('computes mean ± std over seeds and gain rows like the paper', () => {
     const spec = parseSpec(SPEC.replace(/\n    sweep:.*\n/, '\n'));
     const cells = [
