@@ -1,26 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { Rng, csrFromPairs } from '@robustrec/core';
+import { describeFusedMf, magnitudes, relErr, type FusedMf } from './fused-mf-cases';
 import {
-  bprDot, gatherRows, l2Local, perturbRows, referenceMfLoss, referenceLightGcnLoss, normalizedAdjacency, spmm, spmmSparseInput,
-  rowSqNorms, scatterAddRows, type ReferenceMagnitude, Propagation, balancedSplit,
+  bprDot, gatherRows, l2Local, perturbRows, referenceLightGcnLoss, normalizedAdjacency, spmm, spmmSparseInput,
+  rowSqNorms, scatterAddRows, Propagation, balancedSplit,
 } from '../src';
 
 const rand = (rng: Rng, n: number, std = 0.5): Float32Array => Float32Array.from({ length: n }, () => rng.normal() * std);
 
-/** max |a−b| / max(|b|∞, tiny): relative to the gradient's scale */
-function relErr(a: Float32Array, b: Float32Array): number {
-  let m = 0, s = 0;
-  for (let i = 0; i < a.length; i++) {
-    m = Math.max(m, Math.abs(a[i] - b[i]));
-    s = Math.max(s, Math.abs(b[i]));
-  }
-  return m / Math.max(s, 1e-30);
-}
-
-const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
-
 /** The fused MF step exactly as the trainer composes it (gather, BPR, Δ, adversarial BPR, L2, scatter). */
-function fusedMf(U: Float32Array, V: Float32Array, nu: number, ni: number, d: number, users: Uint32Array, pos: Uint32Array, neg: Uint32Array, l2: number, adv?: { lambda: number; magnitude: ReferenceMagnitude }) {
+const fusedMf: FusedMf = (U, V, nu, ni, d, users, pos, neg, l2, adv) => {
   const n = users.length;
   const [eu, ei, ej, gu, gi, gj, pu, pi, pj] = Array.from({ length: 9 }, () => new Float32Array(n * d));
   gatherRows(U, d, users, n, eu);
@@ -30,11 +19,8 @@ function fusedMf(U: Float32Array, V: Float32Array, nu: number, ni: number, d: nu
   let advLoss = 0;
   if (adv) {
     const eps = new Float32Array(n);
-    const m = adv.magnitude;
     rowSqNorms(eu, n, d, eps);
-    const mean = eps.reduce((a, b) => a + b, 0) / n;
-    for (let b = 0; b < n; b++)
-      eps[b] = m.kind === 'uniform' ? m.eps : m.kind === 'published' ? m.rho * m.userLmb * sigmoid(eps[b] / mean - 1) : m.rho * sigmoid(Math.sqrt(eps[b]) / m.meanNorm - 1);
+    magnitudes(adv.magnitude, eps);
     perturbRows(eu, gu, eps, n, d, pu);
     perturbRows(ei, gi, eps, n, d, pi);
     perturbRows(ej, gj, eps, n, d, pj);
@@ -46,34 +32,9 @@ function fusedMf(U: Float32Array, V: Float32Array, nu: number, ni: number, d: nu
   scatterAddRows(gV, d, pos, n, gi);
   scatterAddRows(gV, d, neg, n, gj);
   return { loss: bpr + reg + (adv ? adv.lambda * advLoss : 0), bpr, adv: advLoss, grads: [gU, gV] };
-}
+};
 
-describe('fused MF kernels vs tfjs autodiff', () => {
-  const nu = 7, ni = 9, d = 8;
-  const rng = new Rng(11);
-  const U = rand(rng, nu * d), V = rand(rng, ni * d);
-  // repeated users and items inside the batch on purpose
-  const users = Uint32Array.from([0, 1, 1, 3, 0, 6, 2, 1, 5, 0]);
-  const pos = Uint32Array.from([2, 3, 3, 8, 1, 0, 4, 7, 2, 2]);
-  const neg = Uint32Array.from([5, 2, 6, 1, 3, 3, 3, 0, 8, 5]);
-  const cases: Array<[string, { lambda: number; magnitude: ReferenceMagnitude } | undefined]> = [
-    ['BPR + L2', undefined],
-    ['APR ε=0.3', { lambda: 1, magnitude: { kind: 'uniform', eps: 0.3 } }],
-    ['PamaCF published', { lambda: 0.7, magnitude: { kind: 'published', rho: 0.3, userLmb: 2 } }],
-    ['PamaCF paper', { lambda: 1, magnitude: { kind: 'paper', rho: 0.5, meanNorm: 1.1 } }],
-  ];
-  for (const [name, adv] of cases)
-    it(`${name}: loss and gradients match within 1e-5`, () => {
-      const l2 = 1e-2;
-      const ref = referenceMfLoss(U, V, nu, ni, d, { users, pos, neg, l2, adv });
-      const got = fusedMf(U, V, nu, ni, d, users, pos, neg, l2, adv);
-      expect(Math.abs(got.loss - ref.loss) / Math.abs(ref.loss)).toBeLessThan(1e-5);
-      expect(Math.abs(got.bpr - ref.bpr) / Math.abs(ref.bpr)).toBeLessThan(1e-5);
-      if (adv) expect(got.adv).toBeGreaterThan(got.bpr); // the perturbation increases the loss
-      expect(relErr(got.grads[0], ref.grads[0])).toBeLessThan(1e-5);
-      expect(relErr(got.grads[1], ref.grads[1])).toBeLessThan(1e-5);
-    });
-});
+describeFusedMf('fused MF kernels vs tfjs autodiff', fusedMf);
 
 describe('sparse propagation', () => {
   const r = csrFromPairs(4, 5, [0, 0, 1, 2, 2, 2, 3], [0, 4, 1, 1, 2, 4, 3]);

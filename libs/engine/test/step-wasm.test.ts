@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '@robustrec/core';
-import { Adam, ParamTable, WasmArena, WasmStep, denseAdamWStep, referenceMfLoss, rowSqNorms, runRows, type ReferenceMagnitude, type RowJob } from '../src';
+import { Adam, ParamTable, WasmArena, WasmStep, denseAdamWStep, rowSqNorms, runRows, type RowJob } from '../src';
+import { describeFusedMf, magnitudes, type FusedMf } from './fused-mf-cases';
 
 /**
  * The WebAssembly step kernels (step.wat) against the same references as the JS kernels: the
@@ -9,19 +10,8 @@ import { Adam, ParamTable, WasmArena, WasmStep, denseAdamWStep, referenceMfLoss,
  * wasm AdamW update against a truly dense AdamW and against the JS update.
  */
 
-const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0, s = 0;
-  for (let i = 0; i < a.length; i++) {
-    m = Math.max(m, Math.abs(a[i]! - b[i]!));
-    s = Math.max(s, Math.abs(b[i]!));
-  }
-  return m / Math.max(s, 1e-30);
-}
-
 /** The fused MF step with every array in the arena, each row job run by WasmStep. */
-function fusedMfWasm(U0: Float32Array, V0: Float32Array, nu: number, ni: number, d: number, users: Uint32Array, pos: Uint32Array, neg: Uint32Array, l2: number, adv?: { lambda: number; magnitude: ReferenceMagnitude }) {
+const fusedMfWasm: FusedMf = (U0, V0, nu, ni, d, users, pos, neg, l2, adv) => {
   const arena = new WasmArena();
   const step = WasmStep.forArena(arena);
   const n = users.length;
@@ -49,11 +39,8 @@ function fusedMfWasm(U0: Float32Array, V0: Float32Array, nu: number, ni: number,
   let advSum = 0;
   if (adv) {
     const eps = arena.f32(n);
-    const m = adv.magnitude;
     rowSqNorms(eu, n, d, eps);
-    const mean = eps.reduce((a, b) => a + b, 0) / n;
-    for (let b = 0; b < n; b++)
-      eps[b] = m.kind === 'uniform' ? m.eps : m.kind === 'published' ? m.rho * m.userLmb * sigmoid(eps[b]! / mean - 1) : m.rho * sigmoid(Math.sqrt(eps[b]!) / m.meanNorm - 1);
+    magnitudes(adv.magnitude, eps);
     run([
       { op: 'perturb', src: eu, g: gu, eps, width: d, out: pu },
       { op: 'perturb', src: ei, g: gi, eps, width: d, out: pi },
@@ -81,35 +68,13 @@ function fusedMfWasm(U0: Float32Array, V0: Float32Array, nu: number, ni: number,
   };
   const bpr = loss.reduce((a, b) => a + b, 0) / n;
   return { loss: bpr + reg + (adv ? adv.lambda * advSum : 0), bpr, adv: advSum, grads: [dense(tU, nu), dense(tV, ni)] };
-}
+};
 
-describe('wasm step kernels (step.wat) vs tfjs autodiff', () => {
-  const nu = 7, ni = 9, d = 8;
+describeFusedMf('wasm step kernels (step.wat) vs tfjs autodiff', fusedMfWasm);
+
+describe('wasm step kernels: fallback', () => {
   const rng = new Rng(11);
   const rand = (len: number): Float32Array => Float32Array.from({ length: len }, () => rng.normal() * 0.5);
-  const U = rand(nu * d), V = rand(ni * d);
-  // repeated users and items inside the batch on purpose
-  const users = Uint32Array.from([0, 1, 1, 3, 0, 6, 2, 1, 5, 0]);
-  const pos = Uint32Array.from([2, 3, 3, 8, 1, 0, 4, 7, 2, 2]);
-  const neg = Uint32Array.from([5, 2, 6, 1, 3, 3, 3, 0, 8, 5]);
-  const cases: Array<[string, { lambda: number; magnitude: ReferenceMagnitude } | undefined]> = [
-    ['BPR + L2', undefined],
-    ['APR ε=0.3', { lambda: 1, magnitude: { kind: 'uniform', eps: 0.3 } }],
-    ['PamaCF published', { lambda: 0.7, magnitude: { kind: 'published', rho: 0.3, userLmb: 2 } }],
-    ['PamaCF paper', { lambda: 1, magnitude: { kind: 'paper', rho: 0.5, meanNorm: 1.1 } }],
-  ];
-  for (const [name, adv] of cases)
-    it(`${name}: loss and gradients match within 1e-5`, () => {
-      const l2 = 1e-2;
-      const ref = referenceMfLoss(U, V, nu, ni, d, { users, pos, neg, l2, adv });
-      const got = fusedMfWasm(U, V, nu, ni, d, users, pos, neg, l2, adv);
-      expect(Math.abs(got.loss - ref.loss) / Math.abs(ref.loss)).toBeLessThan(1e-5);
-      expect(Math.abs(got.bpr - ref.bpr) / Math.abs(ref.bpr)).toBeLessThan(1e-5);
-      if (adv) expect(got.adv).toBeGreaterThan(got.bpr);
-      expect(relErr(got.grads[0]!, ref.grads[0]!)).toBeLessThan(1e-5);
-      expect(relErr(got.grads[1]!, ref.grads[1]!)).toBeLessThan(1e-5);
-    });
-
   it('a job naming an array outside the arena, or a width not a multiple of 4, falls back to JS with the same result', () => {
     const arena = new WasmArena();
     const step = WasmStep.forArena(arena);

@@ -138,37 +138,11 @@ export class Orchestrator {
     return this.store.list(spec.name);
   }
 
-  private base(spec: ExperimentSpec, cell: Cell): CellRecord {
-    return {
-      specName: spec.name,
-      key: cell.key,
-      dataset: usesFallback(cell.dataset) ? `${cell.dataset.name} (fallback data)` : cell.dataset.name,
-      attack: cell.attack.name,
-      model: cell.model.name,
-      variant: cell.model.variant,
-      sweepParam: cell.model.sweepParam ?? '',
-      sweepValue: cell.model.sweepValue ?? null,
-      seed: cell.seed,
-      state: 'running',
-      datasetId: '',
-      jobId: '',
-      modelId: '',
-      evaluationId: '',
-      metrics: {},
-      config: cell,
-      versions: {},
-      error: '',
-      errorCode: '',
-      seconds: 0,
-      finishedAt: '',
-    };
-  }
-
   /** Runs a cell holding a slot on `replica`; resolves to its record and the replica whose slot it holds at the end. */
   private async runCell(spec: ExperimentSpec, cell: Cell, replica: string, signal?: AbortSignal): Promise<{ record: CellRecord; replica: string }> {
     const t0 = performance.now();
     const earlierRun = this.store.get(spec.name, cell.key);
-    const rec = this.base(spec, cell);
+    const rec = cellRecord(spec, cell, 'running');
     // an interrupted earlier run's job: reattach to it where it runs
     if (earlierRun?.replica === replica && earlierRun.jobId) rec.jobId = earlierRun.jobId;
     rec.lostReplicas = earlierRun?.lostReplicas ?? [];
@@ -467,3 +441,30 @@ export const jobOptionsOf = (cell: Cell): trainer.JobOptions => jobOptionsToProt
 
 /** What makes two cells' trainings the same: config and job options (trainOnValid changes the data). */
 const trainingIdentity = (cell: Cell): string => canonicalJson([trainConfigOf(cell), jobOptionsOf(cell)]);
+
+/** A cell's record before it has results: its identity from the spec, in `state`. */
+export function cellRecord(spec: ExperimentSpec, cell: Cell, state: CellRecord['state']): CellRecord {
+  return {
+    specName: spec.name,
+    key: cell.key,
+    dataset: usesFallback(cell.dataset) ? `${cell.dataset.name} (fallback data)` : cell.dataset.name,
+    attack: cell.attack.name,
+    model: cell.model.name,
+    variant: cell.model.variant,
+    sweepParam: cell.model.sweepParam ?? '',
+    sweepValue: cell.model.sweepValue ?? null,
+    seed: cell.seed,
+    state,
+    datasetId: '',
+    jobId: '',
+    modelId: '',
+    evaluationId: '',
+    metrics: {},
+    config: cell,
+    versions: {},
+    error: '',
+    errorCode: '',
+    seconds: 0,
+    finishedAt: '',
+  };
+}

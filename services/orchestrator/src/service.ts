@@ -7,7 +7,7 @@ import { checkHealth, serverStream, startServer, unary, writeMessage, type Runni
 import { writeReport } from './artifacts';
 import { reportsDir } from './platform';
 import { ReplicaPool, type ReplicaPoolOptions } from './replicas';
-import { DEFAULT_RECONNECT, Orchestrator, SHUTDOWN, type Endpoints, type ReconnectPolicy } from './runner';
+import { DEFAULT_RECONNECT, Orchestrator, SHUTDOWN, cellRecord, type Endpoints, type ReconnectPolicy } from './runner';
 import { expandCells, parseSpec, type Cell, type ExperimentSpec } from './spec';
 import { ExperimentStore, type CellRecord, type ExperimentRecord, type ExperimentState } from './store';
 
@@ -120,7 +120,7 @@ export async function startOrchestratorService(opts: OrchestratorServiceOptions)
   /** The cells of this submission's expansion (the store keeps other versions' cells too). */
   const currentCells = (run: { spec: ExperimentSpec; cells: Cell[] }): CellRecord[] => {
     const byKey = new Map(store.list(run.spec.name).map((c) => [c.key, c]));
-    return run.cells.map((c) => byKey.get(c.key) ?? pendingCell(run.spec, c));
+    return run.cells.map((c) => byKey.get(c.key) ?? cellRecord(run.spec, c, 'pending'));
   };
   const specOf = (rec: ExperimentRecord): { spec: ExperimentSpec; cells: Cell[] } => {
     const base = parseSpec(rec.specYaml, 'spec_yaml');
@@ -301,29 +301,4 @@ export async function startOrchestratorService(opts: OrchestratorServiceOptions)
   };
 }
 
-function pendingCell(spec: ExperimentSpec, c: Cell): CellRecord {
-  return {
-    specName: spec.name,
-    key: c.key,
-    dataset: c.dataset.name,
-    attack: c.attack.name,
-    model: c.model.name,
-    variant: c.model.variant,
-    sweepParam: c.model.sweepParam ?? '',
-    sweepValue: c.model.sweepValue ?? null,
-    seed: c.seed,
-    state: 'pending',
-    datasetId: '',
-    jobId: '',
-    modelId: '',
-    evaluationId: '',
-    metrics: {},
-    config: c,
-    versions: {},
-    error: '',
-    errorCode: '',
-    seconds: 0,
-    finishedAt: '',
-  };
-}
 
