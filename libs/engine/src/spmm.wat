@@ -7,7 +7,7 @@
 ;; thread or row range, so any split across threads is bit-identical.
 (module
   (import "env" "mem" (memory 1 65536 shared))
-  (func (export "spmm")
+  (func $spmm (export "spmm")
     (param $indptr i32) (param $indices i32) (param $values i32)
     (param $x i32) (param $out i32) (param $acc i32)
     (param $r0 i32) (param $r1 i32) (param $rowBytes i32)

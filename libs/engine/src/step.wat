@@ -16,7 +16,7 @@
       (f32x4.extract_lane 3 (local.get $v))))
 
   ;; out[b] = table[rows[b]] for from <= b < to
-  (func (export "gather") (param $table i32) (param $w i32) (param $rows i32) (param $out i32) (param $from i32) (param $to i32)
+  (func $gather (export "gather") (param $table i32) (param $w i32) (param $rows i32) (param $out i32) (param $from i32) (param $to i32)
     (local $b i32) (local $rb i32) (local $src i32) (local $dst i32) (local $k i32)
     (local.set $rb (i32.shl (local.get $w) (i32.const 2)))
     (local.set $b (local.get $from))
@@ -33,7 +33,7 @@
         (br $row))))
 
   ;; sp[b] = <eu_b, ei_b>, sn[b] = <eu_b, ej_b> (f32) for from <= b < to
-  (func (export "dots") (param $eu i32) (param $ei i32) (param $ej i32) (param $w i32) (param $sp i32) (param $sn i32) (param $from i32) (param $to i32)
+  (func $dots (export "dots") (param $eu i32) (param $ei i32) (param $ej i32) (param $w i32) (param $sp i32) (param $sn i32) (param $from i32) (param $to i32)
     (local $b i32) (local $rb i32) (local $o i32) (local $k i32) (local $u v128) (local $ap v128) (local $an v128)
     (local.set $rb (i32.shl (local.get $w) (i32.const 2)))
     (local.set $b (local.get $from))
@@ -55,7 +55,7 @@
         (br $row))))
 
   ;; BPR's gradient with coefficient c[b] per row: gu += c(i - j), gi += c u, gj -= c u
-  (func (export "bpr_grad") (param $eu i32) (param $ei i32) (param $ej i32) (param $w i32) (param $c i32) (param $gu i32) (param $gi i32) (param $gj i32) (param $from i32) (param $to i32)
+  (func $bpr_grad (export "bpr_grad") (param $eu i32) (param $ei i32) (param $ej i32) (param $w i32) (param $c i32) (param $gu i32) (param $gi i32) (param $gj i32) (param $from i32) (param $to i32)
     (local $b i32) (local $rb i32) (local $o i32) (local $k i32) (local $p i32) (local $cv v128) (local $u v128) (local $cu v128)
     (local.set $rb (i32.shl (local.get $w) (i32.const 2)))
     (local.set $b (local.get $from))
@@ -79,7 +79,7 @@
         (br $row))))
 
   ;; out = src + e·g/max(||g||, 1e-12), e = eps[b] (eps != 0) or epsScalar
-  (func (export "perturb") (param $src i32) (param $g i32) (param $eps i32) (param $epsScalar f32) (param $w i32) (param $out i32) (param $from i32) (param $to i32)
+  (func $perturb (export "perturb") (param $src i32) (param $g i32) (param $eps i32) (param $epsScalar f32) (param $w i32) (param $out i32) (param $from i32) (param $to i32)
     (local $b i32) (local $rb i32) (local $o i32) (local $k i32) (local $s v128) (local $x v128) (local $e f32) (local $f v128)
     (local.set $rb (i32.shl (local.get $w) (i32.const 2)))
     (local.set $b (local.get $from))
@@ -107,7 +107,7 @@
         (br $row))))
 
   ;; sums[b] = ||x_b||² (stored as f64), g_b += c·x_b
-  (func (export "l2") (param $x i32) (param $g i32) (param $w i32) (param $c f32) (param $sums i32) (param $from i32) (param $to i32)
+  (func $l2 (export "l2") (param $x i32) (param $g i32) (param $w i32) (param $c f32) (param $sums i32) (param $from i32) (param $to i32)
     (local $b i32) (local $rb i32) (local $o i32) (local $k i32) (local $p i32) (local $s v128) (local $v v128) (local $cv v128)
     (local.set $rb (i32.shl (local.get $w) (i32.const 2)))
     (local.set $cv (f32x4.splat (local.get $c)))
@@ -129,7 +129,7 @@
         (br $row))))
 
   ;; grad slot slots[b] += scale·src_b for 0 <= b < n, in b order (repeated slots accumulate)
-  (func (export "scatter") (param $grad i32) (param $w i32) (param $slots i32) (param $src i32) (param $scale f32) (param $n i32)
+  (func $scatter (export "scatter") (param $grad i32) (param $w i32) (param $slots i32) (param $src i32) (param $scale f32) (param $n i32)
     (local $b i32) (local $rb i32) (local $dst i32) (local $s i32) (local $k i32) (local $sv v128)
     (local.set $rb (i32.shl (local.get $w) (i32.const 2)))
     (local.set $sv (f32x4.splat (local.get $scale)))
@@ -151,7 +151,7 @@
   ;; skipped steps in closed form. A lazy row with an element whose √v is not above vMin (and m
   ;; not 0) needs the exact per-step recursion: the row is left untouched and its slot written to
   ;; exact[]; returns how many (optim.ts finishes them in JS).
-  (func (export "adam")
+  (func $adam (export "adam")
     (param $data i32) (param $grad i32) (param $m i32) (param $v i32) (param $last i32) (param $touched i32) (param $fac i32)
     (param $w i32) (param $q0 i32) (param $q1 i32) (param $stride i32) (param $t i32)
     (param $b1 f32) (param $b2 f32) (param $stepSize f32) (param $bc2 f32) (param $eps f32) (param $decay f32)

@@ -8,9 +8,8 @@
  * sparse_adam variants of MF and PamaCF), evaluated at the last epoch on test with full ranking
  * (train ∪ valid masked): Recall@20, NDCG@20.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { csrFromPairs, gowallaDir, hostDescription, peakRssBytes, type Csr } from '@robustrec/core';
+import { hostDescription, peakRssBytes, type Csr } from '@robustrec/core';
+import { load } from './gowalla';
 import { Trainer, createScorer, resolveTrainConfig, type TrainConfigInput } from '../src';
 
 const args = process.argv.slice(2);
@@ -19,35 +18,6 @@ const opt = (f: string, d: number): number => {
   const i = args.indexOf(f);
   return i >= 0 ? Number(args[i + 1]) : d;
 };
-
-// Local LightGCN-format reader ("user item item ..."), kept here so the bench does not depend
-// on the data package's API while it is being written.
-function readLightGcn(path: string): Array<[number, number[]]> {
-  const out: Array<[number, number[]]> = [];
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    const t = line.trim().split(/\s+/).filter(Boolean).map(Number);
-    if (t.length) out.push([t[0], t.slice(1)]);
-  }
-  return out;
-}
-
-function load(): { train: Csr; test: Csr } {
-  const dir = gowallaDir();
-  if (!dir) throw new Error('Gowalla not found (datasetsDir()/gowalla)');
-  const files = { train: readLightGcn(join(dir, 'train.txt')), valid: readLightGcn(join(dir, 'valid.txt')), test: readLightGcn(join(dir, 'test.txt')) };
-  let nu = 0, ni = 0;
-  for (const f of Object.values(files))
-    for (const [u, items] of f) {
-      nu = Math.max(nu, u + 1);
-      for (const i of items) ni = Math.max(ni, i + 1);
-    }
-  const build = (...fs: Array<Array<[number, number[]]>>): Csr => {
-    const r: number[] = [], c: number[] = [];
-    for (const f of fs) for (const [u, items] of f) for (const i of items) { r.push(u); c.push(i); }
-    return csrFromPairs(nu, ni, r, c);
-  };
-  return { train: build(files.train, files.valid), test: build(files.test) };
-}
 
 // LOCAL full-ranking evaluation (Recall@20, NDCG@20 as the authors compute them: users with
 // test items, training items masked, binary relevance, IDCG over min(|test|, k)).

@@ -13,7 +13,7 @@
 ;; The two differ only in those two places.
 (module
   (import "env" "mem" (memory 1))
-  (func (export "score_f32")
+  (func $score_f32 (export "score_f32")
     (param $itemOff i32) (param $userOff i32) (param $outOff i32) (param $nQuads i32)
     (param $p0 i32) (param $p1 i32) (param $dim i32) (param $stride i32)
     (local $q i32) (local $p i32) (local $d i32) (local $ip i32) (local $up i32) (local $outp i32)
@@ -79,7 +79,7 @@
         (local.set $q (i32.add (local.get $q) (i32.const 1)))
         (br $quads))))
 
-  (func (export "score_i16")
+  (func $score_i16 (export "score_i16")
     (param $itemOff i32) (param $userOff i32) (param $outOff i32) (param $nQuads i32)
     (param $p0 i32) (param $p1 i32) (param $dim i32) (param $stride i32)
     (local $q i32) (local $p i32) (local $d i32) (local $ip i32) (local $up i32) (local $outp i32)
@@ -149,7 +149,7 @@
   ;; of the scores > thr among groups × 16 floats at rowOff, in increasing order, and returns
   ;; how many. Four SIMD compares test 16 scores at once; only groups with a hit go scalar, so
   ;; once the threshold is near the final k-th score a row costs about a quarter of a scan.
-  (func (export "above")
+  (func $above (export "above")
     (param $rowOff i32) (param $groups i32) (param $thrBits i32) (param $outOff i32) (result i32)
     (local $p i32) (local $cnt i32) (local $j i32) (local $thr f32) (local $thrV v128)
     (local.set $thrV (f32x4.splat (local.tee $thr (f32.reinterpret_i32 (local.get $thrBits)))))
