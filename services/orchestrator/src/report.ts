@@ -1,3 +1,4 @@
+import jstat from 'jstat';
 import { metricLabel, reportedMetrics } from '@robustrec/metrics';
 import { expandCells, poisons, type ExperimentSpec } from './spec';
 import type { CellRecord } from './store';
@@ -23,7 +24,13 @@ export interface TableBlock {
   /** A missing cell is undefined; `failed` marks those whose cells failed (rather than not run). */
   rows: Array<{ model: string; cells: Array<Stat | undefined>; failed: boolean[] }>;
   /** A gain is undefined where it cannot be computed; `notes` then says why ("n/a: APR missing"). */
-  gains: Array<{ label: string; values: Array<number | undefined>; notes: Array<string | undefined> }>;
+  gains: Array<{
+    label: string;
+    values: Array<number | undefined>;
+    notes: Array<string | undefined>;
+    /** Two-sided p of a paired t-test over the seeds both models ran (≥ 3 pairs), else undefined. */
+    p: Array<number | undefined>;
+  }>;
   /** The seed count most cells have (cells with another count say theirs). */
   seeds: number;
 }
@@ -33,6 +40,26 @@ export interface Report {
   table1: TableBlock[];
   table2: TableBlock[];
   cells: { done: number; failed: number; pending: number };
+}
+
+/** Gains are tested for significance at this level. */
+export const SIGNIFICANCE = 0.05;
+export const SIGNIFICANCE_TEST = 'paired t-test over seeds, two-sided';
+
+/**
+ * Two-sided p of a paired t-test of a − b (same seeds), or undefined under 3 pairs (a test with
+ * 1 degree of freedom says little; Wilcoxon's signed-rank cannot reach 0.05 under 6 pairs).
+ * Differences all equal: p = 1 if they are all 0, else 0 (no variance to doubt them by).
+ */
+export function pairedTTest(pairs: Array<[number, number]>): number | undefined {
+  const n = pairs.length;
+  if (n < 3) return undefined;
+  const d = pairs.map(([a, b]) => a - b);
+  const mean = d.reduce((x, y) => x + y, 0) / n;
+  const sd = Math.sqrt(d.reduce((x, y) => x + (y - mean) ** 2, 0) / (n - 1));
+  if (sd === 0) return mean === 0 ? 1 : 0;
+  const t = mean / (sd / Math.sqrt(n));
+  return Math.min(1, 2 * (1 - jstat.jStat.studentt.cdf(Math.abs(t), n - 1)));
 }
 
 export function stat(xs: number[]): Stat | undefined {
@@ -59,11 +86,11 @@ function block(
   const rank = (m: string): number => (order.includes(m) ? order.indexOf(m) : order.length);
   const models = uniq(all.map((c) => c.variant)).sort((a, b) => rank(a) - rank(b));
   const columns = attacks.flatMap((attack) => metrics.map((metric) => ({ attack, metric })));
+  const values = (model: string, attack: string, metric: string): Map<number, number> =>
+    new Map(mine.filter((c) => c.variant === model && c.attack === attack && c.metrics[metric] !== undefined).map((c) => [c.seed, c.metrics[metric]!]));
   const rows = models.map((model) => ({
     model,
-    cells: columns.map(({ attack, metric }) =>
-      stat(mine.filter((c) => c.variant === model && c.attack === attack && c.metrics[metric] !== undefined).map((c) => c.metrics[metric]!)),
-    ),
+    cells: columns.map(({ attack, metric }) => stat([...values(model, attack, metric).values()])),
     failed: columns.map(({ attack }) => all.some((c) => c.variant === model && c.attack === attack && c.state === 'failed')),
   }));
   // The proposed model is the spec's last model (a swept one: its first variant); it is
@@ -79,22 +106,28 @@ function block(
   const rel = (p: number, b: number): number => (higherIsBetter ? (p - b) / b : (b - p) / b);
   /** A gain of the proposed model over `against` in column j, or why there is none. */
   const gainRow = (label: string, against: typeof rows): TableBlock['gains'][number] => {
-    const values: Array<number | undefined> = [];
+    const gainValues: Array<number | undefined> = [];
     const notes: Array<string | undefined> = [];
-    columns.forEach((_, j) => {
+    const ps: Array<number | undefined> = [];
+    columns.forEach(({ attack, metric }, j) => {
       const missing = [proposed!, ...against].filter((r) => r.cells[j] === undefined).map((r) => r.model);
       if (missing.length) {
-        values.push(undefined);
+        gainValues.push(undefined);
         notes.push(`n/a: ${missing.join(', ')} missing`);
+        ps.push(undefined);
         return;
       }
       const p = proposed!.cells[j]!.mean;
       const vals = against.map((r) => r.cells[j]!.mean);
       const best = higherIsBetter ? Math.max(...vals) : Math.min(...vals);
-      values.push(best === 0 ? undefined : rel(p, best));
+      gainValues.push(best === 0 ? undefined : rel(p, best));
       notes.push(best === 0 ? 'n/a: baseline is 0' : undefined);
+      // the test pairs the proposed model with the baseline the gain is against, seed by seed
+      const mineBySeed = values(proposed!.model, attack, metric);
+      const theirs = values(against[vals.indexOf(best)]!.model, attack, metric);
+      ps.push(pairedTTest([...mineBySeed].filter(([seed]) => theirs.has(seed)).map(([seed, v]) => [v, theirs.get(seed)!])));
     });
-    return { label, values, notes };
+    return { label, values: gainValues, notes, p: ps };
   };
   if (proposed && others.length) {
     gains.push(gainRow('Gain', others));
@@ -129,7 +162,9 @@ function pct(s: Stat | undefined, digits: number, seeds: number, failed: boolean
   const text = s.n >= 2 ? `${v} ± ${(s.std * 100).toFixed(digits)}` : v;
   return s.n === seeds ? text : `${text} (n=${s.n})`;
 }
-const gainText = (g: number | undefined, note: string | undefined): string => (g === undefined ? (note ?? '–') : `${g >= 0 ? '+' : ''}${(g * 100).toFixed(2)}%`);
+const gainText = (g: number | undefined, note: string | undefined, p: number | undefined): string =>
+  g === undefined ? (note ?? '–') : `${g >= 0 ? '+' : ''}${(g * 100).toFixed(2)}%${p === undefined ? '' : p < SIGNIFICANCE ? ` * (p=${pText(p)})` : ` (p=${pText(p)})`}`;
+const pText = (p: number): string => (p < 0.001 ? '<0.001' : p.toFixed(3));
 
 /** What the numbers of a block are: over how many seeds, with or without std. */
 export function seedsCaption(b: TableBlock): string {
@@ -142,8 +177,10 @@ export function blockToMarkdown(b: TableBlock, digits: number): string {
   const head = ['Model', ...b.columns.map((c) => `${c.attack} ${metricLabel(c.metric)} (%)`)];
   const lines = [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`];
   for (const r of b.rows) lines.push(`| ${r.model} | ${r.cells.map((s, j) => pct(s, digits, b.seeds, r.failed[j]!)).join(' | ')} |`);
-  for (const g of b.gains) lines.push(`| ${g.label} | ${g.values.map((v, j) => gainText(v, g.notes[j])).join(' | ')} |`);
+  for (const g of b.gains) lines.push(`| ${g.label} | ${g.values.map((v, j) => gainText(v, g.notes[j], g.p[j])).join(' | ')} |`);
   lines.push('', seedsCaption(b));
+  if (b.gains.some((g) => g.p.some((p) => p !== undefined)))
+    lines.push(`Gain cells: ${SIGNIFICANCE_TEST}, against the model the gain is measured against; * marks p < ${SIGNIFICANCE}.`);
   return lines.join('\n');
 }
 

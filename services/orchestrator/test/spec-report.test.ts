@@ -6,7 +6,7 @@ import { writeReport } from '../src/artifacts';
 import { trainConfigFromProto, resolveTrainConfig } from '@robustrec/models';
 import { jobOptionsOf, trainConfigOf } from '../src/runner';
 import { expandCells, parseSpec } from '../src/spec';
-import { buildReport, reportToCsv, reportToMarkdown, summarize } from '../src/report';
+import { buildReport, pairedTTest, reportToCsv, reportToMarkdown, summarize } from '../src/report';
 import { histogramChart, lineChart, svgToPng } from '../src/plots';
 import type { CellRecord } from '../src/store';
 
@@ -70,6 +70,28 @@ function cell(variant: string, attack: string, seed: number, metrics: Record<str
 }
 
 describe('reports', () => {
+  it('tests each Gain for significance: a paired t-test over the seeds both models ran (p as scipy.stats.ttest_rel gives)', () => {
+    expect(pairedTTest([[1, 0.5], [2, 1.9], [3, 2.2], [4, 3.1]])).toBeCloseTo(0.04933945306268686, 10);
+    expect(pairedTTest([[1, 0.5], [2, 1.9]])).toBeUndefined(); // under 3 pairs: no test
+    expect(pairedTTest([[1, 1], [2, 2], [3, 3]])).toBe(1);
+    // the grid's Random T-HR@50, PamaCF vs APR over seeds 2024-2026 (results/gowalla-paper)
+    const spec = parseSpec(SPEC.replace(/\n    sweep:.*\n/, '\n').replace('  - name: PamaCF', '  - name: APR\n    backbone: mf\n    defense: apr\n  - name: PamaCF').replace('seeds: [1, 2]', 'seeds: [1, 2, 3]'));
+    const grid: Array<[string, number, number]> = [
+      ['MF', 1, 0.00915974269632806], ['MF', 2, 0.00816805146073439], ['MF', 3, 0.00839587242026266],
+      ['APR', 1, 0.0064526936478156], ['APR', 2, 0.00581613508442777], ['APR', 3, 0.00522648083623693],
+      ['PamaCF', 1, 0.00493165371214152], ['PamaCF', 2, 0.00440900562851782], ['PamaCF', 3, 0.00418788528544626],
+    ];
+    const cells = grid.flatMap(([m, seed, thr]) => [cell(m, 'Random', seed, { 'recall@20': 0.14, 'ndcg@20': 0.12, 't_hr@50': thr, 't_ndcg@50': thr / 4 }), cell(m, 'Clean', seed, { 'recall@20': 0.14, 'ndcg@20': 0.12 })]);
+    const r = buildReport(spec, cells);
+    const gain = r.table2[0]!.gains.find((g) => g.label === 'Gain')!;
+    expect(gain.p[0]).toBeCloseTo(0.01190780544305127, 8); // against APR, the best other model
+    const md = reportToMarkdown(r);
+    expect(md).toMatch(/\| Gain \| \+22\.67% \* \(p=0\.012\) \|/);
+    expect(md).toContain('Gain cells: paired t-test over seeds, two-sided, against the model the gain is measured against; * marks p < 0.05.');
+    // identical Clean numbers: the gain is 0 and not significant
+    expect(reportToMarkdown(r)).toMatch(/\| Gain \| \+0\.00% \(p=1\.000\)/);
+  });
+
   it('summarizes in plain sentences: the most robust model, by how much, and its accuracy cost', () => {
     const spec = parseSpec(SPEC.replace(/\n    sweep:.*\n/, '\n').replace('  - name: PamaCF', '  - name: APR\n    backbone: mf\n    defense: apr\n  - name: PamaCF').replace('seeds: [1, 2]', 'seeds: [1]'));
     const base = [
