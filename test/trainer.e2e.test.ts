@@ -152,6 +152,14 @@ describe('TrainerService', () => {
     expect(Object.keys(a.tensors).sort()).toEqual(Object.keys(b.tensors).sort());
     for (const name of Object.keys(a.tensors)) expect(Buffer.compare(Buffer.from(a.tensors[name]!.buffer), Buffer.from(b.tensors[name]!.buffer))).toBe(0);
     expect(a.header.provenance?.seed).toBe(7);
+    // provenance names what ran the training, as the training thread saw it (not the service's tfjs backend)
+    for (const versions of [a.header.provenance?.versions, refJob.provenance?.versions])
+      expect(versions).toMatchObject({
+        'training-kernels': 'wasm-simd (step.wat)',
+        'optimizer-update': 'adamw: wasm-simd (step.wat adam)',
+        'training-engine': expect.stringMatching(/^robustrec fused kernels, [12] thread\(s\)$/),
+        tfjs: expect.stringMatching(/^not used by training/),
+      });
   });
 
   // The validated hyper-parameter ranges leave no way to make a job diverge from the outside,

@@ -3,7 +3,8 @@
  * the production backends when installed (they download libtensorflow at install time, which
  * these machines cannot do), so they are optional: loaded by a dynamic import when present and
  * never required. Otherwise the plain cpu backend serves the reference implementations and
- * small tensor work, while the training hot loops run in the fused kernels of this package.
+ * small tensor work; training runs in this package's fused kernels (wasm, JS fallback), never in
+ * tfjs, and each model's provenance says which of them ran (Trainer.engineReport).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -15,8 +16,6 @@ export interface BackendInfo {
   tfjsBackend: string;
   /** npm package that provided it. */
   package: string;
-  /** Where training hot loops run. */
-  trainingKernels: 'fused-float32array';
 }
 
 let loaded: BackendInfo | undefined;
@@ -31,7 +30,7 @@ export async function loadBestBackend(): Promise<BackendInfo> {
       await import(spec);
       await tf.setBackend('tensorflow');
       await tf.ready();
-      loaded = { tfjsBackend: tf.getBackend(), package: pkg, trainingKernels: 'fused-float32array' };
+      loaded = { tfjsBackend: tf.getBackend(), package: pkg };
       return loaded;
     } catch {
       /* not installed here: fall through */
@@ -39,13 +38,13 @@ export async function loadBestBackend(): Promise<BackendInfo> {
   }
   await tf.setBackend('cpu');
   await tf.ready();
-  loaded = { tfjsBackend: tf.getBackend(), package: '@tensorflow/tfjs-backend-cpu', trainingKernels: 'fused-float32array' };
+  loaded = { tfjsBackend: tf.getBackend(), package: '@tensorflow/tfjs-backend-cpu' };
   return loaded;
 }
 
 /** The backend in use without loading anything new (cpu unless loadBestBackend found another). */
 export function backendInfo(): BackendInfo {
-  return loaded ?? { tfjsBackend: 'cpu', package: '@tensorflow/tfjs-backend-cpu', trainingKernels: 'fused-float32array' };
+  return loaded ?? { tfjsBackend: 'cpu', package: '@tensorflow/tfjs-backend-cpu' };
 }
 
 export { tf };

@@ -57,7 +57,7 @@ export class Propagation {
     return this.helper?.link;
   }
 
-  /** Which kernel runs the products. */
+  /** Which kernel runs the products (also on the helper threads: they get the same arena or none). */
   get kernelName(): 'wasm-simd' | 'js' {
     return this.kernel ? 'wasm-simd' : 'js';
   }

@@ -46,8 +46,17 @@ export class WasmStep {
     return a === undefined || this.tag.owns(a);
   }
 
+  /** Row jobs this thread ran in wasm, and those it handed back to the JS kernels (provenance). */
+  readonly ran = { wasm: 0, js: 0 };
+
   /** Runs a row job on rows [from, to) in wasm; false when it cannot (the caller runs the JS kernel). */
   run(j: RowJob, from: number, to: number): boolean {
+    const ok = this.tryRun(j, from, to);
+    this.ran[ok ? 'wasm' : 'js']++;
+    return ok;
+  }
+
+  private tryRun(j: RowJob, from: number, to: number): boolean {
     if (j.width % 4 !== 0) return false;
     const f = this.fns;
     switch (j.op) {

@@ -350,15 +350,31 @@ export class Trainer {
     return this.backbone.tables;
   }
 
-  /** Engine/backends used, for model provenance. */
   /** Loads the best tfjs backend available (tfjs-node[-gpu] when installed); call once per process. */
   static async loadBackend(): Promise<void> {
     await loadBestBackend();
   }
 
-  /** What runs the training, as provenance version entries. */
-  static engineInfo(): Record<string, string> {
-    const b = backendInfo();
-    return { 'tfjs-backend': `${b.package} (${b.tfjsBackend})`, 'training-kernels': b.trainingKernels };
+  /**
+   * What ran this training, for model provenance, from the thread that trained (not the
+   * service's main thread): the step's row kernels as counted by this thread's WasmStep (a
+   * helper thread runs the same jobs on the same arena), the optimiser update per table, the
+   * backbone's own parts. TensorFlow.js runs no training computation on any backend.
+   */
+  engineReport(): Record<string, string> {
+    const { wasm, js } = this.kernels.ran;
+    const kernels = js === 0 ? 'wasm-simd (step.wat)' : wasm === 0 ? 'js (Float32Array)' : `mixed: ${wasm} row jobs in wasm-simd (step.wat), ${js} in js`;
+    const tables = this.backbone.tables;
+    const inWasm = tables.filter((t) => t.wasmReady(this.kernels)).map((t) => t.name);
+    const update =
+      inWasm.length === tables.length ? 'wasm-simd (step.wat adam)' : inWasm.length === 0 ? 'js' : `wasm-simd (step.wat adam) for ${inWasm.join(', ')}; js for ${tables.filter((t) => !inWasm.includes(t.name)).map((t) => t.name).join(', ')}`;
+    return {
+      'training-engine': `robustrec fused kernels, ${this.helper ? 2 : 1} thread(s)`,
+      'training-kernels': kernels,
+      'optimizer-update': `${this.config.optimizer}: ${update}`,
+      ...this.backbone.engine?.(),
+      tfjs: `not used by training (reference implementation and tests; loaded backend ${backendInfo().package})`,
+    };
   }
+
 }

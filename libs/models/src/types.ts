@@ -70,6 +70,8 @@ export interface Backbone {
   exportTensors(): Record<string, { shape: number[]; data: Float32Array }>;
   /** Releases threads the backbone started (ctx.threads > 1). */
   close?(): Promise<void>;
+  /** What runs the backbone's own computations beyond the step's row kernels (provenance). */
+  engine?(): Record<string, string>;
 }
 
 export interface BackboneDef extends ComponentSpec {

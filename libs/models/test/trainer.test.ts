@@ -250,3 +250,29 @@ describe('training', () => {
     expect(() => decodeCheckpoint(buf.subarray(0, buf.length - 4))).toThrow(/corrupt/);
   });
 });
+
+describe('engine report (model provenance)', () => {
+  const run = async (input: Omit<TrainConfigInput, 'defense'>): Promise<Record<string, string>> => {
+    const t = Trainer.create(train, resolveTrainConfig({ defense: { name: 'none' }, batchSize: 32, epochs: 1, seed: 3, ...input }));
+    t.runEpoch();
+    const r = t.engineReport();
+    await t.close();
+    return r;
+  };
+
+  it('names the kernels that ran: wasm when the rows fit its lanes, JS otherwise, per table and per backbone part', async () => {
+    expect(await run({ backbone: { name: 'mf' }, dim: 8 })).toMatchObject({
+      'training-engine': 'robustrec fused kernels, 1 thread(s)',
+      'training-kernels': 'wasm-simd (step.wat)',
+      'optimizer-update': 'adamw: wasm-simd (step.wat adam)',
+      tfjs: expect.stringMatching(/^not used by training/),
+    });
+    // a width that is not a multiple of 4 runs every row job in JS: the report says so
+    expect(await run({ backbone: { name: 'mf' }, dim: 6 })).toMatchObject({ 'training-kernels': 'js (Float32Array)', 'optimizer-update': 'adamw: js' });
+    expect((await run({ backbone: { name: 'lightgcn', params: { layers: 2 } }, dim: 8 })).propagation).toBe('js (Float32Array), 1 thread(s)');
+    expect((await run({ backbone: { name: 'lightgcn', params: { layers: 2 } }, dim: 32 })).propagation).toBe('wasm-simd (spmm.wat), 1 thread(s)');
+    const neumf = await run({ backbone: { name: 'neumf' }, dim: 8 });
+    expect(neumf['mlp-head']).toBe('js (Float32Array)');
+    expect(neumf['optimizer-update']).toMatch(/^adamw: wasm-simd \(step\.wat adam\) for user_embedding, item_embedding; js for mlp_w1, /);
+  });
+});

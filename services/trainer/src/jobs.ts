@@ -65,7 +65,7 @@ export class JobStore {
       .run(j.id, j.name, j.datasetId, JSON.stringify(j.config), j.options.trainOnValid ? 1 : 0, j.options.evalEvery, j.state, j.createdAt, j.idempotencyKey || null, JSON.stringify(j.provenance));
   }
 
-  update(id: string, patch: Partial<Pick<JobRecord, 'state' | 'epoch' | 'modelId' | 'error' | 'startedAt' | 'finishedAt' | 'metrics' | 'secondsPerEpoch'>>): JobRecord {
+  update(id: string, patch: Partial<Pick<JobRecord, 'state' | 'epoch' | 'modelId' | 'error' | 'startedAt' | 'finishedAt' | 'metrics' | 'secondsPerEpoch' | 'provenance'>>): JobRecord {
     const cols: Record<string, unknown> = {};
     if (patch.state !== undefined) cols.state = patch.state;
     if (patch.epoch !== undefined) cols.epoch = patch.epoch;
@@ -75,6 +75,7 @@ export class JobStore {
     if (patch.finishedAt !== undefined) cols.finished_at = patch.finishedAt;
     if (patch.metrics !== undefined) cols.metrics_json = JSON.stringify(patch.metrics);
     if (patch.secondsPerEpoch !== undefined) cols.seconds_per_epoch = patch.secondsPerEpoch;
+    if (patch.provenance !== undefined) cols.provenance_json = JSON.stringify(patch.provenance);
     const keys = Object.keys(cols);
     if (keys.length) this.db.prepare(`UPDATE jobs SET ${keys.map((k) => `${k} = @${k}`).join(', ')} WHERE id = @id`).run({ ...cols, id });
     return this.get(id);

@@ -148,7 +148,6 @@ export class JobScheduler {
       idempotencyKey: req.idempotencyKey,
       provenance: provenance(config.seed, { datasetId: req.datasetId, trainOnValid: options.trainOnValid, ...config }),
     };
-    job.provenance.versions = { ...job.provenance.versions, ...Trainer.engineInfo() };
     this.store.insert(job);
     this.emit(job.id);
     this.pump();
@@ -238,6 +237,9 @@ export class JobScheduler {
         case 'done': {
           ended = true;
           void worker.terminate();
+          // what ran the training, as the training thread saw it, before the model is registered
+          const prov = this.store.get(job.id).provenance;
+          this.store.update(job.id, { provenance: { ...prov, versions: { ...prov.versions, ...m.engine } } });
           const p = this.register(job.id, m).then(
             (modelId) => !this.storeClosed && this.finish(job.id, { state: S.JOB_STATE_SUCCEEDED, modelId }),
             // stopped mid-upload: the job stays RUNNING and registers again (once) after a restart

@@ -27,7 +27,7 @@ export interface WorkerInput {
 export type WorkerMessage =
   | { type: 'started'; epoch: number; numUsers: number; numItems: number }
   | { type: 'epoch'; epoch: number; seconds: number; metrics: Record<string, number> }
-  | { type: 'done'; numUsers: number; numItems: number; backbone: string; tensors: Record<string, { shape: number[]; data: Float32Array }> }
+  | { type: 'done'; numUsers: number; numItems: number; backbone: string; tensors: Record<string, { shape: number[]; data: Float32Array }>; engine: Record<string, string> }
   | { type: 'cancelled'; epoch: number }
   | { type: 'failed'; error: string; code: string };
 
@@ -74,7 +74,7 @@ async function trainLoop(model: Trainer, input: WorkerInput, data: Awaited<Retur
   }
   const exported = model.exportModel();
   // Structured clone (no transfer list): tensors may be views of one shared buffer.
-  post({ type: 'done', numUsers: exported.numUsers, numItems: exported.numItems, backbone: exported.backbone, tensors: exported.tensors });
+  post({ type: 'done', numUsers: exported.numUsers, numItems: exported.numItems, backbone: exported.backbone, tensors: exported.tensors, engine: model.engineReport() });
 }
 
 run(workerData as WorkerInput).catch((e: unknown) => {

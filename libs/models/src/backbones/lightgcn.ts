@@ -75,6 +75,7 @@ export const lightgcn: BackboneDef = {
       tables: [E],
       width: w,
       head: dotHead(w, ctx),
+      engine: () => ({ propagation: prop.kernelName === 'wasm-simd' ? `wasm-simd (spmm.wat), ${ctx.threads} thread(s)` : `js (Float32Array), ${ctx.threads} thread(s)` }),
       forward(b: Batch, eu, ei, ej) {
         let prev = E.data;
         for (let l = 0; l < K - 1; l++) {

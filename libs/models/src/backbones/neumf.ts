@@ -123,6 +123,7 @@ export const neumf: BackboneDef = {
       tables: [U, V, m.W1, m.b1, m.W2, m.b2, m.h],
       width: w,
       head: neumfHead(d, m),
+      engine: () => ({ 'mlp-head': 'js (Float32Array)' }),
       ...egoRows(U, V, w, ctx),
       exportTensors: () => ({
         user_embedding: { shape: [ctx.numUsers, w], data: U.data.slice() },
