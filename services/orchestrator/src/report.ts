@@ -163,8 +163,8 @@ function pct(s: Stat | undefined, digits: number, seeds: number, failed: boolean
   return s.n === seeds ? text : `${text} (n=${s.n})`;
 }
 const gainText = (g: number | undefined, note: string | undefined, p: number | undefined): string =>
-  g === undefined ? (note ?? '–') : `${g >= 0 ? '+' : ''}${(g * 100).toFixed(2)}%${p === undefined ? '' : p < SIGNIFICANCE ? ` * (p=${pText(p)})` : ` (p=${pText(p)})`}`;
-const pText = (p: number): string => (p < 0.001 ? '<0.001' : p.toFixed(3));
+  g === undefined ? (note ?? '–') : `${g >= 0 ? '+' : ''}${(g * 100).toFixed(2)}%${p === undefined ? '' : p < SIGNIFICANCE ? ` * (${pText(p)})` : ` (${pText(p)})`}`;
+const pText = (p: number): string => (p < 0.001 ? 'p<0.001' : `p=${p.toFixed(3)}`);
 
 /** What the numbers of a block are: over how many seeds, with or without std. */
 export function seedsCaption(b: TableBlock): string {
