@@ -12,7 +12,9 @@ export type ReferenceMagnitude =
   /** PamaCF, published code: ρ·user_lmb·sigmoid(||u||²/mean_batch||u||² − 1) */
   | { kind: 'published'; rho: number; userLmb: number }
   /** PamaCF, paper: ρ·sigmoid(||u||/meanNorm − 1), meanNorm over all users */
-  | { kind: 'paper'; rho: number; meanNorm: number };
+  | { kind: 'paper'; rho: number; meanNorm: number }
+  /** VAT: ρ·λ·sigmoid(mean_batch L / L_b − 1), L_b the triple's clean BPR loss */
+  | { kind: 'loss'; rho: number; lambda: number };
 
 export interface ReferenceBatch {
   users: Uint32Array;
@@ -20,6 +22,8 @@ export interface ReferenceBatch {
   neg: Uint32Array;
   l2: number;
   adv?: { lambda: number; magnitude: ReferenceMagnitude };
+  /** SharpCF's trajectory term: λ·mean_b (s⁺_b − old_b)², s⁺_b the triple's positive score, old_b a constant. */
+  trajectory?: { lambda: number; old: Float32Array };
 }
 
 export interface ReferenceResult {
@@ -35,10 +39,14 @@ const bprT = (eu: tf.Tensor2D, ei: tf.Tensor2D, ej: tf.Tensor2D): tf.Scalar =>
 
 const sqMean = (x: tf.Tensor2D): tf.Scalar => tf.mean(tf.sum(tf.square(x), 1)) as tf.Scalar;
 
-/** Per-row ε from the final user rows. */
-function magnitudeT(eu: tf.Tensor2D, m: ReferenceMagnitude): tf.Tensor {
+/** Per-row ε from the final rows of the triples. */
+function magnitudeT(eu: tf.Tensor2D, ei: tf.Tensor2D, ej: tf.Tensor2D, m: ReferenceMagnitude): tf.Tensor {
   const n = eu.shape[0];
   if (m.kind === 'uniform') return tf.fill([n, 1], m.eps);
+  if (m.kind === 'loss') {
+    const l = tf.softplus(tf.sub(tf.sum(tf.mul(eu, ej), 1, true), tf.sum(tf.mul(eu, ei), 1, true)));
+    return tf.mul(m.rho * m.lambda, tf.sigmoid(tf.sub(tf.div(tf.mean(l), tf.maximum(l, 1e-12)), 1)));
+  }
   const sq = tf.sum(tf.square(eu), 1, true);
   if (m.kind === 'published') return tf.mul(m.rho * m.userLmb, tf.sigmoid(tf.sub(tf.div(sq, tf.mean(sq)), 1)));
   return tf.mul(m.rho, tf.sigmoid(tf.sub(tf.div(tf.sqrt(sq), m.meanNorm), 1)));
@@ -65,7 +73,7 @@ function referenceLoss(
       const ei = tf.gather(finalV, pos) as tf.Tensor2D;
       const ej = tf.gather(finalV, neg) as tf.Tensor2D;
       const gs = tf.grads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => bprT(a as tf.Tensor2D, c as tf.Tensor2D, d as tf.Tensor2D))([eu, ei, ej]);
-      const eps = magnitudeT(eu, b.adv.magnitude);
+      const eps = magnitudeT(eu, ei, ej, b.adv.magnitude);
       deltas = gs.map((g) => tf.mul(eps, tf.div(g, tf.maximum(tf.norm(g, 2, 1, true), 1e-12))) as tf.Tensor2D);
     }
     const parts = { bpr: 0, adv: 0 };
@@ -85,6 +93,10 @@ function referenceLoss(
         const adv = bprT(tf.add(eu, deltas[0]) as tf.Tensor2D, tf.add(ei, deltas[1]) as tf.Tensor2D, tf.add(ej, deltas[2]) as tf.Tensor2D);
         parts.adv = adv.dataSync()[0];
         total = tf.add(total, tf.mul(b.adv.lambda, adv)) as tf.Scalar;
+      }
+      if (b.trajectory) {
+        const diff = tf.sub(tf.sum(tf.mul(eu, ei), 1), tf.tensor1d(b.trajectory.old));
+        total = tf.add(total, tf.mul(b.trajectory.lambda, tf.mean(tf.square(diff)))) as tf.Scalar;
       }
       return total;
     };

@@ -21,6 +21,7 @@ export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 /** Per-row perturbation magnitudes of a batch from its squared user-row norms (in place). */
 export function magnitudes(m: ReferenceMagnitude, sqNorms: Float32Array): Float32Array {
+  if (m.kind === 'loss') throw new Error('loss-based magnitudes need the batch losses: tested through the trainer');
   const n = sqNorms.length;
   const mean = sqNorms.reduce((a, b) => a + b, 0) / n;
   for (let b = 0; b < n; b++)

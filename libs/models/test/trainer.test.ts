@@ -30,6 +30,7 @@ describe('training step vs tfjs autodiff reference (loss and gradients within 1e
     ['none', { name: 'none' }, undefined],
     ['apr', { name: 'apr', params: { eps: 0.3, warmup_epochs: 0 } }, { lambda: 1, magnitude: { kind: 'uniform', eps: 0.3 } }],
     ['pamacf published', { name: 'pamacf', params: { rho: 0.4, warmup_epochs: 0, lambda: 0.5 } }, { lambda: 0.5, magnitude: { kind: 'published', rho: 0.4, userLmb: 2 } }],
+    ['vat', { name: 'vat', params: { rho: 0.3, warmup_epochs: 0, lambda: 0.7 } }, { lambda: 0.7, magnitude: { kind: 'loss', rho: 0.3, lambda: 0.7 } }],
   ];
   for (const [name, defense, adv] of cases) {
     it(`mf + ${name}`, () => {
@@ -60,6 +61,67 @@ describe('training step vs tfjs autodiff reference (loss and gradients within 1e
         expect(relErr(g.subarray(nu * d), ref.grads[1])).toBeLessThan(1e-5);
       });
   }
+  // SharpCF: after one epoch (window 1) the reference scores are that epoch's snapshot of every
+  // training pair, read from the checkpoint; the term's gradient flows through the current score
+  for (const backbone of ['mf', 'lightgcn'] as const)
+    it(`${backbone} + sharpcf (trajectory term against the snapshot W epochs back)`, async () => {
+      const d = 8;
+      const cfg = resolveTrainConfig({ backbone: { name: backbone }, defense: { name: 'sharpcf', params: { lambda: 0.8, window_epochs: 1 } }, dim: d, batchSize: 16, l2: 1e-2, seed: 4 });
+      const tr = Trainer.create(train, cfg);
+      tr.runEpoch();
+      const snap = tr.checkpoint().tensors['defense/sharpcf.snapshot0']!;
+      const b = batch();
+      const old = Float32Array.from(b.users, (u, q) => {
+        let p = train.indptr[u];
+        while (train.indices[p] !== b.pos[q]) p++;
+        return snap[p]!;
+      });
+      const got = tr.gradientsFor(b.users, b.pos, b.neg);
+      const nu = train.numRows;
+      const ref =
+        backbone === 'mf'
+          ? referenceMfLoss(tr.tables[0].data, tr.tables[1].data, nu, train.numCols, d, { ...b, l2: 1e-2, trajectory: { lambda: 0.8, old } })
+          : referenceLightGcnLoss(tr.tables[0].data.slice(0, nu * d), tr.tables[0].data.slice(nu * d), nu, train.numCols, d, normalizedAdjacency(train), 3, { ...b, l2: 1e-2, trajectory: { lambda: 0.8, old } });
+      await tr.close();
+      expect(got.def).toBeGreaterThan(0); // the term is on
+      expect(Math.abs(got.loss - ref.loss) / ref.loss).toBeLessThan(1e-5);
+      const [gu, gv] = backbone === 'mf' ? [got.grads.user_embedding!, got.grads.item_embedding!] : [got.grads.embedding!.subarray(0, nu * d), got.grads.embedding!.subarray(nu * d)];
+      expect(relErr(gu, ref.grads[0]!)).toBeLessThan(1e-5);
+      expect(relErr(gv, ref.grads[1]!)).toBeLessThan(1e-5);
+    });
+
+  it('lightgcn + pamacf paper magnitude (mean norm over all users\' propagated rows, computed independently here)', async () => {
+    const d = 8, nu = train.numRows, layers = 3;
+    const cfg = resolveTrainConfig({ backbone: { name: 'lightgcn' }, defense: { name: 'pamacf', params: { rho: 0.5, warmup_epochs: 0 }, options: { magnitude: 'paper' } }, dim: d, batchSize: 16, l2: 1e-3, seed: 2 });
+    const tr = Trainer.create(train, cfg);
+    tr.runEpoch();
+    const b = batch();
+    const got = tr.gradientsFor(b.users, b.pos, b.neg);
+    const E = tr.tables[0].data;
+    // final = mean over k = 0..layers of Â^k E, in double, over the CSR adjacency
+    const adj = normalizedAdjacency(train);
+    let cur = Float64Array.from(E);
+    const acc = Float64Array.from(E);
+    for (let k = 0; k < layers; k++) {
+      const next = new Float64Array(cur.length);
+      for (let r = 0; r < adj.numRows; r++)
+        for (let p = adj.indptr[r]; p < adj.indptr[r + 1]; p++) for (let c = 0; c < d; c++) next[r * d + c] += adj.values[p]! * cur[adj.indices[p]! * d + c]!;
+      for (let i = 0; i < acc.length; i++) acc[i] += next[i]!;
+      cur = next;
+    }
+    let s = 0;
+    for (let u = 0; u < nu; u++) {
+      let q = 0;
+      for (let c = 0; c < d; c++) q += (acc[u * d + c]! / (layers + 1)) ** 2;
+      s += Math.sqrt(q);
+    }
+    const ref = referenceLightGcnLoss(E.slice(0, nu * d), E.slice(nu * d), nu, train.numCols, d, adj, layers, { ...b, l2: 1e-3, adv: { lambda: 1, magnitude: { kind: 'paper', rho: 0.5, meanNorm: s / nu } } });
+    await tr.close();
+    expect(Math.abs(got.loss - ref.loss) / ref.loss).toBeLessThan(1e-5);
+    expect(relErr(got.grads.embedding!.subarray(0, nu * d), ref.grads[0]!)).toBeLessThan(1e-5);
+    expect(relErr(got.grads.embedding!.subarray(nu * d), ref.grads[1]!)).toBeLessThan(1e-5);
+  });
+
   it('mf + pamacf paper magnitude (mean norm over all users)', () => {
     const cfg = resolveTrainConfig({ backbone: { name: 'mf' }, defense: { name: 'pamacf', params: { rho: 0.5, warmup_epochs: 0 }, options: { magnitude: 'paper' } }, dim: 8, batchSize: 16, l2: 1e-3, seed: 2 });
     const tr = Trainer.create(train, cfg);
