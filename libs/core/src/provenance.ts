@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +22,21 @@ function sortKeys(v: unknown): unknown {
 
 let cachedVersions: Record<string, string> | undefined;
 
+/**
+ * The source the process runs: ROBUSTREC_COMMIT when set (a container image has no .git: the
+ * build passes it), else `git describe --always --dirty` of the checkout ("-dirty": uncommitted
+ * changes, so the number is not reproducible from the hash alone), else "unknown".
+ */
+export function sourceCommit(): string {
+  if (process.env.ROBUSTREC_COMMIT) return process.env.ROBUSTREC_COMMIT;
+  try {
+    const out = execFileSync('git', ['-C', repoRoot, 'describe', '--always', '--dirty', '--abbrev=12', '--exclude=*'], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] });
+    return out.trim() || 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
 /** Versions recorded with every result. */
 export function versions(): Record<string, string> {
   if (!cachedVersions) {
@@ -33,6 +49,7 @@ export function versions(): Record<string, string> {
     };
     cachedVersions = {
       robustrec: pkg('package.json'),
+      commit: sourceCommit(),
       node: process.version,
       'tfjs-core': pkg('node_modules/@tensorflow/tfjs-core/package.json'),
       'grpc-js': pkg('node_modules/@grpc/grpc-js/package.json'),

@@ -1,5 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { Rng, csrFromPairs, csrHas, csrTranspose, rowOf, canonicalJson, resolveUnderRoots, RrError } from '../src';
+import { Rng, csrFromPairs, csrHas, csrTranspose, rowOf, canonicalJson, resolveUnderRoots, RrError, repoRoot, versions } from '../src';
 
 describe('Rng', () => {
   it('is deterministic per seed and fork label', () => {
@@ -43,6 +44,18 @@ describe('Csr', () => {
 });
 
 describe('config and provenance', () => {
+  it('records the source commit with every result (git describe of the checkout, or ROBUSTREC_COMMIT)', () => {
+    let head = 'unknown';
+    try {
+      head = execFileSync('git', ['-C', repoRoot, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
+    } catch {
+      /* not a checkout: "unknown" expected */
+    }
+    const commit = versions().commit!;
+    if (process.env.ROBUSTREC_COMMIT) expect(commit).toBe(process.env.ROBUSTREC_COMMIT);
+    else if (head === 'unknown') expect(commit).toBe('unknown');
+    else expect(commit).toMatch(new RegExp(`^${head.slice(0, 12)}(-dirty)?$`));
+  });
   it('canonical JSON sorts keys', () => {
     expect(canonicalJson({ b: 1, a: { d: 2, c: [1] } })).toBe('{"a":{"c":[1],"d":2},"b":1}');
   });
