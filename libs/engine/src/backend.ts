@@ -3,8 +3,8 @@
  * the production backends when installed (they download libtensorflow at install time, which
  * these machines cannot do), so they are optional: loaded by a dynamic import when present and
  * never required. Otherwise the plain cpu backend serves the reference implementations and
- * small tensor work; training runs in this package's fused kernels (wasm, JS fallback), never in
- * tfjs, and each model's provenance says which of them ran (Trainer.engineReport).
+ * small tensor work; training runs in this package's fused kernels (wasm, JS fallback), in tfjs
+ * only for NeuMF's MLP head, and each model's provenance says which ran (Trainer.engineReport).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';

@@ -359,7 +359,7 @@ export class Trainer {
    * What ran this training, for model provenance, from the thread that trained (not the
    * service's main thread): the step's row kernels as counted by this thread's WasmStep (a
    * helper thread runs the same jobs on the same arena), the optimiser update per table, the
-   * backbone's own parts. TensorFlow.js runs no training computation on any backend.
+   * backbone's own parts. TensorFlow.js runs no training computation except NeuMF's MLP head.
    */
   engineReport(): Record<string, string> {
     const { wasm, js } = this.kernels.ran;
@@ -372,8 +372,9 @@ export class Trainer {
       'training-engine': `robustrec fused kernels, ${this.helper ? 2 : 1} thread(s)`,
       'training-kernels': kernels,
       'optimizer-update': `${this.config.optimizer}: ${update}`,
-      ...this.backbone.engine?.(),
       tfjs: `not used by training (reference implementation and tests; loaded backend ${backendInfo().package})`,
+      // a backbone that runs part of the step in tfjs says so (NeuMF's head), overriding the line above
+      ...this.backbone.engine?.(),
     };
   }
 

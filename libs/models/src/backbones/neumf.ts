@@ -1,5 +1,5 @@
 import { invalidArgument } from '@robustrec/core';
-import { ParamTable, tf } from '@robustrec/engine';
+import { ParamTable, backendInfo, tf } from '@robustrec/engine';
 import type { Scorer } from '@robustrec/scoring';
 import type { Backbone, BackboneDef, Head } from '../types';
 import { egoRows, initNormal } from './dot';
@@ -123,7 +123,8 @@ export const neumf: BackboneDef = {
       tables: [U, V, m.W1, m.b1, m.W2, m.b2, m.h],
       width: w,
       head: neumfHead(d, m),
-      engine: () => ({ 'mlp-head': 'js (Float32Array)' }),
+      // the head's ops ran on this thread's tfjs backend: name it (tfjs-node[-gpu] when installed)
+      engine: () => ({ 'mlp-head': `tfjs autodiff (${backendInfo().package}, backend ${tf.getBackend()})`, tfjs: `NeuMF's MLP head (backend ${tf.getBackend()})` }),
       ...egoRows(U, V, w, ctx),
       exportTensors: () => ({
         user_embedding: { shape: [ctx.numUsers, w], data: U.data.slice() },
