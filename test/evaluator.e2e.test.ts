@@ -9,7 +9,7 @@ import { evaluateRanking } from '@robustrec/metrics';
 import { dotProductScorer } from '@robustrec/scoring';
 import { startDataService } from '@robustrec/data-service';
 import { startEvaluatorService } from '@robustrec/evaluator-service';
-import { tempDir } from './helpers';
+import { tempDir, mfModelHeader } from './helpers';
 
 /**
  * The evaluator process end to end: models registered over gRPC, evaluated against the
@@ -25,11 +25,7 @@ describe('evaluator, registry and scoring', () => {
   let users: Float32Array;
   let items: Float32Array;
 
-  const header = (name: string): evaluator.Model => ({
-    id: '', name, version: 0, backbone: 'mf', defense: 'none', datasetId: dataset.id, jobId: '', numUsers: dataset.numUsers, numItems: dataset.numItems,
-    tensors: [{ name: 'user_embedding', shape: [dataset.numUsers, dim] }, { name: 'item_embedding', shape: [dataset.numItems, dim] }],
-    metrics: [], provenance: undefined, sizeBytes: 0,
-  });
+  const header = (name: string): evaluator.Model => mfModelHeader({ name, datasetId: dataset.id, numUsers: dataset.numUsers, numItems: dataset.numItems, dim });
   const randomTable = (n: number, seed: number): Float32Array => {
     const r = new Rng(seed);
     return Float32Array.from({ length: n * dim }, () => r.normal());

@@ -8,7 +8,7 @@ import { csrHas, Rng, type Csr } from '@robustrec/core';
 import { call, createClient, fetchInteractionData, registerModel } from '@robustrec/grpc';
 import { startDataService } from '@robustrec/data-service';
 import { startEvaluatorService } from '@robustrec/evaluator-service';
-import { exited, spawnTs, tempDir } from './helpers';
+import { exited, spawnTs, tempDir, mfModelHeader } from './helpers';
 
 /**
  * `robustrec export` and `robustrec score` from the CLI (a real process against a running
@@ -53,10 +53,7 @@ describe('export to TensorFlow.js and .npy, offline scoring', () => {
     const r = new Rng(77);
     userEmb = Float32Array.from({ length: numUsers * dim }, () => 0.1 * r.normal());
     itemEmb = Float32Array.from({ length: numItems * dim }, () => 0.1 * r.normal());
-    const header: evaluator.Model = {
-      id: '', name: 'exp-mf', version: 0, backbone: 'mf', defense: 'pamacf', datasetId: ds.id, jobId: '', numUsers, numItems,
-      tensors: [{ name: 'user_embedding', shape: [numUsers, dim] }, { name: 'item_embedding', shape: [numItems, dim] }], metrics: [], provenance: undefined, sizeBytes: 0,
-    };
+    const header = mfModelHeader({ name: 'exp-mf', defense: 'pamacf', datasetId: ds.id, numUsers, numItems, dim });
     const m = await registerModel(evalSrv.address, header, { user_embedding: userEmb, item_embedding: itemEmb });
     const rc = createClient(evaluator.ModelRegistryServiceClient, evalSrv.address);
     await call(rc, rc.setAlias, { name: 'exp-mf', alias: 'production', version: m.version });

@@ -5,7 +5,7 @@ import { Rng } from '@robustrec/core';
 import { call, checkHealth, createClient, iterate, registerModel, watchHealth } from '@robustrec/grpc';
 import { startDataService } from '@robustrec/data-service';
 import { startTrainerService } from '@robustrec/trainer-service';
-import { filesUnder, integrityCheck, queryDb, ServiceProcess, smallTrainConfig, tempDir, waitForOutput } from './helpers';
+import { filesUnder, integrityCheck, queryDb, ServiceProcess, smallTrainConfig, tempDir, waitForOutput, mfModelHeader } from './helpers';
 
 const S = trainer.JobState;
 
@@ -91,11 +91,7 @@ describe('services killed mid-work', () => {
       const r = new Rng(seed);
       return Float32Array.from({ length: n * dim }, () => 0.1 * r.normal());
     };
-    const header = (name: string, jobId = ''): evaluator.Model => ({
-      id: '', name, version: 0, backbone: 'mf', defense: 'none', datasetId: dataset.id, jobId, numUsers: dataset.numUsers, numItems: dataset.numItems,
-      tensors: [{ name: 'user_embedding', shape: [dataset.numUsers, dim] }, { name: 'item_embedding', shape: [dataset.numItems, dim] }],
-      metrics: [], provenance: undefined, sizeBytes: 0,
-    });
+    const header = (name: string, jobId = ''): evaluator.Model => mfModelHeader({ name, jobId, datasetId: dataset.id, numUsers: dataset.numUsers, numItems: dataset.numItems, dim });
     const models = (): Array<{ id: string; job: string | null }> => queryDb(registryDb, "SELECT id, json_extract(header_json, '$.jobId') AS job FROM models");
 
     // Each restart arms the fail point the next test needs (a process start costs seconds).

@@ -6,7 +6,7 @@ import { join, relative } from 'node:path';
 import Database from 'better-sqlite3';
 import { datasetsDir, gowallaDir, repoRoot } from '@robustrec/core';
 import { checkHealth } from '@robustrec/grpc';
-import type { trainer } from '@robustrec/contracts';
+import type { evaluator, trainer } from '@robustrec/contracts';
 import { trainConfigToProto } from '@robustrec/models';
 
 /** A fresh temporary directory, removed by the returned cleanup. */
@@ -190,4 +190,13 @@ export function requireGowalla(): string | undefined {
 /** A small MF training config for tests (1 epoch, dim 8), with proto-level overrides. */
 export function smallTrainConfig(over: Partial<trainer.TrainConfig> = {}): trainer.TrainConfig {
   return { ...trainConfigToProto({ backbone: { name: 'mf' }, defense: { name: 'none' }, epochs: 1, batchSize: 256, dim: 8, lr: 0.01, seed: 1 }), ...over };
+}
+
+/** The RegisterModel header of an MF model (user and item tables of `dim` columns) the tests upload. */
+export function mfModelHeader(o: { name: string; datasetId: string; numUsers: number; numItems: number; dim: number; defense?: string; jobId?: string }): evaluator.Model {
+  return {
+    id: '', name: o.name, version: 0, backbone: 'mf', defense: o.defense ?? 'none', datasetId: o.datasetId, jobId: o.jobId ?? '', numUsers: o.numUsers, numItems: o.numItems,
+    tensors: [{ name: 'user_embedding', shape: [o.numUsers, o.dim] }, { name: 'item_embedding', shape: [o.numItems, o.dim] }],
+    metrics: [], provenance: undefined, sizeBytes: 0,
+  };
 }

@@ -7,7 +7,7 @@ import { csrHas, repoRoot, Rng, type Csr } from '@robustrec/core';
 import { call, createClient, downloadModel, fetchInteractionData, registerModel } from '@robustrec/grpc';
 import { startDataService } from '@robustrec/data-service';
 import { npyFiles, startEvaluatorService, tfjsFiles } from '@robustrec/evaluator-service';
-import { tempDir } from './helpers';
+import { tempDir, mfModelHeader } from './helpers';
 
 /**
  * Open Inference Protocol conformance (KServe v2 / Triton), both transports over the same
@@ -65,10 +65,7 @@ describe('Open Inference Protocol: HTTP/REST and gRPC', () => {
     train = (await fetchInteractionData(dataSrv.address, ds.id)).data.train;
     for (const v of [1, 2]) {
       tables[v] = { users: table(numUsers, 10 * v), items: table(numItems, 10 * v + 1) };
-      const header: evaluator.Model = {
-        id: '', name: 'oip-mf', version: 0, backbone: 'mf', defense: 'none', datasetId: ds.id, jobId: '', numUsers, numItems,
-        tensors: [{ name: 'user_embedding', shape: [numUsers, dim] }, { name: 'item_embedding', shape: [numItems, dim] }], metrics: [], provenance: undefined, sizeBytes: 0,
-      };
+      const header = mfModelHeader({ name: 'oip-mf', datasetId: ds.id, numUsers, numItems, dim });
       await registerModel(evalSrv.address, header, { user_embedding: tables[v]!.users, item_embedding: tables[v]!.items });
     }
     const pkg = loadPackageDefinition(loadSync(join(repoRoot, 'proto/inference/grpc_predict_v2.proto'), { keepCase: true, longs: Number, defaults: true, oneofs: true }));

@@ -5,7 +5,7 @@ import { csrHas, Rng } from '@robustrec/core';
 import { call, createClient, fetchInteractionData, registerModel } from '@robustrec/grpc';
 import { startDataService } from '@robustrec/data-service';
 import { startEvaluatorService } from '@robustrec/evaluator-service';
-import { tempDir } from './helpers';
+import { tempDir, mfModelHeader } from './helpers';
 
 /**
  * Atomic promotion under load. Invariant (services/evaluator/src/models.ts, ModelServer): a
@@ -38,10 +38,7 @@ describe('alias promotion under 32 concurrent clients', () => {
       const r = new Rng(100 + v);
       const users = Float32Array.from({ length: ds.numUsers * dim }, () => r.normal());
       const items = Float32Array.from({ length: ds.numItems * dim }, () => r.normal());
-      await registerModel(evalSrv.address, {
-        id: '', name: 'promo-mf', version: 0, backbone: 'mf', defense: 'none', datasetId: ds.id, jobId: '', numUsers: ds.numUsers, numItems: ds.numItems,
-        tensors: [{ name: 'user_embedding', shape: [ds.numUsers, dim] }, { name: 'item_embedding', shape: [ds.numItems, dim] }], metrics: [], provenance: undefined, sizeBytes: 0,
-      }, { user_embedding: users, item_embedding: items });
+      await registerModel(evalSrv.address, mfModelHeader({ name: 'promo-mf', datasetId: ds.id, numUsers: ds.numUsers, numItems: ds.numItems, dim }), { user_embedding: users, item_embedding: items });
       expected[v] = Array.from({ length: ds.numUsers }, (_, u) =>
         Array.from({ length: ds.numItems }, (_, i) => i)
           .filter((i) => !csrHas(train, u, i))

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { data, evaluator, scoring } from '@robustrec/contracts';
+import { data, scoring } from '@robustrec/contracts';
 import { Rng } from '@robustrec/core';
 import { call, createClient, listServices, registerModel } from '@robustrec/grpc';
 import { startDataService } from '@robustrec/data-service';
 import { startEvaluatorService } from '@robustrec/evaluator-service';
-import { tempDir } from './helpers';
+import { tempDir, mfModelHeader } from './helpers';
 
 /**
  * The Kubernetes split of the evaluator (deploy/k8s): a registry replica (evaluator +
@@ -44,11 +44,7 @@ describe('scoring replica over a remote registry', () => {
       const r = new Rng(seed);
       return Float32Array.from({ length: n * dim }, () => r.normal());
     };
-    const header: evaluator.Model = {
-      id: '', name: 'mirrored', version: 0, backbone: 'mf', defense: 'none', datasetId: dataset.id, jobId: '', numUsers: dataset.numUsers, numItems: dataset.numItems,
-      tensors: [{ name: 'user_embedding', shape: [dataset.numUsers, dim] }, { name: 'item_embedding', shape: [dataset.numItems, dim] }],
-      metrics: [], provenance: undefined, sizeBytes: 0,
-    };
+    const header = mfModelHeader({ name: 'mirrored', datasetId: dataset.id, numUsers: dataset.numUsers, numItems: dataset.numItems, dim });
     const users = table(dataset.numUsers, 1);
     const v1 = await registerModel(registrySrv.address, header, { user_embedding: users, item_embedding: table(dataset.numItems, 2) });
     const sc = createClient(scoring.ScoringServiceClient, scoringSrv.address);

@@ -42,8 +42,8 @@ interface Node { id: number; callFrame: { functionName: string; url: string; lin
 interface Profile { nodes: Node[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number; }
 
 const dir = mkdtempSync(join(tmpdir(), 'rr-prof-'));
-const self = fileURLToPath(import.meta.url);
-const run = spawnSync(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', self, ...args], {
+const script = fileURLToPath(import.meta.url);
+const run = spawnSync(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', script, ...args], {
   env: { ...process.env, ROBUSTREC_PROFILE_CHILD: '1' },
   stdio: ['ignore', 'inherit', 'inherit'],
 });
@@ -61,13 +61,13 @@ const profiles = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
 for (const f of profiles) {
   const p = JSON.parse(readFileSync(join(dir, f), 'utf8')) as Profile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
-  const self = new Map<string, number>();
+  const selfUs = new Map<string, number>();
   for (let i = 0; i < p.samples.length; i++) {
     const k = label(byId.get(p.samples[i]!)!);
-    self.set(k, (self.get(k) ?? 0) + (p.timeDeltas[i] ?? 0));
+    selfUs.set(k, (selfUs.get(k) ?? 0) + (p.timeDeltas[i] ?? 0));
   }
   const total = (p.endTime - p.startTime) / 1e3;
-  const rows = [...self].sort((a, b) => b[1] - a[1]);
+  const rows = [...selfUs].sort((a, b) => b[1] - a[1]);
   const busy = rows.filter(([k]) => k !== '(idle)').reduce((s, [, v]) => s + v, 0) / 1e3;
   console.log(`\n${f} (${total.toFixed(0)} ms profiled, ${busy.toFixed(0)} ms busy)`);
   for (const [k, v] of rows.slice(0, 14)) console.log(`  ${(v / 1e3).toFixed(0).padStart(7)} ms ${((v / 1e3 / total) * 100).toFixed(1).padStart(5)}%  ${k}`);
