@@ -39,6 +39,14 @@ export function csrFromPairs(numRows: number, numCols: number, rows: ArrayLike<n
   return { numRows, numCols, indptr, indices: tmp.slice(0, w) };
 }
 
+/** Builds a CSR from each row's column list (rows not named are empty): small, hand-written matrices. */
+export function csrFromRows(numRows: number, numCols: number, rows: Record<number, ArrayLike<number>>): Csr {
+  const r: number[] = [];
+  const c: number[] = [];
+  for (const [row, cols] of Object.entries(rows)) for (let i = 0; i < cols.length; i++) (r.push(Number(row)), c.push(cols[i]!));
+  return csrFromPairs(numRows, numCols, r, c);
+}
+
 /** Row-wise union of CSR matrices with the same shape. */
 export function csrUnion(...ms: Csr[]): Csr {
   const first = ms[0]!;

@@ -1,14 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { csrFromPairs, Rng, type Csr } from '@robustrec/core';
+import { csrFromPairs, csrFromRows, Rng, type Csr } from '@robustrec/core';
 import { dotProductScorer, scalarScore, type Scorer } from '@robustrec/scoring';
 import { evaluateRanking, evaluateRankingAsync, type RankingResult } from '../src/index';
-
-const csr = (numRows: number, numCols: number, rows: Record<number, number[]>): Csr => {
-  const r: number[] = [];
-  const c: number[] = [];
-  for (const [u, items] of Object.entries(rows)) for (const i of items) (r.push(Number(u)), c.push(i));
-  return csrFromPairs(numRows, numCols, r, c);
-};
 
 /** A scorer that hides the dot-product structure (forces the generic single-thread path). */
 const opaque = (s: Scorer): Scorer => ({ numUsers: s.numUsers, numItems: s.numItems, scoreUsers: (u, o) => s.scoreUsers(u, o) });
@@ -16,8 +9,8 @@ const opaque = (s: Scorer): Scorer => ({ numUsers: s.numUsers, numItems: s.numIt
 describe('evaluateRanking, hand-checked example', () => {
   // dim 1: user 0 (+1) ranks items 0,1,2,3,4; user 1 (-1) ranks 4,3,2,1,0; user 2 is fake.
   const scorer = dotProductScorer(Float32Array.from([1, -1, 1]), Float32Array.from([5, 4, 3, 2, 1]), 1);
-  const train = csr(3, 5, { 0: [0], 1: [4], 2: [3] });
-  const test = csr(3, 5, { 0: [2, 4], 1: [3] });
+  const train = csrFromRows(3, 5, { 0: [0], 1: [4], 2: [3] });
+  const test = csrFromRows(3, 5, { 0: [2, 4], 1: [3] });
   const input = { scorer, numGenuineUsers: 2, exclude: [train], relevant: test, targets: Uint32Array.from([1, 3]), ks: [1, 2, 3], threads: 1 };
   const l = (r: number): number => 1 / Math.log2(r + 1);
 

@@ -1,19 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { csrFromPairs, Rng, type Csr } from '@robustrec/core';
+import { csrFromRows, Rng } from '@robustrec/core';
 import { DotKernel, dotProductScorer, scalarScore, topItems, TopK } from '../src/index';
 
-const csr = (numRows: number, numCols: number, rows: Record<number, number[]>): Csr => {
-  const r: number[] = [];
-  const c: number[] = [];
-  for (const [u, items] of Object.entries(rows)) for (const i of items) (r.push(Number(u)), c.push(i));
-  return csrFromPairs(numRows, numCols, r, c);
-};
-
-/** A scorer that hides the dot-product structure (forces the generic single-thread path). */
 describe('topItems', () => {
   it('returns the masked top-k with scores, best first, -1 padded', () => {
     const scorer = dotProductScorer(Float32Array.from([1, -1]), Float32Array.from([5, 4, 3]), 1);
-    const train = csr(2, 3, { 0: [0], 1: [2, 1] });
+    const train = csrFromRows(2, 3, { 0: [0], 1: [2, 1] });
     const r = topItems(scorer, Uint32Array.from([0, 1]), 2, [train]);
     expect(Array.from(r.items)).toEqual([1, 2, 0, -1]);
     expect(Array.from(r.scores).slice(0, 3)).toEqual([4, 3, -5]);

@@ -1,16 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { csrFromPairs, Rng, type Csr } from '@robustrec/core';
+import { csrFromRows, Rng } from '@robustrec/core';
 import { dotProductScorer, topItems } from '@robustrec/scoring';
 import { ServePool } from '../src/serve-pool';
 
-const csr = (numRows: number, numCols: number, rows: Record<number, number[]>): Csr => {
-  const r: number[] = [];
-  const c: number[] = [];
-  for (const [u, items] of Object.entries(rows)) for (const i of items) (r.push(Number(u)), c.push(i));
-  return csrFromPairs(numRows, numCols, r, c);
-};
-
-/** A scorer that hides the dot-product structure (forces the generic single-thread path). */
 describe('ServePool (serving worker over shared memory)', () => {
   it('answers concurrent requests of two models with exactly topItems lists, grows its result buffers for large k, and drops removed models', async () => {
     const rng = new Rng(11);
@@ -18,7 +10,7 @@ describe('ServePool (serving worker over shared memory)', () => {
     const table = (n: number): Float32Array => Float32Array.from({ length: n * dim }, () => Math.fround(0.1 * rng.normal()));
     const a = dotProductScorer(table(numUsers), table(numItems), dim);
     const b = dotProductScorer(table(numUsers), table(numItems), dim);
-    const seen = csr(numUsers, numItems, Object.fromEntries(Array.from({ length: numUsers }, (_, u) => [u, [u, (7 * u) % numItems, 299]])));
+    const seen = csrFromRows(numUsers, numItems, Object.fromEntries(Array.from({ length: numUsers }, (_, u) => [u, [u, (7 * u) % numItems, 299]])));
     const pool = new ServePool(1, 4);
     try {
       pool.add('a', a, seen);
@@ -51,7 +43,7 @@ describe('ServePool worker failures', () => {
     const rng = new Rng(2);
     const table = (n: number): Float32Array => Float32Array.from({ length: n * 4 }, () => Math.fround(rng.normal()));
     const a = dotProductScorer(table(10), table(50), 4);
-    const seen = csr(10, 50, { 0: [1] });
+    const seen = csrFromRows(10, 50, { 0: [1] });
     const pool = new ServePool(1, 4);
     const worker = (): { terminate(): Promise<number> } => (pool as unknown as { workers: Array<{ helper: { worker: { terminate(): Promise<number> } } }> }).workers[0]!.helper.worker;
     const exited = async (): Promise<void> => {
