@@ -86,11 +86,16 @@ function block(
   const rank = (m: string): number => (order.includes(m) ? order.indexOf(m) : order.length);
   const models = uniq(all.map((c) => c.variant)).sort((a, b) => rank(a) - rank(b));
   const columns = attacks.flatMap((attack) => metrics.map((metric) => ({ attack, metric })));
-  const values = (model: string, attack: string, metric: string): Map<number, number> =>
-    new Map(mine.filter((c) => c.variant === model && c.attack === attack && c.metrics[metric] !== undefined).map((c) => [c.seed, c.metrics[metric]!]));
+  // each model's values per column by seed: the cells' statistics, and the pairs of the Gain tests
+  const bySeed = new Map(
+    models.map((model) => [
+      model,
+      columns.map(({ attack, metric }) => new Map(mine.filter((c) => c.variant === model && c.attack === attack && c.metrics[metric] !== undefined).map((c) => [c.seed, c.metrics[metric]!]))),
+    ]),
+  );
   const rows = models.map((model) => ({
     model,
-    cells: columns.map(({ attack, metric }) => stat([...values(model, attack, metric).values()])),
+    cells: bySeed.get(model)!.map((v) => stat([...v.values()])),
     failed: columns.map(({ attack }) => all.some((c) => c.variant === model && c.attack === attack && c.state === 'failed')),
   }));
   // The proposed model is the spec's last model (a swept one: its first variant); it is
@@ -109,7 +114,7 @@ function block(
     const gainValues: Array<number | undefined> = [];
     const notes: Array<string | undefined> = [];
     const ps: Array<number | undefined> = [];
-    columns.forEach(({ attack, metric }, j) => {
+    columns.forEach((_, j) => {
       const missing = [proposed!, ...against].filter((r) => r.cells[j] === undefined).map((r) => r.model);
       if (missing.length) {
         gainValues.push(undefined);
@@ -123,9 +128,8 @@ function block(
       gainValues.push(best === 0 ? undefined : rel(p, best));
       notes.push(best === 0 ? 'n/a: baseline is 0' : undefined);
       // the test pairs the proposed model with the baseline the gain is against, seed by seed
-      const mineBySeed = values(proposed!.model, attack, metric);
-      const theirs = values(against[vals.indexOf(best)]!.model, attack, metric);
-      ps.push(pairedTTest([...mineBySeed].filter(([seed]) => theirs.has(seed)).map(([seed, v]) => [v, theirs.get(seed)!])));
+      const theirs = bySeed.get(against[vals.indexOf(best)]!.model)![j]!;
+      ps.push(pairedTTest([...bySeed.get(proposed!.model)![j]!].filter(([seed]) => theirs.has(seed)).map(([seed, v]) => [v, theirs.get(seed)!])));
     });
     return { label, values: gainValues, notes, p: ps };
   };
