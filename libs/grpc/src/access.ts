@@ -66,6 +66,9 @@ export const ACCESS: Readonly<Record<string, Readonly<Record<string, Access>>>> 
     Evaluate: 'mutate',
     GetEvaluation: 'read',
     ListEvaluations: 'read',
+    // computes once and caches the 2-D points of a stored model (bounded sample sizes): no
+    // state a caller could observe beyond the cache
+    ProjectUsers: 'read',
   },
   'robustrec.v1.ScoringService': {
     Recommend: 'read',
@@ -84,6 +87,8 @@ export const ACCESS: Readonly<Record<string, Readonly<Record<string, Access>>>> 
     WatchExperiment: 'read',
     CancelExperiment: 'mutate',
     GetReport: 'read',
+    ListSpecs: 'read',
+    GetResults: 'read',
   },
   'inference.GRPCInferenceService': {
     ServerLive: 'read',

@@ -99,6 +99,7 @@ export class Orchestrator {
 
   async run(spec: ExperimentSpec, opts: RunOptions = {}): Promise<CellRecord[]> {
     const cells = expandCells(spec);
+    this.store.putSpec(spec);
     if (this.ownPools) {
       await this.trainers.start();
       await this.attackers?.start();

@@ -1,10 +1,12 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { experiment } from '@robustrec/contracts';
 import { failedPrecondition, homeDir, newId, notFound, RrError } from '@robustrec/core';
 import { checkHealth, serverStream, startServer, unary, writeMessage, type RunningServer, type SecurityConfig } from '@robustrec/grpc';
 import { writeReport } from './artifacts';
+import { buildReport, SIGNIFICANCE, SIGNIFICANCE_TEST } from './report';
 import { reportsDir } from './platform';
 import { ReplicaPool, type ReplicaPoolOptions } from './replicas';
 import { DEFAULT_RECONNECT, Orchestrator, SHUTDOWN, cellRecord, type Endpoints, type ReconnectPolicy } from './runner';
@@ -97,7 +99,31 @@ export function cellToProto(c: CellRecord): experiment.Cell {
     errorCode: c.errorCode,
     seconds: c.seconds,
     lostReplicas: c.lostReplicas ?? [],
+    model: c.model,
+    sweepParam: c.sweepParam,
+    sweepValue: c.sweepValue ?? undefined,
+    datasetId: c.datasetId,
+    evaluationId: c.evaluationId,
+    configJson: JSON.stringify(c.config ?? {}),
+    versions: c.versions ?? {},
+    finishedAt: c.finishedAt,
   };
+}
+
+const SPECS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'specs');
+let builtins: Map<string, ExperimentSpec> | undefined;
+/**
+ * The specs shipped in services/orchestrator/specs, by name: the definition of a spec whose
+ * cells were stored before the store recorded definitions (the committed results' stores).
+ */
+function builtinSpec(name: string): ExperimentSpec | undefined {
+  builtins ??= new Map(
+    readdirSync(SPECS_DIR)
+      .filter((f) => f.endsWith('.yaml'))
+      .map((f) => parseSpec(readFileSync(join(SPECS_DIR, f), 'utf8'), f))
+      .map((s) => [s.name, s] as const),
+  );
+  return builtins.get(name);
 }
 
 /**
@@ -231,6 +257,34 @@ export async function startOrchestratorService(opts: OrchestratorServiceOptions)
       // jobs are cancelled on their trainers: the run ends within a few round trips
       await Promise.race([run.done, new Promise((r) => setTimeout(r, 10_000).unref())]);
       return { experiment: snapshot(req.id) };
+    }),
+    listSpecs: unary(async () => ({
+      specs: store.specSummaries().map((s) => ({
+        name: s.name,
+        cellsTotal: s.total,
+        cellsDone: s.done,
+        cellsFailed: s.failed,
+        cellsRunning: s.running,
+        lastFinishedAt: s.lastFinishedAt,
+        known: store.getSpec(s.name) !== undefined || builtinSpec(s.name) !== undefined,
+      })),
+    })),
+    getResults: unary(async (req) => {
+      if (!req.specName) throw new RrError('INVALID_ARGUMENT', 'spec_name: empty');
+      if (req.specName.length > 256) throw new RrError('INVALID_ARGUMENT', 'spec_name: longer than 256 characters');
+      const stored = store.list(req.specName);
+      if (!stored.length) throw notFound('spec_name', req.specName);
+      const spec = (store.getSpec(req.specName) as ExperimentSpec | undefined) ?? builtinSpec(req.specName);
+      if (!spec) throw failedPrecondition(`spec_name: the definition of spec ${req.specName} is not recorded in this orchestrator's store (run it once with this version)`);
+      const cells = currentCells({ spec, cells: expandCells(spec) });
+      const report = buildReport(spec, cells.filter((c) => c.state !== 'pending'));
+      return {
+        reportJson: JSON.stringify(report),
+        cells: cells.map(cellToProto),
+        specJson: JSON.stringify(spec),
+        significanceTest: SIGNIFICANCE_TEST,
+        significanceLevel: SIGNIFICANCE,
+      };
     }),
     getReport: serverStream(async (req, call) => {
       const g = get(req.id);

@@ -85,7 +85,19 @@ const MIGRATIONS = [
    CREATE INDEX experiments_by_spec ON experiments (spec_name);`,
   // a failed cell's gRPC status name
   `ALTER TABLE cells ADD COLUMN error_code TEXT NOT NULL DEFAULT '';`,
+  // each spec's definition as last run (the dashboard and GetResults build its tables from it)
+  `CREATE TABLE specs (name TEXT PRIMARY KEY, spec_json TEXT NOT NULL, updated_at TEXT NOT NULL);`,
 ];
+
+/** A spec's stored cells, counted by state. */
+export interface SpecSummary {
+  name: string;
+  total: number;
+  done: number;
+  failed: number;
+  running: number;
+  lastFinishedAt: string;
+}
 
 type Row = Record<string, string | number | null>;
 
@@ -163,6 +175,37 @@ export class ExperimentStore {
       ? this.db.prepare('SELECT * FROM cells WHERE spec_name = ? ORDER BY rowid').all(specName)
       : this.db.prepare('SELECT * FROM cells ORDER BY rowid').all()) as Row[];
     return rows.map(fromRow);
+  }
+
+  // ---- specs ----
+
+  /**
+   * Records the definition a spec was run with. A run of some of its seeds (--seeds) adds
+   * them to the seeds stored before, so the spec's results keep every seed that ran.
+   */
+  putSpec(spec: { name: string; seeds: number[] }): void {
+    const before = this.getSpec(spec.name) as { seeds?: number[] } | undefined;
+    const seeds = [...new Set([...(before?.seeds ?? []), ...spec.seeds])].sort((a, b) => a - b);
+    this.db.prepare('INSERT OR REPLACE INTO specs VALUES (?, ?, ?)').run(spec.name, JSON.stringify({ ...spec, seeds }), new Date().toISOString());
+  }
+
+  /** The definition a spec was last run with (parsed JSON), if recorded. */
+  getSpec(name: string): unknown {
+    const r = this.db.prepare('SELECT spec_json FROM specs WHERE name = ?').get(name) as { spec_json: string } | undefined;
+    return r ? JSON.parse(r.spec_json) : undefined;
+  }
+
+  /** Every spec with stored cells, by name. */
+  specSummaries(): SpecSummary[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT spec_name AS name, COUNT(*) AS total, SUM(state = 'done') AS done, SUM(state = 'failed') AS failed,
+             SUM(state = 'running') AS running, MAX(finished_at) AS lastFinishedAt
+           FROM cells GROUP BY spec_name ORDER BY spec_name`,
+        )
+        .all() as SpecSummary[]
+    ).map((r) => ({ ...r, lastFinishedAt: r.lastFinishedAt ?? '' }));
   }
 
   memo(key: string): string | undefined {

@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExperimentStore, type CellRecord } from '../src/store';
+import { expandCells, parseSpec } from '../src/spec';
+import { readFileSync } from 'node:fs';
 
 const dir = mkdtempSync(join(tmpdir(), 'rr-orch-store-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -20,7 +22,7 @@ describe('ExperimentStore', () => {
     store.upsert(cell('old'));
     // the store as the previous version left it: no error_code column, schema version 2
     // (cells, then replica pinning and experiments)
-    store.db.exec('ALTER TABLE cells DROP COLUMN error_code');
+    store.db.exec('ALTER TABLE cells DROP COLUMN error_code; DROP TABLE specs');
     store.db.pragma('user_version = 2');
     store.close();
 
@@ -30,6 +32,27 @@ describe('ExperimentStore', () => {
     store.upsert(cell('old', { state: 'done', error: '', errorCode: '' }));
     expect(store.get('s', 'new')).toMatchObject({ state: 'failed', errorCode: 'FAILED_PRECONDITION' });
     expect(store.get('s', 'old')).toMatchObject({ state: 'done', errorCode: '' });
+    store.close();
+  });
+
+  it('records the spec a run used (seeds of partial runs added up) and counts each spec\'s cells by state', () => {
+    const store = new ExperimentStore(join(dir, 'specs.db'));
+    const spec = parseSpec(readFileSync(join(__dirname, '..', 'specs', 'gowalla-paper.yaml'), 'utf8'));
+    store.putSpec({ ...spec, seeds: [2025] });
+    store.putSpec({ ...spec, seeds: [2024] });
+    const back = store.getSpec(spec.name) as typeof spec;
+    expect(back.seeds).toEqual([2024, 2025]);
+    // the stored definition expands to the same cells (keys are content hashes of the cells)
+    const keys = (s: typeof spec): string[] => expandCells(s).map((c) => c.key);
+    expect(keys(back)).toEqual(keys({ ...spec, seeds: [2024, 2025] }));
+    store.upsert(cell('a', { specName: 'x', state: 'done', finishedAt: '2026-01-02' }));
+    store.upsert(cell('b', { specName: 'x', state: 'failed', finishedAt: '2026-01-01' }));
+    store.upsert(cell('c', { specName: 'x', state: 'running' }));
+    store.upsert(cell('d', { specName: 'y', state: 'done' }));
+    expect(store.specSummaries()).toEqual([
+      { name: 'x', total: 3, done: 1, failed: 1, running: 1, lastFinishedAt: '2026-01-02' },
+      { name: 'y', total: 1, done: 1, failed: 0, running: 0, lastFinishedAt: '' },
+    ]);
     store.close();
   });
 });
