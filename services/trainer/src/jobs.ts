@@ -44,6 +44,16 @@ const MIGRATIONS = [
      provenance_json TEXT NOT NULL
    );
    CREATE UNIQUE INDEX jobs_idempotency ON jobs(idempotency_key) WHERE idempotency_key IS NOT NULL;`,
+  // every completed epoch of a job (GetJob's history): one row per (job, epoch), so an epoch
+  // a resumed job trains again replaces its row; at most config.epochs (<= 10,000) rows a job
+  `CREATE TABLE job_epochs (
+     job_id TEXT NOT NULL REFERENCES jobs(id),
+     epoch INTEGER NOT NULL,
+     epochs INTEGER NOT NULL,
+     metrics_json TEXT NOT NULL,
+     seconds REAL NOT NULL,
+     PRIMARY KEY (job_id, epoch)
+   ) WITHOUT ROWID;`,
 ];
 
 type Row = Record<string, string | number | null>;
@@ -79,6 +89,27 @@ export class JobStore {
     const keys = Object.keys(cols);
     if (keys.length) this.db.prepare(`UPDATE jobs SET ${keys.map((k) => `${k} = @${k}`).join(', ')} WHERE id = @id`).run({ ...cols, id });
     return this.get(id);
+  }
+
+  /** Stores one completed epoch (replacing the row of an epoch trained again after a resume). */
+  putEpoch(jobId: string, p: { epoch: number; epochs: number; metrics: Record<string, number>; seconds: number }): void {
+    this.db
+      .prepare(
+        `INSERT INTO job_epochs (job_id, epoch, epochs, metrics_json, seconds) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (job_id, epoch) DO UPDATE SET epochs = excluded.epochs, metrics_json = excluded.metrics_json, seconds = excluded.seconds`,
+      )
+      .run(jobId, p.epoch, p.epochs, JSON.stringify(p.metrics), p.seconds);
+  }
+
+  /** The completed epochs of a job, in order (eta_seconds is 0: they are history). */
+  history(jobId: string): trainer.EpochProgress[] {
+    const rows = this.db.prepare('SELECT epoch, epochs, metrics_json, seconds FROM job_epochs WHERE job_id = ? ORDER BY epoch').all(jobId) as Array<{
+      epoch: number;
+      epochs: number;
+      metrics_json: string;
+      seconds: number;
+    }>;
+    return rows.map((r) => ({ epoch: r.epoch, epochs: r.epochs, metrics: toMetrics(JSON.parse(r.metrics_json) as Record<string, number>), seconds: r.seconds, etaSeconds: 0 }));
   }
 
   get(id: string): JobRecord {

@@ -9,7 +9,7 @@ import { call, componentInfoToProto, fromServiceError, peerClient, publicMessage
 import { checkJobOptions, componentSpecs, jobOptionsFromProto, jobOptionsToProto, resolveTrainConfig, trainConfigFromProto, trainConfigToProto, Trainer, type TrainConfig } from '@robustrec/models';
 import { sweepTempFiles } from '@robustrec/store';
 import { isTerminal, JobStore, toMetrics, type JobRecord } from './jobs';
-import type { WorkerInput, WorkerMessage } from './worker';
+import type { HistoryStored, WorkerInput, WorkerMessage } from './worker';
 
 const S = trainer.JobState;
 
@@ -221,6 +221,10 @@ export class JobScheduler {
       switch (m.type) {
         case 'started':
           break;
+        case 'history':
+          this.store.putEpoch(job.id, { epoch: m.epoch, epochs: job.config.epochs, metrics: m.metrics, seconds: m.seconds });
+          worker.postMessage({ type: 'history-stored', epoch: m.epoch } satisfies HistoryStored);
+          break;
         case 'epoch': {
           r.epochSeconds.push(m.seconds);
           const mean = r.epochSeconds.reduce((a, b) => a + b, 0) / r.epochSeconds.length;
@@ -356,7 +360,7 @@ export async function startTrainerService(opts: TrainerServiceOptions) {
   const scheduler = new JobScheduler(opts);
   const impl: trainer.TrainerServiceServer = {
     startJob: unary(async (req) => ({ job: toProtoJob(await scheduler.start(req)) })),
-    getJob: unary((req) => ({ job: toProtoJob(scheduler.store.get(req.id)) })),
+    getJob: unary((req) => ({ job: toProtoJob(scheduler.store.get(req.id)), history: scheduler.store.history(req.id) })),
     listJobs: unary((req) => ({ jobs: scheduler.store.list(req.state || undefined).map(toProtoJob) })),
     listComponents: unary(() => {
       const s = componentSpecs();

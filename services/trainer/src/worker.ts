@@ -26,12 +26,32 @@ export interface WorkerInput {
 
 export type WorkerMessage =
   | { type: 'started'; epoch: number; numUsers: number; numItems: number }
+  /** An epoch's results, sent before its checkpoint; the worker waits for HistoryStored. */
+  | { type: 'history'; epoch: number; seconds: number; metrics: Record<string, number> }
   | { type: 'epoch'; epoch: number; seconds: number; metrics: Record<string, number> }
   | { type: 'done'; numUsers: number; numItems: number; backbone: string; tensors: Record<string, { shape: number[]; data: Float32Array }>; engine: Record<string, string> }
   | { type: 'cancelled'; epoch: number }
   | { type: 'failed'; error: string; code: string };
 
+/** The service's answer to a 'history' message: that epoch's row is committed. */
+export interface HistoryStored {
+  type: 'history-stored';
+  epoch: number;
+}
+
 class Cancelled extends Error {}
+
+/** Resolves when the service has stored the history row of `epoch`. */
+function historyStored(epoch: number): Promise<void> {
+  return new Promise((resolve) => {
+    const on = (m: HistoryStored): void => {
+      if (m.type !== 'history-stored' || m.epoch !== epoch) return;
+      parentPort!.off('message', on);
+      resolve();
+    };
+    parentPort!.on('message', on);
+  });
+}
 
 async function run(input: WorkerInput): Promise<void> {
   const post = (m: WorkerMessage): void => parentPort!.postMessage(m);
@@ -67,6 +87,11 @@ async function trainLoop(model: Trainer, input: WorkerInput, data: Awaited<Retur
       });
       for (const [k, v] of Object.entries(res.metrics)) metrics[`valid_${k}`] = v;
     }
+    // The epoch's history row is committed before its checkpoint makes the epoch final: a
+    // trainer killed in between trains the epoch again (bit-identically) and rewrites the row,
+    // so the history never lacks an epoch the checkpoint holds.
+    post({ type: 'history', epoch: r.epoch, seconds: r.seconds, metrics });
+    await historyStored(r.epoch);
     atomicWriteFile(input.checkpointPath, [encodeCheckpoint(model.checkpoint())]);
     post({ type: 'epoch', epoch: r.epoch, seconds: r.seconds, metrics });
     // a test freezes a job here, its epoch checkpointed and reported, so a SIGKILL lands mid-job
