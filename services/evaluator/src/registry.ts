@@ -31,6 +31,22 @@ const MIGRATIONS = [
      updated_at TEXT NOT NULL,
      PRIMARY KEY (name, alias)
    );`,
+  // ProjectUsers' 2-D points, computed once per (model, sample, seed): user ids as uint32 and
+  // x, y per user as float32, each a little-endian BLOB (10,000 points: 120 KB)
+  `CREATE TABLE projections (
+     model_id TEXT NOT NULL REFERENCES models(id),
+     sample INTEGER NOT NULL,
+     seed INTEGER NOT NULL,
+     method TEXT NOT NULL,
+     params_json TEXT NOT NULL,
+     num_genuine_users INTEGER NOT NULL,
+     num_fake_users INTEGER NOT NULL,
+     users BLOB NOT NULL,
+     coords BLOB NOT NULL,
+     seconds REAL NOT NULL,
+     created_at TEXT NOT NULL,
+     PRIMARY KEY (model_id, sample, seed)
+   );`,
 ];
 
 /** An alias label: a letter, then up to 63 of [A-Za-z0-9._-]; never a number (versions are). */
@@ -49,6 +65,37 @@ export interface LoadedTensors {
   header: evaluator.Model;
   tensors: Record<string, { shape: number[]; data: Float32Array }>;
 }
+
+/** A stored ProjectUsers result (projection.ts). */
+export interface StoredProjection {
+  modelId: string;
+  /** The request's sample (defaults applied): part of the key, even when the dataset has fewer genuine users. */
+  sample: number;
+  seed: number;
+  method: string;
+  /** The method's settings and which embeddings it read. */
+  params: Record<string, unknown>;
+  numGenuineUsers: number;
+  numFakeUsers: number;
+  /** User ids, increasing. */
+  users: Uint32Array;
+  /** x, y of each user. */
+  coords: Float32Array;
+  /** Compute time of the projection. */
+  seconds: number;
+}
+
+/** Projections kept per model (each at most 120 KB), the oldest dropped first. */
+export const MAX_PROJECTIONS_PER_MODEL = 64;
+
+/** A copy of a BLOB's bytes as a typed array (a Buffer's offset need not be aligned). */
+function blobOf<T extends Uint32Array | Float32Array>(b: Buffer, Ctor: new (n: number) => T): T {
+  const out = new Ctor(b.byteLength / 4);
+  new Uint8Array(out.buffer).set(b);
+  return out;
+}
+
+const bytesOf = (a: Uint32Array | Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
 const sizeOf = (t: evaluator.TensorInfo): number => t.shape.reduce((a, b) => a * b, 1);
 
@@ -238,6 +285,41 @@ export class ModelRegistry {
       .prepare('SELECT evaluation_json FROM evaluations WHERE (? = \'\' OR model_id = ?) AND (? = \'\' OR dataset_id = ?) ORDER BY rowid DESC')
       .all(modelId ?? '', modelId ?? '', datasetId ?? '', datasetId ?? '') as Array<{ evaluation_json: string }>;
     return rows.map((r) => evaluator.Evaluation.fromJSON(JSON.parse(r.evaluation_json)));
+  }
+
+  getProjection(modelId: string, sample: number, seed: number): StoredProjection | undefined {
+    const r = this.db.prepare('SELECT * FROM projections WHERE model_id = ? AND sample = ? AND seed = ?').get(modelId, sample, seed) as
+      | { method: string; params_json: string; num_genuine_users: number; num_fake_users: number; users: Buffer; coords: Buffer; seconds: number }
+      | undefined;
+    if (!r) return undefined;
+    return {
+      modelId,
+      sample,
+      seed,
+      method: r.method,
+      params: JSON.parse(r.params_json) as Record<string, unknown>,
+      numGenuineUsers: r.num_genuine_users,
+      numFakeUsers: r.num_fake_users,
+      users: blobOf(r.users, Uint32Array),
+      coords: blobOf(r.coords, Float32Array),
+      seconds: r.seconds,
+    };
+  }
+
+  /**
+   * Stores a projection; the first one stored for its key stays (equal inputs give equal
+   * points). A model keeps its newest `keep` projections: every seed is a new key, so the
+   * table would otherwise grow with each request.
+   */
+  saveProjection(p: StoredProjection, keep = MAX_PROJECTIONS_PER_MODEL): void {
+    this.db.transaction(() => {
+      this.db
+        .prepare('INSERT INTO projections VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model_id, sample, seed) DO NOTHING')
+        .run(p.modelId, p.sample, p.seed, p.method, JSON.stringify(p.params), p.numGenuineUsers, p.numFakeUsers, bytesOf(p.users), bytesOf(p.coords), p.seconds, new Date().toISOString());
+      this.db
+        .prepare('DELETE FROM projections WHERE model_id = ? AND rowid NOT IN (SELECT rowid FROM projections WHERE model_id = ? ORDER BY rowid DESC LIMIT ?)')
+        .run(p.modelId, p.modelId, keep);
+    })();
   }
 
   close(): void {

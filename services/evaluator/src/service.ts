@@ -5,6 +5,7 @@ import { DEFAULT_KS, evaluateRankingAsync } from '@robustrec/metrics';
 import { DatasetCache, ModelServer, scorerFor, type BatchTop, type ServedModel } from './models';
 import { inferenceService, Oip } from './oip';
 import { startOipHttp } from './oip-http';
+import { UserProjections } from './projection';
 import { ModelRegistry, tensorBytes } from './registry';
 import { EVALUATOR_ROLES, RegistryMirror, type EvaluatorRole } from './registry-mirror';
 
@@ -57,6 +58,7 @@ export async function startEvaluatorService(opts: EvaluatorServiceOptions) {
   if (opts.registryAddress) new RegistryMirror(registry, opts.registryAddress).attach(server);
   const maxBatch = opts.maxBatch ?? 10_000;
   const budget = memoryBudget(opts.memoryBudgetBytes);
+  const projections = new UserProjections(registry, opts.dataAddress, budget);
 
   const registryImpl: evaluator.ModelRegistryServiceServer = {
     registerModel: clientStream(async (messages) => {
@@ -160,6 +162,7 @@ export async function startEvaluatorService(opts: EvaluatorServiceOptions) {
     }),
     getEvaluation: unary((req) => ({ evaluation: registry.getEvaluation(req.id) })),
     listEvaluations: unary((req) => ({ evaluations: registry.listEvaluations(req.modelId, req.datasetId) })),
+    projectUsers: unary((req, call) => projections.project(req, () => call.cancelled)),
   };
 
   const recommend = async (req: scoring.RecommendRequest): Promise<scoring.RecommendResponse> => {
@@ -242,7 +245,7 @@ export async function startEvaluatorService(opts: EvaluatorServiceOptions) {
     async shutdown(graceMs?: number) {
       oip.ready = false;
       await Promise.all([srv.shutdown(graceMs), http?.close(graceMs)]);
-      await server.close();
+      await Promise.all([server.close(), projections.close()]);
       registry.close();
     },
   };
