@@ -14,7 +14,7 @@ async function twoServices() {
     {
       name: TRAINER,
       definition: trainer.TrainerServiceService,
-      implementation: { getJob: unary(async (req: { id: string }) => (await gate, { job: trainer.Job.fromPartial({ id: req.id }) })) } as unknown as trainer.TrainerServiceServer,
+      implementation: { getJob: unary(async (req: { id: string }) => (await gate, trainer.GetJobResponse.fromPartial({ job: { id: req.id } }))) } as unknown as trainer.TrainerServiceServer,
     },
     {
       name: DATA,
