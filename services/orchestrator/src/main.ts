@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve, dirname, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { attack, common, data, evaluator, trainer } from '@robustrec/contracts';
@@ -18,6 +18,7 @@ import { generatorsCommand, GENERATORS_USAGE } from './generators';
 import type { CellRecord } from './store';
 import { ExperimentStore } from './store';
 import { SERVING_COMMANDS, SERVING_USAGE, servingCommand } from './serving';
+import { startDashboard, type RunningDashboard } from '@robustrec/dashboard';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const USAGE = `robustrec <command> [options]
@@ -25,7 +26,10 @@ const USAGE = `robustrec <command> [options]
 Commands:
   demo                      start the four services in-process, run the default experiment, print the tables
   up                        start the platform (orchestrator :50050, data :50051, attack :50052, trainer :50053,
-                            evaluator :50054) on 127.0.0.1 (--host to change) until Ctrl-C
+                            evaluator :50054) and the web dashboard (:8080) on 127.0.0.1 (--host to change) until Ctrl-C
+  dashboard                 serve the web dashboard over stored results (--home DIR; a results folder holding
+                            experiments.db works too, served from a copy) with the services started in-process,
+                            or over running services (--orchestrator ADDR --data ADDR --evaluator ADDR --trainer ADDR)
   run <spec.yaml>           run an experiment grid (resumes: finished cells are skipped)
   report <spec.yaml>        write the report (Markdown, CSV, JSON, SVG + PNG plots) of a spec's stored cells
   status [spec.yaml]        cells done/failed per spec; health of the configured services
@@ -41,6 +45,7 @@ Options:
                             default ROBUSTREC_ORCHESTRATOR; without one, grids run in this process
   --host HOST               up: the address the services listen on (default 127.0.0.1)
   --base-port N             up: orchestrator on N, data N+1, attack N+2, trainer N+3, evaluator N+4 (default 50050)
+  --dashboard-port N        up, dashboard: the dashboard's HTTP port (default 8080; 0 picks a free one)
 TLS and tokens: ROBUSTREC_TLS_CERT/KEY/CA, ROBUSTREC_TOKEN (docs/deploy.md, Security)
   --data ADDR --evaluator ADDR --trainer ADDR[,ADDR..] --attack ADDR[,ADDR..]
                             use running services instead of starting them in-process
@@ -66,6 +71,7 @@ const { positionals, values } = parseArgs({
     orchestrator: { type: 'string', default: process.env.ROBUSTREC_ORCHESTRATOR },
     host: { type: 'string' },
     'base-port': { type: 'string', default: '50050' },
+    'dashboard-port': { type: 'string', default: '8080' },
     'token-file': { type: 'string' },
     'white-box': { type: 'boolean' },
     timeout: { type: 'string' },
@@ -338,19 +344,22 @@ async function main(): Promise<void> {
     case 'alias':
       await servingCommand(process.argv.slice(2));
       break;
+    case 'dashboard':
+      await dashboardCommand();
+      break;
     case 'up': {
       const host = values.host ?? '127.0.0.1';
       const base = Number(values['base-port']);
       if (!Number.isInteger(base) || base < 1 || base > 65530) throw new RrError('INVALID_ARGUMENT', `--base-port: expected a port number, got ${values['base-port']}`);
       const p = await startPlatform({ home, host, ports: { data: base + 1, attack: base + 2, trainer: base + 3, evaluator: base + 4 } });
       const orch = await startOrchestratorService({ address: `${host}:${base}`, home, endpoints: p.endpoints });
+      const dash = await startDashboard({ address: `${host}:${dashboardPort()}`, endpoints: { orchestrator: orch.address, data: p.endpoints.data, evaluator: p.endpoints.evaluator, trainers: p.endpoints.trainers } });
       console.log(`RobustRec services up (state in ${home}):\n${JSON.stringify({ orchestrator: orch.address, ...p.endpoints }, null, 2)}`);
+      console.log(`Dashboard: ${dash.url}`);
       console.log(`Submit from another terminal: robustrec run SPEC.yaml --orchestrator ${orch.address}\nCtrl-C to stop.`);
-      const sig = await new Promise<string>((r) => {
-        process.once('SIGINT', r);
-        process.once('SIGTERM', r);
-      });
+      const sig = await untilSignal();
       console.error(`${sig}: draining (grace ${shutdownGraceMs()} ms per service)`);
+      await dash.close();
       await orch.shutdown(shutdownGraceMs());
       await p.shutdown(shutdownGraceMs());
       break;
@@ -359,6 +368,62 @@ async function main(): Promise<void> {
       console.error(USAGE);
       throw new RrError('INVALID_ARGUMENT', `unknown command: ${cmd}`);
   }
+}
+
+function dashboardPort(): number {
+  const n = Number(values['dashboard-port']);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new RrError('INVALID_ARGUMENT', `--dashboard-port: expected a port number, got ${values['dashboard-port']}`);
+  return n;
+}
+
+const untilSignal = (): Promise<string> =>
+  new Promise<string>((r) => {
+    process.once('SIGINT', r);
+    process.once('SIGTERM', r);
+  });
+
+/**
+ * `robustrec dashboard`: over running services (--orchestrator with --data, --evaluator,
+ * --trainer), or over a home's stored results with the services started in this process
+ * (nothing to start by hand). A results folder (experiments.db at its top, as results/ in
+ * the repository holds them) is served from a temporary copy, so viewing it never writes it.
+ */
+async function dashboardCommand(): Promise<void> {
+  const host = values.host ?? '127.0.0.1';
+  const address = `${host}:${dashboardPort()}`;
+  let dash: RunningDashboard;
+  let stop: () => Promise<void>;
+  if (values.orchestrator) {
+    const e = remoteEndpoints();
+    if (!e) throw new RrError('INVALID_ARGUMENT', '--orchestrator needs --data, --evaluator and --trainer too (or give --home alone)');
+    dash = await startDashboard({ address, endpoints: { orchestrator: values.orchestrator, data: e.data, evaluator: e.evaluator, trainers: e.trainers } });
+    stop = () => dash.close();
+  } else {
+    let dir = home;
+    let copy: string | undefined;
+    if (!existsSync(join(home, 'orchestrator', 'experiments.db')) && existsSync(join(home, 'experiments.db'))) {
+      copy = mkdtempSync(join(tmpdir(), 'robustrec-dashboard-'));
+      mkdirSync(join(copy, 'orchestrator'));
+      copyFileSync(join(home, 'experiments.db'), join(copy, 'orchestrator', 'experiments.db'));
+      dir = copy;
+      console.log(`${home} is a results folder: serving a copy of its experiments.db (its models are not in it; charts that need them are left out)`);
+    } else if (!existsSync(join(home, 'orchestrator', 'experiments.db'))) {
+      console.log(`No stored results under ${home} yet (run a spec there first, or give --home DIR)`);
+    }
+    const p = await startPlatform({ home: dir });
+    const orch = await startOrchestratorService({ home: dir, endpoints: p.endpoints });
+    dash = await startDashboard({ address, endpoints: { orchestrator: orch.address, data: p.endpoints.data, evaluator: p.endpoints.evaluator, trainers: p.endpoints.trainers } });
+    stop = async () => {
+      await dash.close();
+      await orch.shutdown(shutdownGraceMs());
+      await p.shutdown(shutdownGraceMs());
+      if (copy) rmSync(copy, { recursive: true, force: true });
+    };
+  }
+  console.log(`Dashboard: ${dash.url}  (Ctrl-C to stop)`);
+  const sig = await untilSignal();
+  console.error(`${sig}: stopping the dashboard`);
+  await stop();
 }
 
 main().then(

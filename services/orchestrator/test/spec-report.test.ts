@@ -7,7 +7,6 @@ import { trainConfigFromProto, resolveTrainConfig } from '@robustrec/models';
 import { jobOptionsOf, trainConfigOf } from '../src/runner';
 import { expandCells, parseSpec } from '../src/spec';
 import { buildReport, pairedTTest, reportToCsv, reportToMarkdown, summarize } from '../src/report';
-import { histogramChart, lineChart, svgToPng } from '../src/plots';
 import type { CellRecord } from '../src/store';
 
 const SPEC = `
@@ -177,21 +176,27 @@ describe('reports', () => {
     expect(two.table1[0]!.seeds).toBe(1);
   });
 
-  it('draws SVG charts', () => {
-    const svg = lineChart('rho', 'rho', 'recall@20', [{ name: 'Clean', points: [{ x: 0.1, y: 0.1, err: 0.01 }, { x: 0.5, y: 0.12 }] }]);
-    expect(svg.startsWith('<svg')).toBe(true);
-    expect(svg).toContain('<path d="M');
-    const h = histogramChart('mag', 'm', [{ name: 'APR', values: [0.3, 0.3] }, { name: 'PamaCF', values: [0.1, 0.5, 0.6] }]);
-    expect((h.match(/<rect x=/g) ?? []).length).toBeGreaterThan(40);
-  });
-
-  it('renders charts to PNG with the chart drawn, not a blank page', () => {
-    const svg = lineChart('rho', 'rho', 'recall@20', [{ name: 'Clean', points: [{ x: 0.1, y: 0.1 }, { x: 0.5, y: 0.12 }] }]);
-    const png = svgToPng(svg);
+  it('draws attack success and accuracy vs robustness per dataset from the tables, SVG + PNG', async () => {
+    const spec = parseSpec(SPEC.replace(/\n    sweep:.*\n/, '\n').replace('  - name: PamaCF', '  - name: APR\n    backbone: mf\n    defense: apr\n  - name: PamaCF').replace('seeds: [1, 2]', 'seeds: [1, 2, 3]'));
+    const thr: Record<string, number[]> = { MF: [0.0092, 0.0082, 0.0084], APR: [0.0065, 0.0058, 0.0052], PamaCF: [0.0049, 0.0044, 0.0042] };
+    const cells = Object.entries(thr).flatMap(([m, v]) => v.flatMap((t, i) => [cell(m, 'Random', i + 1, { 'recall@20': 0.12 + (m === 'MF' ? 0 : 0.02), 't_hr@50': t, 'ndcg@20': 0.1, 't_ndcg@50': t / 4 }), cell(m, 'Clean', i + 1, { 'recall@20': 0.125, 'ndcg@20': 0.1 })]));
+    const out = mkdtempSync(join(tmpdir(), 'rr-report-'));
+    const { files } = await writeReport(spec, cells, out);
+    expect(readdirSync(out).sort()).toEqual(['accuracy-robustness-Syn.png', 'accuracy-robustness-Syn.svg', 'attack-success-Syn.png', 'attack-success-Syn.svg', 'report.csv', 'report.json', 'report.md']);
+    expect(files).toHaveLength(7);
+    const labels = (svg: string, role: string): string[] => [...svg.matchAll(new RegExp(`aria-label="([^"]*)" role="graphics-symbol" aria-roledescription="${role}"`, 'g'))].map((m) => m[1]!);
+    // Table 2's first metric in %, mean ± std over the three seeds
+    const success = readFileSync(join(out, 'attack-success-Syn.svg'), 'utf8');
+    expect(labels(success, 'bar')).toEqual(['model: MF; attack: Random; mean: 0.86; std: 0.05292; n: 3', 'model: APR; attack: Random; mean: 0.5833; std: 0.06506; n: 3', 'model: PamaCF; attack: Random; mean: 0.45; std: 0.03606; n: 3']);
+    expect(labels(success, 'errorbar')).toHaveLength(3);
+    expect(success.includes("Y-axis titled 'T-HR@50 (%), lower is more robust'")).toBe(true);
+    // Recall@20 under the attack against T-HR@50, one point per model × attack
+    const tradeOff = readFileSync(join(out, 'accuracy-robustness-Syn.svg'), 'utf8');
+    expect(labels(tradeOff, 'point')).toEqual(['model: MF; attack: Random; recall: 12; target: 0.86', 'model: APR; attack: Random; recall: 14; target: 0.5833', 'model: PamaCF; attack: Random; recall: 14; target: 0.45']);
+    const png = readFileSync(join(out, 'attack-success-Syn.png'));
     expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
-    expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([1120, 720]); // IHDR: 560×360 at 2×
-    const blank = svgToPng('<svg xmlns="http://www.w3.org/2000/svg" width="560" height="360"><rect width="560" height="360" fill="white"/></svg>');
-    expect(png.length).toBeGreaterThan(blank.length * 5);
+    const [w, h] = success.match(/<svg\b[^>]*\bwidth="(\d+)" height="(\d+)"/)!.slice(1).map(Number);
+    expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([w! * 2, h! * 2]);
   });
 
   it('writes tables and one SVG + PNG per swept metric', async () => {
@@ -201,8 +206,14 @@ describe('reports', () => {
     const out = mkdtempSync(join(tmpdir(), 'rr-report-'));
     await writeReport(spec, cells, out);
     const names = readdirSync(out).sort();
-    expect(names).toEqual(['report.csv', 'report.json', 'report.md', 'sweep-PamaCF-rho-recall20.png', 'sweep-PamaCF-rho-recall20.svg', 'sweep-PamaCF-rho-t_hr50.png', 'sweep-PamaCF-rho-t_hr50.svg']);
-    expect(readFileSync(join(out, 'sweep-PamaCF-rho-t_hr50.svg'), 'utf8')).toContain('Random');
+    expect(names).toEqual([
+      'accuracy-robustness-Syn.png', 'accuracy-robustness-Syn.svg', 'attack-success-Syn.png', 'attack-success-Syn.svg',
+      'report.csv', 'report.json', 'report.md', 'sweep-PamaCF-rho-recall20.png', 'sweep-PamaCF-rho-recall20.svg', 'sweep-PamaCF-rho-t_hr50.png', 'sweep-PamaCF-rho-t_hr50.svg',
+    ]);
+    const sweep = readFileSync(join(out, 'sweep-PamaCF-rho-t_hr50.svg'), 'utf8');
+    // one point per attack × rho, in %, on a linear rho axis
+    expect([...sweep.matchAll(/aria-label="(series: [^"]*)"/g)].map((m) => m[1])).toEqual(['series: Clean; x: 0.1; mean: 0; std: 0; n: 1', 'series: Clean; x: 0.5; mean: 0; std: 0; n: 1', 'series: Random; x: 0.1; mean: 0.4; std: 0; n: 1', 'series: Random; x: 0.5; mean: 0.2; std: 0; n: 1']);
+    expect(sweep.includes("X-axis titled 'rho' for a linear scale")).toBe(true);
     // only variants of the proposed model: nothing to gain over, so no Gain rows
     const r = buildReport(spec, cells);
     expect(r.table1[0]!.rows.map((x) => x.model)).toEqual(['PamaCF[rho=0.1]', 'PamaCF[rho=0.5]']);

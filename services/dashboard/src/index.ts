@@ -1,0 +1,1 @@
+export { startDashboard, type DashboardEndpoints, type DashboardOptions, type RunningDashboard } from './server';
