@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { compile } from 'vega-lite';
@@ -10,18 +10,19 @@ import type { ChartSpec } from './specs';
  */
 
 /**
- * The font of the PNGs: DejaVu Sans, shipped in this package (fonts/DejaVuSans.ttf, Bitstream Vera
- * licence, fonts/LICENSE). Why a bundled file and not the system's fonts: resvg draws text only
- * with fonts it has loaded, so on a machine without fonts (a slim container, a CI image) every
- * label silently disappeared, and where fonts do exist Vega's generic "sans-serif" fell to
- * resvg's default "Arial", missing on Linux, then to whatever font came first (a serif one here).
- * Loading only this file makes every PNG carry its labels, identical on every machine, and skips
- * the system font scan (~15 ms a chart). A font has to travel with the code for that; a font
- * package from npm would do too, but a vendored file needs no new dependency. Every family
- * ("sans-serif", "Helvetica", bold or not) resolves to it; glyphs it lacks (CJK) are not drawn,
- * and the SVG beside the PNG keeps the text for viewers with their own fonts.
+ * The font of the PNGs: DejaVu Sans from the npm package dejavu-fonts-ttf (the upstream TTFs,
+ * Bitstream Vera licence), regular and bold. Why a font that travels with the code and not the
+ * system's: resvg draws text only with fonts it has loaded, so on a machine without fonts (a slim
+ * container, a CI image) every label silently disappeared, and where fonts do exist Vega's
+ * generic "sans-serif" fell to resvg's default "Arial", missing on Linux, then to whatever font
+ * came first (a serif one here). Loading only these files makes every PNG carry its labels,
+ * identical on every machine, and skips the system font scan (~15 ms a chart). Every family
+ * ("sans-serif", "Helvetica") resolves to it; glyphs it lacks (CJK) are not drawn, and the SVG
+ * beside the PNG keeps the text for viewers with their own fonts.
  */
-export const CHART_FONT_FILE = fileURLToPath(new URL('../fonts/DejaVuSans.ttf', import.meta.url));
+const fontPath = (file: string): string => createRequire(import.meta.url).resolve(`dejavu-fonts-ttf/ttf/${file}`);
+export const CHART_FONT_FILE = fontPath('DejaVuSans.ttf');
+const CHART_FONT_FILES = [CHART_FONT_FILE, fontPath('DejaVuSans-Bold.ttf')];
 const CHART_FONT_FAMILY = 'DejaVu Sans';
 
 /**
@@ -116,7 +117,7 @@ export function svgToPng(svg: string, scale = 2): Buffer {
     background: 'white',
     font: {
       loadSystemFonts: false,
-      fontFiles: [CHART_FONT_FILE],
+      fontFiles: CHART_FONT_FILES,
       defaultFontFamily: CHART_FONT_FAMILY,
       sansSerifFamily: CHART_FONT_FAMILY,
       serifFamily: CHART_FONT_FAMILY,

@@ -4,6 +4,7 @@ import {
   accuracyRobustnessChart,
   attackSuccessChart,
   binSamples,
+  CHART_FONT_FILE,
   embeddingChart,
   histogramChart,
   popularityBuckets,
@@ -277,7 +278,7 @@ describe('PNG rendering', () => {
       const text = svgToPng(page(`<text x="10" y="35" font-family="${family}" font-size="14">Recall@20 (%) ± 0.12</text>`));
       expect(text.length).toBeGreaterThan(blank.length * 4);
     }
-    expect(readFileSync(new URL('../fonts/DejaVuSans.ttf', import.meta.url)).subarray(0, 4)).toEqual(Buffer.from([0, 1, 0, 0])); // a TrueType font
+    expect(readFileSync(CHART_FONT_FILE).subarray(0, 4)).toEqual(Buffer.from([0, 1, 0, 0])); // a TrueType font
   });
 
   it('draws a rendered chart, not a blank page', async () => {
