@@ -1,8 +1,9 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { data, evaluator, experiment, scoring, trainer } from '@robustrec/contracts';
 import { RrError } from '@robustrec/core';
-import { call, callOptions, checkHealth, downloadModel, fromServiceError, peerClient } from '@robustrec/grpc';
+import { acceptedTokens, call, callOptions, checkHealth, defaultSecurity, downloadModel, fromServiceError, peerClient, tokenMatches, type SecurityConfig } from '@robustrec/grpc';
 import { popularityBuckets } from '@robustrec/charts/specs';
 import { metricLabel } from '@robustrec/metrics';
 import { appBundle, INDEX_HTML, APP_CSS } from './assets';
@@ -13,6 +14,10 @@ import { appBundle, INDEX_HTML, APP_CSS } from './assets';
  * (perturbation magnitudes), writes nothing, and reaches only the addresses it was started
  * with (a cell's trainer replica is used only when it is one of them). Every call carries the
  * platform's deadline policy and this process's TLS / token configuration (libs/grpc).
+ * The deployment's auth holds here too: where reads are protected (ROBUSTREC_AUTH_READS=1)
+ * every /api request needs one of the platform's tokens (Authorization: Bearer, or the
+ * robustrec_token cookie the page sets after asking for it: EventSource cannot send headers);
+ * with ROBUSTREC_TLS_CERT/KEY it serves HTTPS with the services' certificate.
  */
 export interface DashboardEndpoints {
   orchestrator: string;
@@ -25,6 +30,8 @@ export interface DashboardOptions {
   /** host:port to listen on (default 127.0.0.1:0, an ephemeral port). */
   address?: string;
   endpoints: DashboardEndpoints;
+  /** TLS and tokens (default: this process's configuration, libs/grpc security.ts). */
+  security?: SecurityConfig;
 }
 
 export interface RunningDashboard {
@@ -260,9 +267,22 @@ export async function startDashboard(opts: DashboardOptions): Promise<RunningDas
     }
   }
 
-  const server = createServer((req, res) => {
-    void handle(req, res);
-  });
+  const sec = opts.security ?? defaultSecurity();
+  const tokens = sec.protectReads ? acceptedTokens(sec) : [];
+  /** Protected reads: a platform token in the header or the cookie; messages never repeat it. */
+  const authorize = (req: IncomingMessage): void => {
+    if (!tokens.length) return;
+    const given = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1] ?? /(?:^|;\s*)robustrec_token=([^;\s]+)/.exec(req.headers.cookie ?? '')?.[1];
+    if (!given) throw Object.assign(new RrError('UNAUTHENTICATED', 'this platform protects reads: give its token (Authorization: Bearer <token>)'), { http: 401 });
+    if (!tokenMatches(decodeURIComponent(given), tokens)) throw Object.assign(new RrError('PERMISSION_DENIED', 'the token is not accepted here'), { http: 403 });
+  };
+  const handler = (req: IncomingMessage, res: ServerResponse): void => void handle(req, res);
+  const tls = sec.tls?.cert && sec.tls.key ? sec.tls : undefined;
+  const server: Server = tls
+    ? createHttpsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: !!tls.requireClientCert, rejectUnauthorized: !!tls.requireClientCert }, handler)
+    : createServer(handler);
+  server.maxConnections = 1024;
+  server.requestTimeout = 60_000;
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://dashboard');
     const path = url.pathname;
@@ -272,6 +292,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<RunningDas
       if (path === '/' || path === '/index.html') return send(res, 200, 'text/html; charset=utf-8', INDEX_HTML);
       if (path === '/app.css') return send(res, 200, 'text/css; charset=utf-8', APP_CSS);
       if (path === '/app.js') return send(res, 200, 'text/javascript; charset=utf-8', await appBundle());
+      authorize(req);
       for (const [re, h] of routes) {
         const m = re.exec(path);
         if (!m) continue;
@@ -298,7 +319,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<RunningDas
   await appBundle();
   const actual = (server.address() as AddressInfo).port;
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${actual}/`,
+    url: `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actual}/`,
     port: actual,
     close: () =>
       new Promise<void>((resolve) => {

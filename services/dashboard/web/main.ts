@@ -70,9 +70,12 @@ const app = document.getElementById('app')!;
 let cleanup: Array<() => void> = [];
 
 // ---------- helpers ----------
+class NeedsToken extends Error {}
+
 async function api<T>(path: string): Promise<T> {
   const res = await fetch(path, { headers: { accept: 'application/json' } });
   const body = (await res.json()) as T & { error?: string; code?: string };
+  if (res.status === 401 || res.status === 403) throw new NeedsToken(body.error ?? 'this platform protects reads');
   if (!res.ok) throw new Error(`${body.code ?? res.status}: ${body.error ?? res.statusText}`);
   return body;
 }
@@ -94,7 +97,30 @@ const enc = encodeURIComponent;
 const short = (id: string | undefined): string => (id ? (id.length > 14 ? `${id.slice(0, 14)}…` : id) : '');
 const stateName = (s: string | undefined): string => (s ?? '').replace(/^(CELL|EXPERIMENT)_STATE_/, '').toLowerCase();
 
+/** The platform protects reads: ask for its token once, keep it in a same-site cookie. */
+function askToken(why: string): void {
+  const input = h('input', { type: 'password', name: 'token', 'aria-label': 'token', style: 'width:24em' }) as HTMLInputElement;
+  app.replaceChildren(
+    h('h1', {}, 'Token needed'),
+    h('p', { class: 'note' }, why),
+    h(
+      'form',
+      {
+        class: 'inline',
+        onsubmit: (ev: Event) => {
+          ev.preventDefault();
+          document.cookie = `robustrec_token=${encodeURIComponent(input.value.trim())}; path=/; SameSite=Strict`;
+          void route();
+        },
+      },
+      h('label', {}, 'Platform token ', input),
+      h('button', { type: 'submit' }, 'Continue'),
+    ),
+  );
+}
+
 function showError(where: HTMLElement, e: unknown): void {
+  if (e instanceof NeedsToken) return askToken(e.message);
   where.append(h('p', { class: 'error', role: 'alert' }, e instanceof Error ? e.message : String(e)));
 }
 
