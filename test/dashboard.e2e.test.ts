@@ -45,6 +45,8 @@ describe('dashboard HTTP layer', () => {
     expect(app.headers.get('content-type')).toContain('javascript');
     expect((await app.text()).length).toBeGreaterThan(100_000); // vega + vega-lite + the app
     expect((await get(open, '/api/specs')).body).toEqual({});
+    // the probes' endpoint (kubelet, compose): it answers without asking the services
+    expect(await get(open, '/healthz')).toEqual({ status: 200, body: { status: 'ok' } });
     const h = await get(open, '/api/health');
     expect(h.body).toMatchObject({ orchestrator: 'SERVING', data: 'SERVING', evaluator: 'SERVING', trainers: ['SERVING'] });
   });
@@ -65,6 +67,8 @@ describe('dashboard HTTP layer', () => {
 
   it('needs a platform token where reads are protected (header or cookie), never for the app shell', async () => {
     expect((await fetch(locked.url)).status).toBe(200);
+    // probes carry no token
+    expect(await get(locked, '/healthz')).toEqual({ status: 200, body: { status: 'ok' } });
     expect(await get(locked, '/api/specs')).toMatchObject({ status: 401, body: { code: 'UNAUTHENTICATED' } });
     const wrong = await get(locked, '/api/specs', { headers: { authorization: 'Bearer guess' } });
     expect(wrong).toMatchObject({ status: 403 });

@@ -292,6 +292,8 @@ export async function startDashboard(opts: DashboardOptions): Promise<RunningDas
       if (path === '/' || path === '/index.html') return send(res, 200, 'text/html; charset=utf-8', INDEX_HTML);
       if (path === '/app.css') return send(res, 200, 'text/css; charset=utf-8', APP_CSS);
       if (path === '/app.js') return send(res, 200, 'text/javascript; charset=utf-8', await appBundle());
+      // liveness/readiness for probes (kubelet, compose): no token, no calls to the services
+      if (path === '/healthz') return send(res, 200, 'application/json', '{"status":"ok"}');
       authorize(req);
       for (const [re, h] of routes) {
         const m = re.exec(path);
