@@ -21,6 +21,8 @@ const CHROMIUM = process.env.ROBUSTREC_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = process.env.ROBUSTREC_SCREENSHOTS;
 const APR = { name: 'APR', backbone: 'mf', defense: 'apr', params: { warmup_epochs: 1 } };
 const SPEC = smallGridSpec('dash', { attacks: [{ ...CLEAN, targets: [3, 7] }, RANDOM], models: [MF, APR, PAMACF] });
+// Figure 3 style: PamaCF's rho swept under both attacks
+const SWEEP = smallGridSpec('dash-sweep', { attacks: [{ ...CLEAN, targets: [3, 7] }, RANDOM], models: [{ ...PAMACF, sweep: { rho: [0.1, 0.5] } }] });
 // one longer training, watched live while it runs
 const LIVE = smallGridSpec('dash-live', {
   attacks: [CLEAN],
@@ -63,6 +65,7 @@ describe('dashboard in a browser', () => {
     dash = await startDashboard({ endpoints: { orchestrator: orch.address, data: platform.endpoints.data, evaluator: platform.endpoints.evaluator, trainers: platform.endpoints.trainers } });
     const done = await waitEnded(await submit(SPEC));
     expect(done.cellsDone).toBe(6);
+    expect((await waitEnded(await submit(SWEEP))).cellsDone).toBe(4);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -126,6 +129,21 @@ describe('dashboard in a browser', () => {
     const curves = await markLabels('training-curves');
     expect(curves.length).toBeGreaterThan(0);
     expect(await page.locator('[data-chart="training-curves"] svg').innerHTML()).toMatch(/MF|PamaCF/);
+  });
+
+  it('draws a swept parameter as lines over its values, one per attack', async () => {
+    const res = await call(orchClient, orchClient.getResults, { specName: 'dash-sweep' });
+    await open('charts/dash-sweep');
+    const pts = await markLabels('sweep-PamaCF-rho-t_hr@50');
+    expect(pts).toHaveLength(4);
+    for (const c of res.cells) {
+      const v = c.metrics['t_hr@50']! * 100;
+      const mine = pts.find((l) => l.includes(`series: ${c.attack}`) && l.includes(`x: ${c.sweepValue}`));
+      expect(mine, `${c.attack} rho=${c.sweepValue} in ${JSON.stringify(pts)}`).toBeDefined();
+      const mean = Number(/mean: (-?[\d.e-]+)/.exec(mine!)![1]);
+      expect(Math.abs(mean - v)).toBeLessThanOrEqual(Math.max(1e-9, Math.abs(v) * 1e-3));
+    }
+    expect(await markLabels('sweep-PamaCF-rho-recall@20')).toHaveLength(4);
   });
 
   it('projects user embeddings with the fake users marked', async () => {

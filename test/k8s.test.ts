@@ -255,7 +255,7 @@ describe('Kubernetes manifests', () => {
         expect(dash.spec.replicas).toBe(1);
         const c = podSpec(dash).containers[0]!;
         const flag = (f: string): string | undefined => c.args![c.args!.indexOf(f) + 1];
-        expect([flag('--address'), flag('--orchestrator'), flag('--data'), flag('--evaluator')]).toEqual(['0.0.0.0:8080', 'robustrec-orchestrator:50050', 'robustrec-data:50051', 'robustrec-registry:50054']);
+        expect([flag('--address'), flag('--orchestrator'), flag('--data'), flag('--evaluator'), flag('--scoring')]).toEqual(['0.0.0.0:8080', 'robustrec-orchestrator:50050', 'robustrec-data:50051', 'robustrec-registry:50054', 'robustrec-scoring:50054']);
         expect((c.env ?? []).map((e) => e.name)).toEqual(expect.arrayContaining(['ROBUSTREC_TLS_CERT', 'ROBUSTREC_TLS_KEY', 'ROBUSTREC_TLS_CA', 'ROBUSTREC_TLS_SERVER_NAME', 'ROBUSTREC_TOKEN_FILE']));
 
         const p = pods(docs);
@@ -263,10 +263,10 @@ describe('Kubernetes manifests', () => {
         const stranger: Pod = { labels: { app: 'other' }, namespace: 'elsewhere' };
         const dns: Pod = { labels: { 'k8s-app': 'kube-dns' }, namespace: 'kube-system' };
         // the dashboard reaches the gRPC ports it reads and DNS
-        for (const [to, port] of [['orchestrator', 50050], ['data', 50051], ['registry', 50054], ['trainer', 50053]] as const) expect(admits(docs, p.dashboard!, p[to]!, port), `dashboard -> ${to}`).toBe(true);
+        for (const [to, port] of [['orchestrator', 50050], ['data', 50051], ['registry', 50054], ['trainer', 50053], ['scoring', 50054]] as const) expect(admits(docs, p.dashboard!, p[to]!, port), `dashboard -> ${to}`).toBe(true);
         expect(admits(docs, p.dashboard!, dns, 53, 'UDP')).toBe(true);
-        // and nothing else: not the attack or scoring services, not health ports, not outside
-        for (const [to, port] of [['attack', 50052], ['scoring', 50054], ['data', 8081]] as const) expect(admits(docs, p.dashboard!, p[to]!, port), `dashboard -> ${to}:${port}`).toBe(false);
+        // and nothing else: not the attack service, not health or REST ports, not outside
+        for (const [to, port] of [['attack', 50052], ['scoring', 8000], ['data', 8081]] as const) expect(admits(docs, p.dashboard!, p[to]!, port), `dashboard -> ${to}:${port}`).toBe(false);
         expect(admits(docs, p.dashboard!, stranger, 443)).toBe(false);
         // clients (any namespace) reach its 8080; no one else does, platform pods included
         expect(admits(docs, client, p.dashboard!, 8080)).toBe(true);

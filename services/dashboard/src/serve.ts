@@ -2,7 +2,7 @@
  * Standalone dashboard (the web app and its JSON/SSE API) against running services, the way
  * compose and Kubernetes run it:
  *   tsx services/dashboard/src/serve.ts --address 0.0.0.0:8080 --orchestrator orchestrator:50050
- *     --data data:50051 --evaluator evaluator:50054 --trainer trainer-0:50053,trainer-1:50053
+ *     --data data:50051 --evaluator evaluator:50054 --trainer trainer-0:50053,trainer-1:50053 [--scoring scoring:50054]
  * Each flag also reads its ROBUSTREC_* variable; TLS and the token come from the process's
  * configuration (libs/grpc security.ts), and with ROBUSTREC_TLS_CERT/KEY it serves HTTPS.
  * --trainer is a plain host:port list, one entry per trainer replica: a cell's training curve
@@ -28,6 +28,8 @@ try {
       data: { type: 'string', default: env.ROBUSTREC_DATA_ADDRESS ?? '127.0.0.1:50051' },
       evaluator: { type: 'string', default: env.ROBUSTREC_EVALUATOR_ADDRESS ?? '127.0.0.1:50054' },
       trainer: { type: 'string', default: env.ROBUSTREC_TRAINER_ADDRESS ?? '127.0.0.1:50053' },
+      // ScoringService for "try it": where scoring pods serve apart from the registry (Kubernetes)
+      scoring: { type: 'string', default: env.ROBUSTREC_SCORING_ADDRESS },
     },
   }));
 } catch (e) {
@@ -61,6 +63,7 @@ const dash = await startDashboard({
     data: address('data', values.data, true),
     evaluator: address('evaluator', values.evaluator, true),
     trainers,
+    scoring: values.scoring ? address('scoring', values.scoring, true) : undefined,
   },
 });
 console.log(`dashboard listening on ${dash.url} (orchestrator ${values.orchestrator}; trainers: ${trainers.join(', ')})`);

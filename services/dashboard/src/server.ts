@@ -24,6 +24,8 @@ export interface DashboardEndpoints {
   data: string;
   evaluator: string;
   trainers: string[];
+  /** ScoringService (the "try it" panel); default the evaluator's address (one process serves both in-process). */
+  scoring?: string;
 }
 
 export interface DashboardOptions {
@@ -83,7 +85,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<RunningDas
   const orch = (): experiment.ExperimentServiceClient => peerClient(experiment.ExperimentServiceClient, e.orchestrator);
   const registry = (): evaluator.ModelRegistryServiceClient => peerClient(evaluator.ModelRegistryServiceClient, e.evaluator);
   const evals = (): evaluator.EvaluatorServiceClient => peerClient(evaluator.EvaluatorServiceClient, e.evaluator);
-  const scorer = (): scoring.ScoringServiceClient => peerClient(scoring.ScoringServiceClient, e.evaluator);
+  const scorer = (): scoring.ScoringServiceClient => peerClient(scoring.ScoringServiceClient, e.scoring ?? e.evaluator);
   const dataClient = (): data.DataServiceClient => peerClient(data.DataServiceClient, e.data);
   const magnitudes = new Map<string, number[]>();
 

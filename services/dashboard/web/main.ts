@@ -194,6 +194,11 @@ async function experimentsPage(id?: string): Promise<void> {
     );
   }
   app.append(exps.experiments?.length ? et : h('p', { class: 'note' }, 'No experiment submitted to this orchestrator (robustrec run SPEC.yaml --orchestrator ADDR).'));
+  // a grid run from the CLI has no event stream here: while cells run, the counts refresh
+  if ((specs.specs ?? []).some((s) => s.cellsRunning) || (exps.experiments ?? []).some((e) => stateName(e.state) === 'running')) {
+    const t = window.setTimeout(() => void route(), 5000);
+    cleanup.push(() => window.clearTimeout(t));
+  }
 }
 
 function progressBar(done: number, total: number): HTMLElement {

@@ -293,7 +293,8 @@ async function main(): Promise<void> {
         spec,
         true,
         `The full paper grid (clean and 4 attacks x 3 models x 3 seeds = 45 trainings, under an hour on 2 cores): npx robustrec run ${relative(process.cwd(), grid)}` +
-          `\n(or: npx tsx services/orchestrator/src/main.ts run ${relative(process.cwd(), grid)}); its committed results are in results/gowalla-paper.`,
+          `\n(or: npx tsx services/orchestrator/src/main.ts run ${relative(process.cwd(), grid)}); its committed results are in results/gowalla-paper.` +
+          `\nSee these results in the browser (tables, charts, embeddings, try-it): npx robustrec dashboard${values.home ? ` --home ${values.home}` : ''}`,
       );
       break;
     }
@@ -351,7 +352,7 @@ async function main(): Promise<void> {
       const host = values.host ?? '127.0.0.1';
       const base = Number(values['base-port']);
       if (!Number.isInteger(base) || base < 1 || base > 65530) throw new RrError('INVALID_ARGUMENT', `--base-port: expected a port number, got ${values['base-port']}`);
-      const p = await startPlatform({ home, host, ports: { data: base + 1, attack: base + 2, trainer: base + 3, evaluator: base + 4 } });
+      const p = await startPlatform({ home, host, ports: { data: base + 1, attack: base + 2, trainer: base + 3, evaluator: base + 4 }, trainers: trainerCount() });
       const orch = await startOrchestratorService({ address: `${host}:${base}`, home, endpoints: p.endpoints });
       const dash = await startDashboard({ address: `${host}:${dashboardPort()}`, endpoints: { orchestrator: orch.address, data: p.endpoints.data, evaluator: p.endpoints.evaluator, trainers: p.endpoints.trainers } });
       console.log(`RobustRec services up (state in ${home}):\n${JSON.stringify({ orchestrator: orch.address, ...p.endpoints }, null, 2)}`);
