@@ -38,9 +38,16 @@ if (values.live) {
   const id = await page.locator('tr[data-experiment]:has(td.state-running)').first().getAttribute('data-experiment', { timeout: 60_000 });
   await shot(`experiments/${id}`, 'experiments-live', async () => {
     await page.waitForSelector('[data-chart="live-curves"] svg', { timeout: 600_000 });
+    // and a streamed epoch or two (ETA comes with them)
+    await page.waitForTimeout(6_000);
   });
 } else {
   await shot('experiments', 'experiments');
+  const first = await page.locator('tr[data-experiment]').first().getAttribute('data-experiment', { timeout: 2_000 }).catch(() => null);
+  if (first)
+    await shot(`experiments/${first}`, 'experiment', async () => {
+      await page.waitForSelector('[data-chart="live-curves"] svg', { timeout: 60_000 });
+    });
   await shot('results', 'results');
   await shot('charts', 'charts');
   await shot('embeddings', 'embeddings');

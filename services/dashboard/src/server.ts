@@ -148,15 +148,27 @@ export async function startDashboard(opts: DashboardOptions): Promise<RunningDas
             last = err;
           }
         }
-        throw last instanceof RrError && last.code !== 'NOT_FOUND' ? last : new RrError('NOT_FOUND', `job ${cell.jobId}: not on any trainer this dashboard reaches`);
+        if (last instanceof RrError && last.code !== 'NOT_FOUND') throw last;
+        // a known cell whose trainer is not among ours (another replica set, a results folder):
+        // no curve, said plainly, rather than an error on a page that shows the rest
+        return { key, jobId: cell.jobId, variant: cell.variant, attack: cell.attack, seed: cell.seed, history: [], unavailable: `job ${cell.jobId} is not on any trainer this dashboard reaches` };
       },
     ],
     [
       /^\/api\/models$/,
       async () => {
         const r = registry();
-        const [models, aliases] = await Promise.all([call(r, r.listModels, { name: '' }), call(r, r.listAliases, { name: '' })]);
-        return { ...(evaluator.ListModelsResponse.toJSON(models) as object), aliases: (evaluator.ListAliasesResponse.toJSON(aliases) as { aliases?: unknown[] }).aliases ?? [] };
+        const d = dataClient();
+        const [models, aliases, datasets] = await Promise.all([call(r, r.listModels, { name: '' }), call(r, r.listAliases, { name: '' }), call(d, d.listDatasets, { kind: 0 })]);
+        // each model with its dataset's name and whether fake users are in it (poisoned)
+        const byId = new Map(datasets.datasets.map((x) => [x.id, x]));
+        return {
+          models: models.models.map((m) => {
+            const ds = byId.get(m.datasetId);
+            return { ...(evaluator.Model.toJSON(m) as object), datasetName: ds?.name ?? '', poisoned: ds?.kind === data.DatasetKind.DATASET_KIND_POISONED, targetItems: ds?.targetItems ?? [] };
+          }),
+          aliases: (evaluator.ListAliasesResponse.toJSON(aliases) as { aliases?: unknown[] }).aliases ?? [],
+        };
       },
     ],
     [

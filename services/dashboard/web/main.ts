@@ -55,7 +55,7 @@ interface Results { report: Report; cells: Cell[]; spec: { name: string; seeds: 
 interface Experiment { id: string; specName: string; state: string; cellsTotal?: number; cellsDone?: number; cellsFailed?: number; cellsRunning?: number; submittedAt?: string; finishedAt?: string; error?: string }
 interface SpecSummary { name: string; cellsTotal?: number; cellsDone?: number; cellsFailed?: number; cellsRunning?: number; lastFinishedAt?: string; known?: boolean }
 interface Metric { name: string; value: number; k?: number }
-interface Model { id: string; name: string; version: number; backbone: string; defense: string; datasetId: string; numUsers?: number; numItems?: number; sizeBytes?: string }
+interface Model { id: string; name: string; version: number; backbone: string; defense: string; datasetId: string; numUsers?: number; numItems?: number; sizeBytes?: string; datasetName?: string; poisoned?: boolean; targetItems?: number[] }
 interface ProfileSet { id: string; datasetId: string; generator: string; targetItems?: number[]; numProfiles?: number }
 
 declare global {
@@ -209,11 +209,17 @@ async function experimentPage(id: string): Promise<void> {
   const head = h('div');
   const table = h('table', { 'data-table': 'cells' });
   const curves = h('div', { class: 'charts' });
-  const log = h('div', { class: 'log', 'data-log': '' });
+  const log = h('div', { class: 'log', 'data-log': '' }, h('div', { class: 'muted' }, 'The run\'s log lines from the time this page opened:'));
   app.append(h('h1', {}, `Experiment ${id}`), head, h('h2', {}, 'Cells'), table, h('h2', {}, 'Training curves (live)'), curves, h('h2', {}, 'Log'), log);
   const cells = new Map<string, Cell>();
   const progress = new Map<string, { epoch: number; epochs: number; eta: number; loss?: number }>();
   const points: Array<{ series: string; epoch: number; metric: string; value: number }> = [];
+  const seen = new Set<string>();
+  const addPoint = (key: string, epoch: number, m: Metric): void => {
+    if (!/loss/.test(m.name) || seen.has(`${key}\u0000${epoch}\u0000${m.name}`)) return;
+    seen.add(`${key}\u0000${epoch}\u0000${m.name}`);
+    points.push({ series: label(cells.get(key)), epoch, metric: m.name, value: m.value });
+  };
   let exp: Experiment | undefined;
 
   const label = (c: Cell | undefined): string => (c ? `${c.variant}/${c.attack}/s${c.seed}` : '?');
@@ -237,7 +243,7 @@ async function experimentPage(id: string): Promise<void> {
           h('td', {}, c.seed ?? ''),
           h('td', { class: `state-${st}`, 'data-state': st }, st),
           h('td', { class: 'epoch' }, p ? progressBar(p.epoch, p.epochs) : '', p ? ` ${p.epoch}/${p.epochs}` : ''),
-          h('td', {}, p && st === 'running' ? `${Math.round(p.eta)} s` : ''),
+          h('td', {}, p && st === 'running' && p.eta > 0 ? `${Math.round(p.eta)} s` : ''),
           h('td', {}, p?.loss !== undefined ? p.loss.toFixed(4) : ''),
           h('td', {}, c.metrics?.['recall@20'] !== undefined ? pct(c.metrics['recall@20'], 2) : ''),
           h('td', {}, c.metrics?.['t_hr@50'] !== undefined ? pct(c.metrics['t_hr@50'], 3) : ''),
@@ -252,7 +258,7 @@ async function experimentPage(id: string): Promise<void> {
     chartTimer = undefined;
     if (!points.length) return;
     curves.replaceChildren();
-    void chart(curves, 'live-curves', 'Loss per epoch', trainingCurveChart(points, { width: 520, height: 240 }));
+    void chart(curves, 'live-curves', 'Loss per epoch', trainingCurveChart(points, { width: 260, height: 170, columns: 4 }));
   };
 
   try {
@@ -263,6 +269,24 @@ async function experimentPage(id: string): Promise<void> {
     return showError(app, e);
   }
   draw();
+  // the epochs before this page opened, from each trained cell's stored history (the stream
+  // below brings the rest; a point seen twice is drawn once)
+  await Promise.all(
+    [...cells.values()]
+      .filter((c) => c.jobId)
+      .map(async (c) => {
+        try {
+          const hst = await api<{ history: Array<{ epoch: number; epochs: number; metrics?: Metric[] }> }>(`/api/results/${enc(exp!.specName)}/cells/${enc(c.key)}/history`);
+          for (const e of hst.history) for (const m of e.metrics ?? []) addPoint(c.key, e.epoch, m);
+          const last = hst.history.at(-1);
+          if (last && !progress.has(c.key)) progress.set(c.key, { epoch: last.epoch, epochs: last.epochs, eta: 0, loss: last.metrics?.find((m) => m.name === 'loss')?.value });
+        } catch {
+          // a cell whose trainer this dashboard does not reach: its curve starts with the stream
+        }
+      }),
+  );
+  draw();
+  drawCurves();
   const es = new EventSource(`/api/experiments/${enc(id)}/events`);
   cleanup.push(() => es.close());
   es.onmessage = (ev: MessageEvent<string>) => {
@@ -273,7 +297,7 @@ async function experimentPage(id: string): Promise<void> {
       const pr = msg.progress;
       const loss = pr.metrics?.find((m) => m.name === 'loss')?.value;
       progress.set(pr.key, { epoch: pr.epoch, epochs: pr.epochs, eta: pr.etaSeconds ?? 0, loss });
-      for (const m of pr.metrics ?? []) if (/loss/.test(m.name)) points.push({ series: label(cells.get(pr.key)), epoch: pr.epoch, metric: m.name, value: m.value });
+      for (const m of pr.metrics ?? []) addPoint(pr.key, pr.epoch, m);
       chartTimer ??= window.setTimeout(drawCurves, 800);
     }
     if (msg.log) log.append(h('div', {}, msg.log));
@@ -487,9 +511,10 @@ async function embeddingsPage(modelId?: string): Promise<void> {
   app.append(h('h1', {}, 'User embeddings'));
   const models = ((await api<{ models?: Model[] }>('/api/models')).models ?? []).slice().reverse();
   if (!models.length) return void app.append(h('p', { class: 'note' }, 'No registered models yet.'));
-  const chosen = modelId ?? models.find((m) => !/clean/i.test(m.name))?.id ?? models[0]!.id;
+  // by default a model trained on poisoned data (the interesting case: where do the fakes land?)
+  const chosen = modelId ?? models.find((m) => m.poisoned)?.id ?? models[0]!.id;
   const sel = h('select', { 'aria-label': 'model', onchange: (ev: Event) => (location.hash = `#/embeddings/${enc((ev.target as HTMLSelectElement).value)}`) });
-  for (const m of models) sel.append(h('option', { value: m.id, selected: m.id === chosen }, `${m.name} v${m.version} (${m.backbone}+${m.defense})`));
+  for (const m of models) sel.append(h('option', { value: m.id, selected: m.id === chosen }, `${m.name} v${m.version} (${m.backbone}+${m.defense}) on ${m.datasetName || short(m.datasetId)}`));
   app.append(h('p', {}, 'Model: ', sel), h('p', { class: 'note' }, '2-D UMAP projection of the user embeddings (computed once per model by the evaluator and cached); every fake user and a seeded sample of genuine ones.'));
   const info = h('p', { 'data-projection': '' }, 'computing…');
   const grid = h('div', { class: 'charts' });
@@ -538,7 +563,7 @@ async function modelsPage(id?: string): Promise<void> {
         h('td', {}, m.backbone),
         h('td', {}, m.defense),
         h('td', {}, list.aliases.filter((a) => a.name === m.name && a.version === m.version).map((a) => a.alias).join(', ')),
-        h('td', {}, short(m.datasetId)),
+        h('td', { title: m.datasetId }, m.datasetName || short(m.datasetId)),
         h('td', {}, m.numUsers ?? 0),
         h('td', {}, m.numItems ?? 0),
       ),
@@ -548,14 +573,16 @@ async function modelsPage(id?: string): Promise<void> {
 
   // "try it": a user's top-k with and without the defense, and where the targets rank
   app.append(h('h2', {}, 'Try it'));
-  const opt = (m: Model, sel: boolean): HTMLElement => h('option', { value: m.id, selected: sel }, `${m.name} v${m.version} (${m.backbone}+${m.defense})`);
-  const defended = models.find((m) => m.defense && m.defense !== 'none') ?? models[0]!;
+  const opt = (m: Model, sel: boolean): HTMLElement => h('option', { value: m.id, selected: sel }, `${m.name} v${m.version} (${m.backbone}+${m.defense}) on ${m.datasetName || short(m.datasetId)}`);
+  // by default: a defended model trained under attack, against the undefended one on the same data
+  const defended = models.find((m) => m.defense && m.defense !== 'none' && m.poisoned) ?? models.find((m) => m.defense && m.defense !== 'none') ?? models[0]!;
   const plain = models.find((m) => m.defense === 'none' && m.datasetId === defended.datasetId) ?? models.find((m) => m.defense === 'none') ?? models[0]!;
   const mSel = h('select', { name: 'model', 'aria-label': 'model' }, ...models.map((m) => opt(m, m.id === defended.id))) as HTMLSelectElement;
   const bSel = h('select', { name: 'baseline', 'aria-label': 'baseline' }, ...models.map((m) => opt(m, m.id === plain.id))) as HTMLSelectElement;
   const user = h('input', { name: 'user', type: 'number', min: 0, value: 0, style: 'width:7em' }) as HTMLInputElement;
   const k = h('input', { name: 'k', type: 'number', min: 1, max: 200, value: 20, style: 'width:5em' }) as HTMLInputElement;
-  const targets = h('input', { name: 'targets', value: (profiles.profileSets?.[0]?.targetItems ?? []).join(','), style: 'width:16em' }) as HTMLInputElement;
+  // the attack's targets: those of the defended model's poisoned dataset, else a profile set's
+  const targets = h('input', { name: 'targets', value: (defended.targetItems?.length ? defended.targetItems : (profiles.profileSets?.[0]?.targetItems ?? [])).join(','), style: 'width:16em' }) as HTMLInputElement;
   const out = h('div', { class: 'cols', 'data-try-result': '' });
   const go = async (ev: Event): Promise<void> => {
     ev.preventDefault();

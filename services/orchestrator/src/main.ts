@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve, dirname, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,7 +37,7 @@ Commands:
   cancel <id>               cancel a submitted experiment (needs --orchestrator)
   list <datasets|profiles|generators|components|models|jobs|evaluations>
 ${GENERATORS_USAGE}
-${SERVING_USAGE}
+${SERVING_USAGE}  evaluate --model MODEL --evaluator ADDR[,ADDR..] [--dataset ID] [--sample-users N] [--seed S] [--shards N] [--ks 10,20] [--json]   metrics with 95% CIs, on a seeded user sample and/or N shards (evaluate.ts)
 
 Options:
   --home DIR                state directory (default ROBUSTREC_HOME or ./.robustrec)
@@ -58,7 +58,7 @@ TLS and tokens: ROBUSTREC_TLS_CERT/KEY/CA, ROBUSTREC_TOKEN (docs/deploy.md, Secu
 const { positionals, values } = parseArgs({
   allowPositionals: true,
   // the serving commands parse their own options (serving.ts)
-  args: (SERVING_COMMANDS as readonly string[]).includes(process.argv[2] ?? '') ? process.argv.slice(2, 3) : process.argv.slice(2),
+  args: ([...SERVING_COMMANDS, 'evaluate'] as readonly string[]).includes(process.argv[2] ?? '') ? process.argv.slice(2, 3) : process.argv.slice(2),
   options: {
     home: { type: 'string' },
     data: { type: 'string' },
@@ -348,6 +348,9 @@ async function main(): Promise<void> {
     case 'dashboard':
       await dashboardCommand();
       break;
+    case 'evaluate':
+      process.exitCode = await (await import('./evaluate')).evaluateCommand(process.argv.slice(3));
+      break;
     case 'up': {
       const host = values.host ?? '127.0.0.1';
       const base = Number(values['base-port']);
@@ -411,7 +414,10 @@ async function dashboardCommand(): Promise<void> {
     } else if (!existsSync(join(home, 'orchestrator', 'experiments.db'))) {
       console.log(`No stored results under ${home} yet (run a spec there first, or give --home DIR)`);
     }
-    const p = await startPlatform({ home: dir });
+    // one trainer per trainer home found (robustrec up --trainers N left <home>/trainer-2..N), so
+    // every stored job's history is reachable
+    const trainers = 1 + (existsSync(dir) ? readdirSync(dir).filter((f) => /^trainer-\d+$/.test(f)).length : 0);
+    const p = await startPlatform({ home: dir, trainers });
     const orch = await startOrchestratorService({ home: dir, endpoints: p.endpoints });
     dash = await startDashboard({ address, endpoints: { orchestrator: orch.address, data: p.endpoints.data, evaluator: p.endpoints.evaluator, trainers: p.endpoints.trainers } });
     stop = async () => {
