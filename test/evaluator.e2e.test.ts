@@ -9,7 +9,7 @@ import { evaluateRanking } from '@robustrec/metrics';
 import { dotProductScorer } from '@robustrec/scoring';
 import { startDataService } from '@robustrec/data-service';
 import { startEvaluatorService } from '@robustrec/evaluator-service';
-import { tempDir, mfModelHeader } from './helpers';
+import { exited, mfModelHeader, spawnTs, tempDir } from './helpers';
 
 /**
  * The evaluator process end to end: models registered over gRPC, evaluated against the
@@ -79,6 +79,53 @@ describe('evaluator, registry and scoring', () => {
     expect((await call(ec, ec.getEvaluation, { id: evaluation!.id })).evaluation!.metrics).toEqual(evaluation!.metrics);
     await expect(call(ec, ec.evaluate, { model: { id: '', name: 'mf-test', version: 1 }, datasetId: '', split: 0, ks: [0], targetItems: [] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/ks\[0\]/) });
     ec.close();
+  });
+
+  it('robustrec evaluate: shards over two evaluator replicas merge to the full evaluation; a seeded sample states its CI', async () => {
+    // a second replica with its own registry holding the same model as mf-test version 1
+    const tmp2 = tempDir();
+    const replica = await startEvaluatorService({ home: tmp2.dir, dataAddress: dataSrv.address });
+    try {
+      await registerModel(replica.address, header('mf-test'), { user_embedding: users, item_embedding: items });
+      const cli = async (args: string[]): Promise<{ code: number | null; out: string }> => {
+        const p = spawnTs('services/orchestrator/src/main.ts', ['evaluate', '--model', 'mf-test@1', ...args]);
+        return { code: await exited(p), out: p.output() };
+      };
+      const json = (out: string) => JSON.parse(out.slice(out.indexOf('{'), out.lastIndexOf('}') + 1));
+      const ec = createClient(evaluator.EvaluatorServiceClient, evalSrv.address);
+      const { evaluation: full } = await call(ec, ec.evaluate, { model: { id: '', name: 'mf-test', version: 1 }, datasetId: '', split: 0, ks: [10, 20], targetItems: [] }, { kind: 'work' });
+      ec.close();
+      const sharded = await cli(['--shards', '3', '--ks', '10,20', '--json', '--evaluator', `${evalSrv.address},${replica.address}`]);
+      expect(sharded.code, sharded.out).toBe(0);
+      const merged = json(sharded.out);
+      expect(merged.usersEvaluated).toBe(full!.usersEvaluated);
+      for (const m of full!.metrics) {
+        const got = merged.metrics[`${m.name}@${m.k}`];
+        expect(Math.abs(got - m.value), `${m.name}@${m.k}`).toBeLessThanOrEqual(1e-9 * Math.max(m.value, 1e-300));
+        expect(merged.statistics[`${m.name}@${m.k}`].ciHalfWidth).toBe(0);
+      }
+      // both replicas evaluated shards (0 and 2 on the first, 1 on the second)
+      const listed = async (address: string): Promise<number[]> => {
+        const c = createClient(evaluator.EvaluatorServiceClient, address);
+        const r = await call(c, c.listEvaluations, { modelId: '', datasetId: '' });
+        c.close();
+        return r.evaluations.filter((e) => e.sampling?.shardCount === 3).map((e) => e.sampling!.shardIndex).sort();
+      };
+      expect(await listed(evalSrv.address)).toEqual([0, 2]);
+      expect(await listed(replica.address)).toEqual([1]);
+
+      const sampled = await cli(['--sample-users', '100', '--seed', '5', '--shards', '2', '--evaluator', `${evalSrv.address},${replica.address}`]);
+      expect(sampled.code, sampled.out).toBe(0);
+      expect(sampled.out).toMatch(/users evaluated: \d+ with relevant items \(100 ranked of a population of \d+; seeded sample of 100, seed 5, merged from 2 shards\)/);
+      expect(sampled.out).toMatch(/recall@20\s+0\.\d{6}\s+± 0\.\d{6}\s+95% CI \[/);
+
+      const bad = await cli(['--shards', '2000', '--evaluator', evalSrv.address]);
+      expect(bad.code).toBe(2);
+      expect(bad.out).toMatch(/--shards: must be an integer in \[1, 1024\]/);
+    } finally {
+      await replica.shutdown();
+      tmp2.cleanup();
+    }
   });
 
   it('recommends unseen items, scores items, switches versions and rejects bad requests', async () => {

@@ -2,7 +2,8 @@ import { invalidArgument, type Csr } from '@robustrec/core';
 import { BLOCK, defaultThreads, isDotProductScorer, rankPool, runDotTask, runScorerTask, shares, type RankTask } from '@robustrec/scoring';
 import type { TargetMetric, UserMetric } from './metric';
 import { METRICS } from './registry';
-import type { RankingInput, RankingResult } from './types';
+import { metricStats, selectUsers, targetAggregate } from './sampling';
+import type { MetricStats, RankingInput, RankingResult, Sampling } from './types';
 
 export const DEFAULT_KS: readonly number[] = [10, 20, 50];
 
@@ -13,8 +14,11 @@ interface Plan {
   K: number;
   targets: Uint32Array;
   targetExclude: Csr[];
-  /** Genuine users that are ranked (with relevant items, or all genuine users when there are targets). */
+  /** Users a full evaluation ranks (with relevant items, or all genuine users when there are targets). */
+  population: Uint32Array;
+  /** Those that are ranked: the population, or its seeded sample / shard (sampling.ts). */
   users: Uint32Array;
+  sampling: Sampling;
   /** users.length × K item ids, -1 padded; SharedArrayBuffer-backed so workers write into it. */
   top: Int32Array;
 }
@@ -40,9 +44,10 @@ function plan(input: RankingInput): Plan {
 
   const ranked: number[] = [];
   for (let u = 0; u < numGenuineUsers; u++) if (targets.length > 0 || (u < relevant.numRows && relevant.indptr[u + 1]! > relevant.indptr[u]!)) ranked.push(u);
-  const users = Uint32Array.from(ranked);
+  const population = Uint32Array.from(ranked);
+  const { users, sampling } = selectUsers(population, input.sample);
   const top = new Int32Array(new SharedArrayBuffer(Math.max(4, users.length * K * 4)), 0, users.length * K);
-  return { input, ks, K, targets, targetExclude, users, top };
+  return { input, ks, K, targets, targetExclude, population, users, sampling, top };
 }
 
 function baseTask(p: Plan): Omit<RankTask, 'start' | 'end' | 'userEmb' | 'itemEmb' | 'dim'> {
@@ -61,6 +66,7 @@ function aggregate(p: Plan, seconds: number): RankingResult {
   const userMetrics = METRICS.filter((m): m is UserMetric => m.kind === 'user');
   const targetMetrics = METRICS.filter((m): m is TargetMetric => m.kind === 'target');
   const userSums = new Float64Array(userMetrics.length * ks.length);
+  const userSq = new Float64Array(userMetrics.length * ks.length);
   const mark = new Uint8Array(numItems);
   const hits = new Uint8Array(K);
   let evaluated = 0;
@@ -69,6 +75,7 @@ function aggregate(p: Plan, seconds: number): RankingResult {
   const targetOf = new Int32Array(numItems).fill(-1);
   targets.forEach((t, i) => (targetOf[t] = i));
   const tSums = new Float64Array(targets.length * targetMetrics.length * ks.length);
+  const tSq = new Float64Array(targets.length * targetMetrics.length * ks.length);
   const tUsers = new Uint32Array(targets.length);
   const rankOf = new Float64Array(targets.length);
 
@@ -85,7 +92,13 @@ function aggregate(p: Plan, seconds: number): RankingResult {
       for (let q = r0; q < r1; q++) mark[rel.indices[q]!] = 1;
       for (let j = 0; j < n; j++) hits[j] = mark[list[j]!]!;
       const ranking = { top: new Uint32Array(list.buffer, list.byteOffset, n), hits: hits.subarray(0, n), numRelevant: r1 - r0 };
-      userMetrics.forEach((m, mi) => ks.forEach((k, ki) => (userSums[mi * ks.length + ki]! += m.value(ranking, k))));
+      userMetrics.forEach((m, mi) =>
+        ks.forEach((k, ki) => {
+          const v = m.value(ranking, k);
+          userSums[mi * ks.length + ki]! += v;
+          userSq[mi * ks.length + ki]! += v * v;
+        }),
+      );
       for (let q = r0; q < r1; q++) mark[rel.indices[q]!] = 0;
       evaluated++;
     }
@@ -100,34 +113,74 @@ function aggregate(p: Plan, seconds: number): RankingResult {
         if (interacted(p.targetExclude, u, targets[ti]!)) continue;
         tUsers[ti]!++;
         const base = ti * targetMetrics.length * ks.length;
-        targetMetrics.forEach((m, mi) => ks.forEach((k, ki) => (tSums[base + mi * ks.length + ki]! += m.value(rankOf[ti]!, k))));
+        targetMetrics.forEach((m, mi) =>
+          ks.forEach((k, ki) => {
+            const v = m.value(rankOf[ti]!, k);
+            tSums[base + mi * ks.length + ki]! += v;
+            tSq[base + mi * ks.length + ki]! += v * v;
+          }),
+        );
       }
     }
   }
 
+  // population sizes of the metrics' domains: users with relevant items, users eligible per target
+  let relPopulation = 0;
+  for (const u of p.population) if (u < rel.numRows && rel.indptr[u + 1]! > rel.indptr[u]!) relPopulation++;
+  const tPopulation = eligibleCounts(p);
+
   const metrics: Record<string, number> = {};
-  userMetrics.forEach((m, mi) => ks.forEach((k, ki) => (metrics[`${m.name}@${k}`] = evaluated ? userSums[mi * ks.length + ki]! / evaluated : 0)));
+  const statistics: Record<string, MetricStats> = {};
+  userMetrics.forEach((m, mi) =>
+    ks.forEach((k, ki) => {
+      const key = `${m.name}@${k}`;
+      metrics[key] = evaluated ? userSums[mi * ks.length + ki]! / evaluated : 0;
+      statistics[key] = metricStats(evaluated, userSums[mi * ks.length + ki]!, userSq[mi * ks.length + ki]!, relPopulation);
+    }),
+  );
   const perTarget: RankingResult['perTarget'] = [];
   if (targets.length > 0) {
-    const means = new Float64Array(targetMetrics.length * ks.length);
-    let counted = 0;
     for (let ti = 0; ti < targets.length; ti++) {
       const pm: Record<string, number> = {};
+      const ps: Record<string, MetricStats> = {};
       const base = ti * targetMetrics.length * ks.length;
       targetMetrics.forEach((m, mi) =>
         ks.forEach((k, ki) => {
-          const v = tUsers[ti] ? tSums[base + mi * ks.length + ki]! / tUsers[ti]! : 0;
-          pm[`${m.name}@${k}`] = v;
-          if (tUsers[ti]) means[mi * ks.length + ki]! += v;
+          const key = `${m.name}@${k}`;
+          pm[key] = tUsers[ti] ? tSums[base + mi * ks.length + ki]! / tUsers[ti]! : 0;
+          ps[key] = metricStats(tUsers[ti]!, tSums[base + mi * ks.length + ki]!, tSq[base + mi * ks.length + ki]!, tPopulation[ti]!);
         }),
       );
       // a target every genuine user interacted with has no eligible user: reported, not averaged
-      if (tUsers[ti]) counted++;
-      perTarget.push({ item: targets[ti]!, users: tUsers[ti]!, metrics: pm });
+      perTarget.push({ item: targets[ti]!, users: tUsers[ti]!, metrics: pm, statistics: ps });
     }
-    targetMetrics.forEach((m, mi) => ks.forEach((k, ki) => (metrics[`${m.name}@${k}`] = counted ? means[mi * ks.length + ki]! / counted : 0)));
+    const agg = targetAggregate(perTarget, targetMetrics.flatMap((m) => ks.map((k) => `${m.name}@${k}`)));
+    Object.assign(metrics, agg.metrics);
+    Object.assign(statistics, agg.statistics);
   }
-  return { metrics, perTarget, usersEvaluated: evaluated, seconds };
+  return { metrics, statistics, perTarget, usersEvaluated: evaluated, seconds, sampling: p.sampling };
+}
+
+/** Users of the population eligible for each target (never interacted with it): one pass over their rows. */
+function eligibleCounts(p: Plan): Uint32Array {
+  const { targets, population, targetExclude } = p;
+  const out = new Uint32Array(targets.length).fill(population.length);
+  if (!targets.length) return out;
+  const targetOf = new Map<number, number>();
+  targets.forEach((t, i) => targetOf.set(t, i));
+  const stamp = new Int32Array(targets.length).fill(-1);
+  for (const u of population)
+    for (const m of targetExclude) {
+      if (u >= m.numRows) continue;
+      for (let q = m.indptr[u]!, e = m.indptr[u + 1]!; q < e; q++) {
+        const ti = targetOf.get(m.indices[q]!);
+        if (ti !== undefined && stamp[ti] !== u) {
+          stamp[ti] = u;
+          out[ti]!--;
+        }
+      }
+    }
+  return out;
 }
 
 function interacted(ms: Csr[], u: number, item: number): boolean {

@@ -17,12 +17,56 @@ export interface RankingInput {
   ks?: number[];
   /** Worker threads for dot-product scorers (default: min(2, available cores)); 1 = this thread only. */
   threads?: number;
+  /** Rank a seeded sample of the users and/or one shard of them (sampling.ts); default: all users. */
+  sample?: SamplingOptions;
+}
+
+/** Which users to rank (sampling.ts): all zero/absent ranks every user of the population. */
+export interface SamplingOptions {
+  /** Size of the simple random sample of the population (0: all users). */
+  sampleUsers?: number;
+  /** Seed of the user permutation (0: DEFAULT_SAMPLE_SEED). */
+  seed?: number;
+  /** Shard evaluated, in [0, shardCount). */
+  shardIndex?: number;
+  /** Number of shards (0: unsharded; at most MAX_SHARDS). */
+  shardCount?: number;
+}
+
+/** How the users of a result were chosen. */
+export interface Sampling {
+  sampleUsers: number;
+  /** Seed actually used. */
+  seed: number;
+  shardIndex: number;
+  shardCount: number;
+  /** Users a full evaluation ranks (N). */
+  population: number;
+  /** Users this evaluation ranked. */
+  usersRanked: number;
+}
+
+/** Sufficient statistics of one averaged metric and its 95% interval (sampling.ts). */
+export interface MetricStats {
+  /** Users contributing a value (n). */
+  count: number;
+  sum: number;
+  sumSquares: number;
+  /** Users of the population in the metric's domain (N). */
+  population: number;
+  mean: number;
+  stdDev: number;
+  /** 95% half-width; absent when undefined (n < 2 < N). */
+  ciHalfWidth?: number;
 }
 
 export interface RankingResult {
   /** 'recall@20', 'ndcg@20', 't_hr@50', 't_ndcg@50', ... */
   metrics: Record<string, number>;
-  perTarget: Array<{ item: number; users: number; metrics: Record<string, number> }>;
+  perTarget: Array<{ item: number; users: number; metrics: Record<string, number>; statistics: Record<string, MetricStats> }>;
+  /** Per metric key: sufficient statistics and 95% interval (mean = metrics[key]). */
+  statistics: Record<string, MetricStats>;
+  sampling: Sampling;
   /** Genuine users with relevant items that were ranked. */
   usersEvaluated: number;
   seconds: number;

@@ -5,3 +5,4 @@ export { ServePool } from './serve-pool';
 export { EXPORT_FORMATS, npyBytes, npyFiles, tfjsFiles, writeExport, type ExportFormat } from './export';
 export { Oip } from './oip';
 export { startOipHttp, type OipHttpOptions } from './oip-http';
+export { fromStatistics, metricKey, shardResultOf, toStatistics } from './evaluation-stats';

@@ -1,7 +1,8 @@
 import { common, evaluator, inference, scoring } from '@robustrec/contracts';
 import { checkMemory, homeDir, invalidArgument, memoryBudget, newId, notFound, provenance, resourceExhausted } from '@robustrec/core';
 import { clientStream, requestStream, serverStream, startServer, unary, writeMessage } from '@robustrec/grpc';
-import { DEFAULT_KS, evaluateRankingAsync } from '@robustrec/metrics';
+import { checkSharding, DEFAULT_KS, evaluateRankingAsync } from '@robustrec/metrics';
+import { toStatistics } from './evaluation-stats';
 import { DatasetCache, ModelServer, scorerFor, type BatchTop, type ServedModel } from './models';
 import { inferenceService, Oip } from './oip';
 import { startOipHttp } from './oip-http';
@@ -120,8 +121,13 @@ export async function startEvaluatorService(opts: EvaluatorServiceOptions) {
       });
       if (req.targetItems.length > MAX_TARGETS) throw invalidArgument('target_items', `at most ${MAX_TARGETS} target items, got ${req.targetItems.length}`);
       if (new Set(req.targetItems).size !== req.targetItems.length) throw invalidArgument('target_items', 'duplicate target item');
-      // the top-K lists of every genuine user (int32 each), before the dataset is fetched
-      checkMemory('ks', model.numUsers * Math.max(...ks) * 4, budget, `top-${Math.max(...ks)} lists of ${model.numUsers} users`);
+      // sampling and sharding (libs/metrics/src/sampling.ts); sample_users above the population is refused there
+      const sample = { sampleUsers: req.sampleUsers ?? 0, seed: req.sampleSeed ?? 0, shardIndex: req.shardIndex ?? 0, shardCount: req.shardCount ?? 0 };
+      checkSharding(sample);
+      if (sample.sampleUsers > model.numUsers) throw invalidArgument('sample_users', `${sample.sampleUsers} exceeds the model's ${model.numUsers} users`);
+      // the top-K lists of every ranked user (int32 each), before the dataset is fetched
+      const ranked = Math.ceil((sample.sampleUsers || model.numUsers) / Math.max(1, sample.shardCount));
+      checkMemory('ks', ranked * Math.max(...ks) * 4, budget, `top-${Math.max(...ks)} lists of ${ranked} users`);
       const data = await datasets.get(datasetId);
       if (model.numItems !== data.numItems) throw invalidArgument('dataset_id', `model has ${model.numItems} items, dataset ${datasetId} has ${data.numItems}`);
       if (model.numUsers < data.numGenuineUsers) throw invalidArgument('dataset_id', `model has ${model.numUsers} users, dataset ${datasetId} has ${data.numGenuineUsers} genuine users`);
@@ -140,22 +146,35 @@ export async function startEvaluatorService(opts: EvaluatorServiceOptions) {
         targets: targets.length ? targets : undefined,
         targetExclude: [data.train, data.valid, data.test],
         ks,
+        sample,
       });
       const toMetric = (key: string, value: number): common.Metric => {
         const at = key.lastIndexOf('@');
         return { name: key.slice(0, at), k: Number(key.slice(at + 1)), value };
       };
-      const config = { modelId: model.id, datasetId, split: common.splitToJSON(split), ks, targets: Array.from(targets), maskValid };
+      const sampled = sample.sampleUsers > 0 || sample.shardCount > 0;
+      const config = {
+        modelId: model.id,
+        datasetId,
+        split: common.splitToJSON(split),
+        ks,
+        targets: Array.from(targets),
+        maskValid,
+        // only when asked for, so that full evaluations keep their configuration
+        ...(sampled ? { sampleUsers: sample.sampleUsers, sampleSeed: res.sampling.seed, shardIndex: sample.shardIndex, shardCount: sample.shardCount } : {}),
+      };
       const evaluation: evaluator.Evaluation = {
         id: newId('eval'),
         modelId: model.id,
         datasetId,
         split,
         metrics: Object.entries(res.metrics).map(([k, v]) => toMetric(k, v)),
-        targets: res.perTarget.map((t) => ({ item: t.item, users: t.users, metrics: Object.entries(t.metrics).map(([k, v]) => toMetric(k, v)) })),
+        targets: res.perTarget.map((t) => ({ item: t.item, users: t.users, metrics: Object.entries(t.metrics).map(([k, v]) => toMetric(k, v)), statistics: toStatistics(t.statistics) })),
         usersEvaluated: res.usersEvaluated,
         seconds: res.seconds,
         provenance: provenance(model.provenance?.seed ?? 0, config),
+        sampling: res.sampling,
+        statistics: toStatistics(res.statistics),
       };
       registry.saveEvaluation(evaluation);
       return { evaluation };

@@ -1,0 +1,130 @@
+/**
+ * robustrec evaluate (main.ts dispatches here): one exact evaluation of a registered model,
+ * optionally on a seeded sample of users and/or cut into shards spread over evaluator replicas.
+ *
+ *   robustrec evaluate --model MODEL [--dataset ID] [--sample-users N] [--seed S] [--shards N]
+ *                      [--ks 10,20,50] [--json] --evaluator ADDR[,ADDR...]
+ *
+ * With --shards N, shard i goes to evaluator address i mod (number of addresses); the
+ * addresses work side by side, each on its shards one after the other, and the shards' sufficient
+ * statistics are merged exactly (libs/metrics mergeShards) into the unsharded evaluation's
+ * metrics and 95% intervals. Each shard's evaluation is also stored by the evaluator that ran it.
+ */
+import { parseArgs } from 'node:util';
+import { common, evaluator } from '@robustrec/contracts';
+import { RrError } from '@robustrec/core';
+import { call, createClient } from '@robustrec/grpc';
+import { shardResultOf } from '@robustrec/evaluator-service';
+import { MAX_SHARDS, mergeShards, type RankingResult } from '@robustrec/metrics';
+import { parseModelRef } from './serving';
+
+export const EVALUATE_USAGE = `  evaluate --model MODEL --evaluator ADDR[,ADDR..] [--dataset ID] [--sample-users N] [--seed S] [--shards N] [--ks 10,20,50] [--json]
+                            exact metrics with 95% intervals, on a seeded sample of users and/or in N shards spread over the evaluators
+`;
+
+export interface ShardedEvaluation {
+  model: evaluator.ModelRef;
+  datasetId?: string;
+  /** 0: every user. */
+  sampleUsers?: number;
+  /** 0: the evaluator's default (2024). */
+  seed?: number;
+  /** 0: one unsharded request. */
+  shards?: number;
+  ks?: number[];
+  /** Evaluator addresses; shard i goes to addresses[i mod length]. */
+  addresses: string[];
+}
+
+/** Runs the (sharded) evaluation and merges it; the shards' own evaluations come back too. */
+export async function runEvaluation(o: ShardedEvaluation): Promise<{ result: RankingResult; evaluations: evaluator.Evaluation[] }> {
+  if (!o.addresses.length) throw new RrError('INVALID_ARGUMENT', '--evaluator: at least one address is needed');
+  const shards = o.shards ?? 0;
+  const request = (shardIndex: number): evaluator.EvaluateRequest => ({
+    model: o.model,
+    datasetId: o.datasetId ?? '',
+    split: common.Split.SPLIT_TEST,
+    ks: o.ks ?? [],
+    targetItems: [],
+    sampleUsers: o.sampleUsers ?? 0,
+    sampleSeed: o.seed ?? 0,
+    shardIndex,
+    shardCount: shards,
+  });
+  const clients = o.addresses.map((a) => createClient(evaluator.EvaluatorServiceClient, a));
+  try {
+    const evaluations: evaluator.Evaluation[] = new Array(Math.max(1, shards));
+    // one queue per address: addresses side by side, each on its shards in turn
+    await Promise.all(
+      clients.map(async (c, a) => {
+        for (let i = a; i < Math.max(1, shards); i += clients.length) {
+          try {
+            evaluations[i] = (await call(c, c.evaluate, request(i), { kind: 'work' })).evaluation!;
+          } catch (e) {
+            const err = e as { code?: string; message?: string };
+            throw new RrError((err.code as never) ?? 'UNAVAILABLE', `shard ${i} on ${o.addresses[a]}: ${err.message ?? String(e)}`);
+          }
+        }
+      }),
+    );
+    return { result: mergeShards(evaluations.map(shardResultOf)), evaluations };
+  } finally {
+    clients.forEach((c) => c.close());
+  }
+}
+
+/** The lines the CLI prints: the users evaluated, then each metric with its interval. */
+export function formatEvaluation(r: RankingResult, shards = 0): string[] {
+  const s = r.sampling;
+  const lines = [
+    `users evaluated: ${r.usersEvaluated} with relevant items (${s.usersRanked} ranked of a population of ${s.population}; ` +
+      `${s.sampleUsers ? `seeded sample of ${s.sampleUsers}` : 'every user'}, seed ${s.seed}${shards > 1 ? `, merged from ${shards} shards` : ''})`,
+  ];
+  const width = Math.max(...Object.keys(r.metrics).map((k) => k.length));
+  for (const [k, v] of Object.entries(r.metrics)) {
+    const st = r.statistics[k];
+    const h = st?.ciHalfWidth;
+    const ci = h === undefined ? 'interval undefined (fewer than 2 users)' : h === 0 ? 'exact (every user of the population)' : `± ${h.toFixed(6)}  95% CI [${(v - h).toFixed(6)}, ${(v + h).toFixed(6)}]`;
+    lines.push(`${k.padEnd(width)}  ${v.toFixed(6)}  ${ci}  (n = ${st?.count ?? 0} of N = ${st?.population ?? 0})`);
+  }
+  return lines;
+}
+
+function intOption(name: string, v: string | undefined, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d{1,10}$/.test(v) || Number(v) < min || Number(v) > max) throw new RrError('INVALID_ARGUMENT', `--${name}: must be an integer in [${min}, ${max}], got ${JSON.stringify(v.slice(0, 32))}`);
+  return Number(v);
+}
+
+/** robustrec evaluate ... (args after the command name); returns the exit code. */
+export async function evaluateCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      model: { type: 'string' },
+      dataset: { type: 'string' },
+      'sample-users': { type: 'string' },
+      seed: { type: 'string' },
+      shards: { type: 'string' },
+      ks: { type: 'string' },
+      evaluator: { type: 'string', default: process.env.ROBUSTREC_EVALUATOR },
+      json: { type: 'boolean' },
+    },
+  });
+  if (!values.model) throw new RrError('INVALID_ARGUMENT', `--model: required\n${EVALUATE_USAGE}`);
+  const addresses = (values.evaluator ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (!addresses.length) throw new RrError('INVALID_ARGUMENT', `--evaluator: at least one address is required\n${EVALUATE_USAGE}`);
+  if (addresses.length > MAX_SHARDS) throw new RrError('INVALID_ARGUMENT', `--evaluator: at most ${MAX_SHARDS} addresses`);
+  const ks = values.ks?.split(',').map((k, i) => intOption(`ks[${i}]`, k.trim(), 1, 1_000_000)!);
+  const { result } = await runEvaluation({
+    model: parseModelRef(values.model),
+    datasetId: values.dataset,
+    sampleUsers: intOption('sample-users', values['sample-users'], 0, 0xffffffff),
+    seed: intOption('seed', values.seed, 0, 0xffffffff),
+    shards: intOption('shards', values.shards, 1, MAX_SHARDS),
+    ks,
+    addresses,
+  });
+  console.log(values.json ? JSON.stringify(result, null, 2) : formatEvaluation(result, intOption('shards', values.shards, 1, MAX_SHARDS)).join('\n'));
+  return 0;
+}
