@@ -39,6 +39,9 @@ describe('dashboard in a browser', () => {
   let browser: Browser;
   let page: Page;
   const consoleErrors: string[] = [];
+  // offline: every script, style and font comes from the dashboard; anything else is refused and recorded
+  const elsewhere: string[] = [];
+  const served = new Set<string>();
   let orchClient: experiment.ExperimentServiceClient;
 
   const submit = async (yaml: string): Promise<string> => (await call(orchClient, orchClient.submitExperiment, { specYaml: yaml, seeds: [] })).experiment!.id;
@@ -75,6 +78,15 @@ describe('dashboard in a browser', () => {
       if (m.type() === 'error') consoleErrors.push(`${page.url()}: ${m.text()}`);
     });
     page.on('pageerror', (e) => consoleErrors.push(`${page.url()}: ${e.message}`));
+    await page.route('**/*', (route) => {
+      const url = route.request().url();
+      if (url.startsWith(dash.url)) {
+        served.add(new URL(url).pathname);
+        return route.continue();
+      }
+      elsewhere.push(url);
+      return route.abort();
+    });
   }, 300_000);
 
   afterAll(async () => {
@@ -211,5 +223,8 @@ describe('dashboard in a browser', () => {
   it('loads every page without console errors', async () => {
     for (const p of ['experiments', 'results', 'charts', 'embeddings', 'profiles', 'models']) await open(p);
     expect(consoleErrors).toEqual([]);
+    // and works offline: nothing was asked of any other host, the font included
+    expect(elsewhere).toEqual([]);
+    expect([...served]).toEqual(expect.arrayContaining(['/app.js', '/app.css', '/fonts/DejaVuSans.ttf']));
   });
 });

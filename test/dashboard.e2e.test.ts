@@ -44,6 +44,11 @@ describe('dashboard HTTP layer', () => {
     const app = await fetch(new URL('/app.js', open.url));
     expect(app.headers.get('content-type')).toContain('javascript');
     expect((await app.text()).length).toBeGreaterThan(100_000); // vega + vega-lite + the app
+    // its font too (offline: no CDN), and nothing but the fonts it has
+    const font = await fetch(new URL('/fonts/DejaVuSans.ttf', open.url));
+    expect([font.status, font.headers.get('content-type')]).toEqual([200, 'font/ttf']);
+    expect(Buffer.from(await font.arrayBuffer()).subarray(0, 4)).toEqual(Buffer.from([0, 1, 0, 0]));
+    expect((await fetch(new URL('/fonts/..%2Fpackage.json', open.url))).status).toBe(404);
     expect((await get(open, '/api/specs')).body).toEqual({});
     // the probes' endpoint (kubelet, compose): it answers without asking the services
     expect(await get(open, '/healthz')).toEqual({ status: 200, body: { status: 'ok' } });

@@ -6,7 +6,7 @@ import { RrError } from '@robustrec/core';
 import { acceptedTokens, call, callOptions, checkHealth, defaultSecurity, downloadModel, fromServiceError, peerClient, tokenMatches, type SecurityConfig } from '@robustrec/grpc';
 import { popularityBuckets } from '@robustrec/charts/specs';
 import { metricLabel } from '@robustrec/metrics';
-import { appBundle, INDEX_HTML, APP_CSS } from './assets';
+import { appBundle, APP_CSS, FONTS, INDEX_HTML } from './assets';
 
 /**
  * The dashboard's HTTP side: a thin, stateless JSON + server-sent-events layer over the gRPC
@@ -306,6 +306,11 @@ export async function startDashboard(opts: DashboardOptions): Promise<RunningDas
       if (path === '/' || path === '/index.html') return send(res, 200, 'text/html; charset=utf-8', INDEX_HTML);
       if (path === '/app.css') return send(res, 200, 'text/css; charset=utf-8', APP_CSS);
       if (path === '/app.js') return send(res, 200, 'text/javascript; charset=utf-8', await appBundle());
+      const fontFile = /^\/fonts\/([\w.-]+)$/.exec(path)?.[1];
+      if (fontFile && Object.hasOwn(FONTS, fontFile)) {
+        res.writeHead(200, { 'content-type': 'font/ttf', 'cache-control': 'public, max-age=86400', 'content-length': FONTS[fontFile]!.byteLength });
+        return void res.end(FONTS[fontFile]);
+      }
       // liveness/readiness for probes (kubelet, compose): no token, no calls to the services
       if (path === '/healthz') return send(res, 200, 'application/json', '{"status":"ok"}');
       authorize(req);

@@ -130,7 +130,8 @@ async function chart(parent: HTMLElement, name: string, title: string, spec: Cha
   const target = h('div');
   box.append(target);
   parent.append(box);
-  const res = await embed(target, spec, { renderer: 'svg', actions: false });
+  // the page's own font (served by the dashboard), as in the report PNGs
+  const res = await embed(target, spec, { renderer: 'svg', actions: false, config: { font: 'DejaVu Sans' } });
   window.__charts[name] = res.view;
   cleanup.push(() => res.finalize());
 }
