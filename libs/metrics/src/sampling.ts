@@ -15,7 +15,9 @@
  * users (users with relevant items; users eligible for a target) with per-user values x:
  *   mean = Σx / n,  s² = (Σx² − (Σx)²/n) / (n − 1),
  *   h = 1.96 · s / √n · √((N − n) / (N − 1))      (normal approximation, finite-population
- * correction for sampling without replacement; h = 0 when n = N, undefined when n < 2 < N).
+ * correction for sampling without replacement; h = 0 when n = N; undefined when n < N and
+ * n < 2 or s = 0, e.g. a rare target that no sampled user ranks: the normal approximation is
+ * poor for such rare binary metrics, and a zero width would overstate the certainty).
  * Restricting a simple random sample to a domain gives a simple random sample of the domain
  * given its size, so the same formula holds per domain. The averaged target metrics (mean over
  * targets of per-target means) get the mean of the per-target half-widths: the standard
@@ -74,7 +76,9 @@ export function metricStats(count: number, sum: number, sumSquares: number, popu
   const stdDev = count > 1 ? Math.sqrt(Math.max(0, (sumSquares - (sum * sum) / count) / (count - 1))) : 0;
   const s: MetricStats = { count, sum, sumSquares, population, mean, stdDev };
   if (count >= population) s.ciHalfWidth = 0;
-  else if (count >= 2) s.ciHalfWidth = ((Z95 * stdDev) / Math.sqrt(count)) * Math.sqrt((population - count) / (population - 1));
+  // every sampled value equal (e.g. no hit of a rare target): the normal interval would claim
+  // certainty (h = 0) that a sample cannot give, so it is left undefined
+  else if (count >= 2 && stdDev > 0) s.ciHalfWidth = ((Z95 * stdDev) / Math.sqrt(count)) * Math.sqrt((population - count) / (population - 1));
   return s;
 }
 

@@ -56,7 +56,7 @@ export interface MetricStats {
   population: number;
   mean: number;
   stdDev: number;
-  /** 95% half-width; absent when undefined (n < 2 < N). */
+  /** 95% half-width; absent when undefined (n < N and n < 2 or every value equal). */
   ciHalfWidth?: number;
 }
 

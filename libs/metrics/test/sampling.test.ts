@@ -128,7 +128,8 @@ describe('sharded evaluation', () => {
       for (const [k, s] of Object.entries(whole.statistics)) {
         expect(merged.statistics[k]!.count, k).toBe(s.count);
         expect(merged.statistics[k]!.population, k).toBe(s.population);
-        relClose(merged.statistics[k]!.ciHalfWidth!, s.ciHalfWidth!, `${k} half-width`);
+        if (s.ciHalfWidth === undefined) expect(merged.statistics[k]!.ciHalfWidth, k).toBeUndefined();
+        else relClose(merged.statistics[k]!.ciHalfWidth!, s.ciHalfWidth, `${k} half-width`);
       }
       whole.perTarget.forEach((t, ti) => {
         expect(merged.perTarget[ti]!.users).toBe(t.users);
@@ -151,8 +152,10 @@ describe('sharded evaluation', () => {
     expect(() => mergeShards([])).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
 
-  it('states the interval: undefined below 2 users, 0 for the whole population', () => {
+  it('states the interval: undefined below 2 users or for equal values, 0 for the whole population', () => {
     expect(metricStats(1, 0.5, 0.25, 10).ciHalfWidth).toBeUndefined();
+    expect(metricStats(5, 0, 0, 10).ciHalfWidth).toBeUndefined();
+    expect(metricStats(10, 0, 0, 10).ciHalfWidth).toBe(0);
     expect(metricStats(10, 5, 3, 10).ciHalfWidth).toBe(0);
     const s = metricStats(4, 2, 1.5, 8);
     expect(s.stdDev).toBeCloseTo(Math.sqrt((1.5 - 1) / 3), 15);

@@ -84,7 +84,7 @@ export function formatEvaluation(r: RankingResult, shards = 0): string[] {
   for (const [k, v] of Object.entries(r.metrics)) {
     const st = r.statistics[k];
     const h = st?.ciHalfWidth;
-    const ci = h === undefined ? 'interval undefined (fewer than 2 users)' : h === 0 ? 'exact (every user of the population)' : `± ${h.toFixed(6)}  95% CI [${(v - h).toFixed(6)}, ${(v + h).toFixed(6)}]`;
+    const ci = h === undefined ? 'interval undefined (fewer than 2 users, or every sampled value equal)' : h === 0 ? 'exact (every user of the population)' : `± ${h.toFixed(6)}  95% CI [${(v - h).toFixed(6)}, ${(v + h).toFixed(6)}]`;
     lines.push(`${k.padEnd(width)}  ${v.toFixed(6)}  ${ci}  (n = ${st?.count ?? 0} of N = ${st?.population ?? 0})`);
   }
   return lines;
