@@ -229,6 +229,12 @@ function* rankAll(p: Plan, blocking: boolean): Generator<Promise<void>, void> {
  * rows with `exclude` masked. Dot-product scorers are ranked on worker threads with the SIMD
  * kernel (blocks this thread until done); other scorers on this thread. Deterministic:
  * the same input gives bit-identical results whatever the thread count.
+ *
+ * `input.sample` ranks only a seeded simple random sample of the users and/or one shard of
+ * them (sampling.ts); every result carries the sufficient statistics (count, sum, sum of
+ * squares, population) of each averaged metric and its 95% interval, and `mergeShards`
+ * combines shards into the unsharded result. Without it every user is ranked, as before, and
+ * the metrics are bit-identical to those of earlier versions.
  */
 export function evaluateRanking(input: RankingInput): RankingResult {
   const t0 = performance.now();
