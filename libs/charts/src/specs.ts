@@ -70,6 +70,14 @@ const clean = <T extends object>(rows: T[]): T[] => rows.map((r) => ({ ...r }));
 export function attackSuccessChart(rows: Array<{ model: string; attack: string; mean: number; std: number; n: number }>, metric: string, opts?: ChartOptions): ChartSpec {
   const attacks = distinct(rows.map((r) => r.attack));
   const models = distinct(rows.map((r) => r.model));
+  // bars and error bars share one tooltip: the cell's mean, std and seed count
+  const tooltip = [
+    { field: 'model', type: 'nominal' as const, title: 'model' },
+    { field: 'attack', type: 'nominal' as const, title: 'attack' },
+    { field: 'mean', type: 'quantitative' as const, title: 'mean', format: '.4~r' },
+    { field: 'std', type: 'quantitative' as const, title: 'std', format: '.4~r' },
+    { field: 'n', type: 'quantitative' as const, title: 'n' },
+  ];
   return {
     ...frame(`${metric} per model and attack: grouped bars of the mean over seeds with ± std error bars (${models.join(', ')} under ${attacks.join(', ')}).`, opts, Math.max(320, attacks.length * (models.length * 22 + 16)), 300),
     data: { values: clean(rows) },
@@ -88,13 +96,7 @@ export function attackSuccessChart(rows: Array<{ model: string; attack: string; 
         encoding: {
           y: { field: 'mean', type: 'quantitative', title: metric },
           color: { field: 'model', type: 'nominal', sort: models, scale: { domain: models }, title: 'Model' },
-          tooltip: [
-            { field: 'model', type: 'nominal', title: 'model' },
-            { field: 'attack', type: 'nominal', title: 'attack' },
-            { field: 'mean', type: 'quantitative', title: 'mean', format: '.4~r' },
-            { field: 'std', type: 'quantitative', title: 'std', format: '.4~r' },
-            { field: 'n', type: 'quantitative', title: 'n' },
-          ],
+          tooltip,
           description: DESCRIBED,
         },
       },
@@ -108,13 +110,7 @@ export function attackSuccessChart(rows: Array<{ model: string; attack: string; 
           y: { field: '__lo', type: 'quantitative', title: metric },
           y2: { field: '__hi' },
           description: DESCRIBED,
-          tooltip: [
-            { field: 'model', type: 'nominal', title: 'model' },
-            { field: 'attack', type: 'nominal', title: 'attack' },
-            { field: 'mean', type: 'quantitative', title: 'mean', format: '.4~r' },
-            { field: 'std', type: 'quantitative', title: 'std', format: '.4~r' },
-            { field: 'n', type: 'quantitative', title: 'n' },
-          ],
+          tooltip,
         },
       },
     ],
