@@ -387,7 +387,7 @@ function resultTable(r: Results, spec: string, b: Block, digits: number, lowerBe
             const p = g.p[j];
             if (v === null || v === undefined) return h('td', {}, g.notes[j] ?? '–');
             const sig = p !== null && p !== undefined && p < r.significance.level;
-            return h('td', { title: p !== null && p !== undefined ? `p = ${p.toPrecision(3)}` : 'fewer than 3 paired seeds: no test' }, `${v >= 0 ? '+' : ''}${(v * 100).toFixed(2)}%${sig ? ' *' : ''}`, p !== null && p !== undefined ? h('span', { class: 'muted' }, ` p=${p < 0.001 ? '<0.001' : p.toFixed(3)}`) : '');
+            return h('td', { title: p !== null && p !== undefined ? `p = ${p.toPrecision(3)}` : 'fewer than 3 paired seeds: no test' }, `${v >= 0 ? '+' : ''}${(v * 100).toFixed(2)}%${sig ? ' *' : ''}`, p !== null && p !== undefined ? h('span', { class: 'muted' }, p < 0.001 ? ' p<0.001' : ` p=${p.toFixed(3)}`) : '');
           }),
         ),
       );
