@@ -1,4 +1,4 @@
-import { csrHas, type Csr, type Rng } from '@robustrec/core';
+import { RrError, csrHas, type Csr, type Rng } from '@robustrec/core';
 import type { Batch } from './types';
 
 /**
@@ -8,7 +8,10 @@ import type { Batch } from './types';
  * batches of batchSize (the last one smaller).
  */
 export class Sampler {
-  private readonly active: Uint32Array;
+  private readonly all: Uint32Array;
+  private active: Uint32Array;
+  /** With an edge mask: positions of the kept edges grouped by user, and each user's range. */
+  private kept: { ptr: Uint32Array; pos: Uint32Array } | undefined;
   readonly samplesPerEpoch: number;
 
   constructor(
@@ -17,19 +20,46 @@ export class Sampler {
   ) {
     const act: number[] = [];
     for (let u = 0; u < train.numRows; u++) if (train.indptr[u + 1] > train.indptr[u]) act.push(u);
-    this.active = Uint32Array.from(act);
+    this.all = this.active = Uint32Array.from(act);
     this.samplesPerEpoch = train.indptr[train.numRows];
     if (this.active.length === 0) throw new Error('training matrix has no interactions');
   }
 
+  /**
+   * Draw positives among the kept edges only (keep[p] = 0 drops position p of the training CSR):
+   * users uniformly among those with a kept edge, then one of their kept edges uniformly.
+   * Negatives are still drawn outside all training items, and an epoch keeps its length.
+   * undefined restores sampling over every edge (the same draws as a sampler never masked).
+   */
+  setEdgeMask(keep: Uint8Array | undefined): void {
+    if (!keep) {
+      this.kept = undefined;
+      this.active = this.all;
+      return;
+    }
+    const { train } = this;
+    if (keep.length !== this.samplesPerEpoch) throw new Error(`edge mask has ${keep.length} entries, the training matrix ${this.samplesPerEpoch}`);
+    const ptr = new Uint32Array(train.numRows + 1);
+    const pos: number[] = [];
+    const act: number[] = [];
+    for (let u = 0; u < train.numRows; u++) {
+      for (let p = train.indptr[u]; p < train.indptr[u + 1]; p++) if (keep[p]) pos.push(p);
+      ptr[u + 1] = pos.length;
+      if (ptr[u + 1] > ptr[u]) act.push(u);
+    }
+    if (act.length === 0) throw new RrError('FAILED_PRECONDITION', 'the edge mask drops every training interaction: nothing left to sample');
+    this.kept = { ptr, pos: Uint32Array.from(pos) };
+    this.active = Uint32Array.from(act);
+  }
+
   fill(b: Batch, n: number): void {
-    const { train, rng, active } = this;
+    const { train, rng, active, kept } = this;
     const ni = train.numCols;
     for (let q = 0; q < n; q++) {
       const u = active[rng.int(active.length)];
       const start = train.indptr[u];
       const deg = train.indptr[u + 1] - start;
-      const p = start + rng.int(deg);
+      const p = kept ? kept.pos[kept.ptr[u] + rng.int(kept.ptr[u + 1] - kept.ptr[u])] : start + rng.int(deg);
       b.users[q] = u;
       b.posIdx[q] = p;
       b.pos[q] = train.indices[p];

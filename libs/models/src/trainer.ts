@@ -223,8 +223,9 @@ export class Trainer {
     }
     b.n = n;
     for (const t of this.backbone.tables) this.opt.catchUpAll(t);
-    // as at the start of the next epoch (PamaCF-paper's mean norm); recomputed identically then
+    // as at the start of the next epoch (PamaCF-paper's mean norm, StDenoise's edges); recomputed identically then
     this.defense.onEpochStart?.({ epoch: this._epoch, backbone: this.backbone, train: this.train });
+    this.applyEdgeMask();
     const saved = this.magnitudes.slice();
     const r = this.forwardBackward();
     this.magnitudes.set(saved);
@@ -238,6 +239,14 @@ export class Trainer {
     return { ...r, grads };
   }
 
+  /** The defense's training edges (StDenoise) to the sampler and a graph backbone; nothing when it has none. */
+  private applyEdgeMask(): void {
+    if (!this.defense.edgeMask) return;
+    const keep = this.defense.edgeMask();
+    this.sampler.setEdgeMask(keep);
+    this.backbone.setEdgeMask?.(keep);
+  }
+
   /** Trains one epoch. Throws NonFiniteLossError (and refuses further epochs) on NaN/inf. */
   runEpoch(onStep?: (step: number, steps: number) => void): EpochResult {
     if (this.failed) throw new NonFiniteLossError(`trainer failed earlier: ${this.failed}`);
@@ -248,6 +257,7 @@ export class Trainer {
     const steps = this.stepsPerEpoch;
     const ectx = { epoch: this._epoch, backbone: this.backbone, train: this.train };
     this.defense.onEpochStart?.(ectx);
+    this.applyEdgeMask();
     this.magnitudes.fill(0);
     let sLoss = 0, sBpr = 0, sReg = 0, sDef = 0;
     for (let s = 0; s < steps; s++) {
@@ -325,6 +335,7 @@ export class Trainer {
     const dt: Record<string, Float32Array> = {};
     for (const [k, v] of Object.entries(ckpt.tensors)) if (k.startsWith('defense/')) dt[k.slice(8)] = v;
     tr.defense.restore?.(dt, st.defense);
+    tr.applyEdgeMask();
     tr.rng.restore(st.rng);
     tr.opt.step = st.step;
     tr._epoch = st.epoch;

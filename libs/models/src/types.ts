@@ -72,6 +72,12 @@ export interface Backbone {
   close?(): Promise<void>;
   /** What runs the backbone's own computations beyond the step's row kernels (provenance). */
   engine?(): Record<string, string>;
+  /**
+   * Graph backbones: propagate over the kept training edges only (keep[p] = 0 drops the edge at
+   * position p of the training CSR), degrees and normalisation recomputed from the kept edges;
+   * undefined restores the full graph. Set between steps (Defense.edgeMask).
+   */
+  setEdgeMask?(keep: Uint8Array | undefined): void;
 }
 
 export interface BackboneDef extends ComponentSpec {
@@ -118,6 +124,12 @@ export interface Defense {
   apply(s: StepContext): number;
   onEpochStart?(e: EpochContext): void;
   onEpochEnd?(e: EpochContext): void;
+  /**
+   * Training edges in use (1 per position of the training CSR; 0 = dropped), read by the trainer
+   * after each onEpochStart and after restore; undefined = every edge. The sampler then draws
+   * positives among kept edges only, and a graph backbone propagates over them (setEdgeMask).
+   */
+  edgeMask?(): Uint8Array | undefined;
   /** Extra checkpoint content. */
   tensors?(): Record<string, Float32Array>;
   state?(): unknown;

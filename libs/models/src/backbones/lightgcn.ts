@@ -8,6 +8,7 @@ import { dotHead, dotScorer, initNormal } from './dot';
  * ∂L/∂E0 = Σ_k Â^k G/(K+1) (Â symmetric), G the gradient of the final rows.
  * Cost per step: layers 1..K−1 fully forward, layer K only at the batch rows; backward the
  * first product from the sparse G (push over the batch rows), the other K−1 full.
+ * setEdgeMask (StDenoise) propagates over a subset of the training edges, renormalised.
  */
 export const lightgcn: BackboneDef = {
   name: 'lightgcn',
@@ -70,6 +71,36 @@ export const lightgcn: BackboneDef = {
       for (let k = 0; k < w; k++) G[o + k] += g[off + k] * inv;
     };
     let nG = 0;
+    // setEdgeMask: the adjacency keeps its structure and gets value 0 at dropped edges (an exact
+    // removal: the products add 0·x), the kept ones renormalised with degrees over kept edges
+    // only, i.e. the values normalizedAdjacency gives for the kept edges alone.
+    let itemSlot: Uint32Array | undefined;
+    const setEdgeMask = (keep: Uint8Array | undefined): void => {
+      const r = ctx.train;
+      const nnz = r.indptr[nu];
+      if (keep && keep.length !== nnz) throw new Error(`edge mask has ${keep.length} entries, the training matrix ${nnz}`);
+      if (!itemSlot) {
+        // position of each training edge in its item's row (filled in user order, as normalizedAdjacency does)
+        itemSlot = new Uint32Array(nnz);
+        const fill = adj.indptr.slice(nu, N);
+        for (let p = 0; p < nnz; p++) itemSlot[p] = fill[r.indices[p]]++;
+      }
+      const deg = new Float64Array(N);
+      for (let u = 0; u < nu; u++)
+        for (let p = r.indptr[u]; p < r.indptr[u + 1]; p++)
+          if (!keep || keep[p]) {
+            deg[u]++;
+            deg[nu + r.indices[p]]++;
+          }
+      const dis = deg.map((d) => (d > 0 ? 1 / Math.sqrt(d) : 0));
+      const vals = adj.values;
+      for (let u = 0; u < nu; u++)
+        for (let p = r.indptr[u]; p < r.indptr[u + 1]; p++) {
+          const v = !keep || keep[p] ? dis[u] * dis[nu + r.indices[p]] : 0;
+          vals[adj.indptr[u] + (p - r.indptr[u])] = v;
+          vals[itemSlot[p]] = v;
+        }
+    };
 
     return {
       tables: [E],
@@ -132,6 +163,7 @@ export const lightgcn: BackboneDef = {
         const f = fullFinal();
         return { users: f.subarray(0, nu * w), items: f.subarray(nu * w) };
       },
+      setEdgeMask,
       close: () => prop.close(),
       exportTensors() {
         const f = fullFinal();

@@ -3,6 +3,7 @@ import { apr } from './apr';
 import { none } from './none';
 import { pamacf } from './pamacf';
 import { sharpcf } from './sharpcf';
+import { stdenoise } from './stdenoise';
 import { vat } from './vat';
 
 /** Defense registry: a new defense is one file plus one line here. */
@@ -12,4 +13,5 @@ export const defenses: Record<string, DefenseDef> = {
   pamacf,
   sharpcf,
   vat,
+  stdenoise,
 };
