@@ -36,6 +36,13 @@ export class MemoryTag {
 }
 
 /**
+ * `n` rounded up to a multiple of `align`, in float arithmetic: exact for offsets up to 2^53.
+ * (The 32-bit form `(n + a - 1) & ~(a - 1)` turns offsets past 2 GiB negative, which broke
+ * training tables beyond 2 GiB of arena: the 100M-interaction point of bench:scale.)
+ */
+export const alignUp = (n: number, align: number): number => Math.ceil(n / align) * align;
+
+/**
  * A shared WebAssembly memory with a bump allocator: tables allocated here can be read and
  * written by the wasm kernels (step.wat, spmm.wat) of every thread that received the memory.
  * It grows on demand (a shared memory's views stay valid when it grows).
@@ -54,7 +61,7 @@ export class WasmArena {
   }
 
   private take(bytes: number, align = 16): number {
-    const off = (this.top + align - 1) & ~(align - 1);
+    const off = alignUp(this.top, align);
     const end = off + bytes;
     const have = this.memory.buffer.byteLength;
     if (end > have) {

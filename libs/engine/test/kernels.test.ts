@@ -102,3 +102,14 @@ describe('sparse propagation', () => {
     expect(res.grads[0].slice(3, 6).some((g) => g !== 0)).toBe(true);
   });
 });
+
+describe('arena offsets', () => {
+  it('round up exactly past 2 GiB (a 32-bit bit mask would turn them negative)', async () => {
+    const { alignUp } = await import('../src/arena');
+    expect(alignUp(17, 16)).toBe(32);
+    expect(alignUp(32, 16)).toBe(32);
+    expect(alignUp(2 ** 31 + 1, 16)).toBe(2 ** 31 + 16);
+    expect(alignUp(3 * 2 ** 30 + 5, 64)).toBe(3 * 2 ** 30 + 64);
+    expect(alignUp(2 ** 32 - 100, 16)).toBe(2 ** 32 - 96);
+  });
+});
