@@ -20,6 +20,35 @@ describe('iterated k-core', () => {
   it('a core of 0 keeps everything', () => {
     expect(Array.from(kCoreMask([0, 1], [0, 0], 2, 1, 0, 0))).toEqual([1, 1]);
   });
+
+  it('equals the fixed point of repeated pruning passes on random multigraphs (duplicates, one-sided cores)', () => {
+    // the definition, written the slow way: prune every pass until nothing changes
+    const passes = (us: number[], is: number[], nu: number, ni: number, cu: number, ci: number): number[] => {
+      const alive = us.map(() => 1);
+      for (;;) {
+        const uc = new Array<number>(nu).fill(0), ic = new Array<number>(ni).fill(0);
+        us.forEach((u, k) => alive[k] && (uc[u]!++, ic[is[k]!]!++));
+        let removed = 0;
+        us.forEach((u, k) => {
+          if (alive[k] && (uc[u]! < cu || ic[is[k]!]! < ci)) (alive[k] = 0), removed++;
+        });
+        if (!removed) return alive;
+      }
+    };
+    const rng = new Rng(7);
+    let cascades = 0;
+    for (let t = 0; t < 300; t++) {
+      const nu = 1 + rng.int(30), ni = 1 + rng.int(30), n = rng.int(200);
+      // skewed items so that cores cascade
+      const us = Array.from({ length: n }, () => rng.int(nu));
+      const is = Array.from({ length: n }, () => Math.floor(ni * rng.next() ** 2));
+      const cu = rng.int(6), ci = rng.int(6);
+      const want = passes(us, is, nu, ni, cu, ci);
+      expect(Array.from(kCoreMask(us, is, nu, ni, cu, ci)), `case ${t}`).toEqual(want);
+      if (want.some((a) => !a) && want.some((a) => a)) cascades++;
+    }
+    expect(cascades).toBeGreaterThan(50); // the cases exercise partial pruning, not just all or nothing
+  });
 });
 
 describe('per-user split', () => {
