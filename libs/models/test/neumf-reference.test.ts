@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { referenceNeuMfLoss, type ReferenceMagnitude } from '@robustrec/engine';
 import { Trainer, resolveTrainConfig, type TrainConfigInput } from '../src';
-import { synthetic } from './helpers';
+import { checkBatch, relErr, synthetic } from './helpers';
 
 /**
  * NeuMF's training step (rows through the fused gather/scatter, the head on tfjs, defenses
@@ -9,24 +9,8 @@ import { synthetic } from './helpers';
  * (libs/engine reference.ts): loss and the gradients of every table, head included, within 1e-5.
  */
 const train = synthetic(60, 45, 8);
+const batch = (): ReturnType<typeof checkBatch> => checkBatch(train);
 const D = 8;
-
-function relErr(a: Float32Array, b: Float32Array): number {
-  let m = 0, s = 0;
-  for (let i = 0; i < a.length; i++) {
-    m = Math.max(m, Math.abs(a[i]! - b[i]!));
-    s = Math.max(s, Math.abs(b[i]!));
-  }
-  return m / s;
-}
-
-// repeated users and items; positives are training items of the user
-function batch() {
-  const users = Uint32Array.from([3, 3, 10, 17, 3, 41, 10, 59]);
-  const pos = Uint32Array.from(Array.from(users, (u, q) => train.indices[train.indptr[u]! + (q % (train.indptr[u + 1]! - train.indptr[u]!))]!));
-  const neg = Uint32Array.from([0, 1, 1, 2, 44, 7, 0, 1]);
-  return { users, pos, neg };
-}
 
 const TABLES = ['user_embedding', 'item_embedding', 'mlp_w1', 'mlp_b1', 'mlp_w2', 'mlp_b2', 'output_h'];
 

@@ -2,18 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { Rng, RrError, csrFromPairs, type Csr } from '@robustrec/core';
 import { normalizedAdjacency, referenceLightGcnLoss, referenceMfLoss } from '@robustrec/engine';
 import { Sampler, Trainer, componentSpecs, decodeCheckpoint, encodeCheckpoint, resolveTrainConfig, type Batch, type TrainConfigInput } from '../src';
-import { synthetic } from './helpers';
+import { relErr, synthetic } from './helpers';
 
 const train = synthetic(60, 45, 8);
-
-function relErr(a: Float32Array, b: Float32Array): number {
-  let m = 0, s = 0;
-  for (let i = 0; i < a.length; i++) {
-    m = Math.max(m, Math.abs(a[i]! - b[i]!));
-    s = Math.max(s, Math.abs(b[i]!));
-  }
-  return m / s;
-}
 
 /** Final rows mean_{k=0..K} Â^k E of LightGCN over the full graph, in double (independent of the engine). */
 function lightgcnFinal(r: Csr, E: Float32Array, d: number, layers: number): Float64Array {

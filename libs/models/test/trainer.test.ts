@@ -4,26 +4,10 @@ import { referenceLightGcnLoss, referenceMfLoss, normalizedAdjacency, type Refer
 import {
   NonFiniteLossError, Trainer, createScorer, decodeCheckpoint, encodeCheckpoint, componentSpecs, resolveTrainConfig, type TrainConfigInput,
 } from '../src';
-import { synthetic } from './helpers';
+import { checkBatch, relErr, synthetic } from './helpers';
 
 const train = synthetic(60, 45, 8);
-
-function relErr(a: Float32Array, b: Float32Array): number {
-  let m = 0, s = 0;
-  for (let i = 0; i < a.length; i++) {
-    m = Math.max(m, Math.abs(a[i] - b[i]));
-    s = Math.max(s, Math.abs(b[i]));
-  }
-  return m / s;
-}
-
-// a batch with repeated users and items; positives are training items of the user
-function batch() {
-  const users = Uint32Array.from([3, 3, 10, 17, 3, 41, 10, 59]);
-  const pos = Uint32Array.from(Array.from(users, (u, q) => train.indices[train.indptr[u] + (q % (train.indptr[u + 1] - train.indptr[u]))]));
-  const neg = Uint32Array.from([0, 1, 1, 2, 44, 7, 0, 1]);
-  return { users, pos, neg };
-}
+const batch = (): ReturnType<typeof checkBatch> => checkBatch(train);
 
 describe('training step vs tfjs autodiff reference (loss and gradients within 1e-5)', () => {
   const cases: Array<[string, TrainConfigInput['defense'], { lambda: number; magnitude: ReferenceMagnitude } | undefined]> = [
