@@ -397,8 +397,14 @@ const pctText = (p: number): string => String(Math.round(p * 10) / 10);
  * "90–100%". Returns, per group and bucket (groups in the order given, buckets from the top),
  * the fraction of the group's interactions (its item ids, repeats counted) that fall in the
  * bucket; ids outside 0 … popularity.length − 1 are not counted; a group with none gets 0s.
+ * A group may give `counts` (interactions per item id, e.g. the popularity itself) instead of
+ * listing its interactions' items: the same fractions without expanding the counts.
  */
-export function popularityBuckets(popularity: ArrayLike<number>, itemsByGroup: Array<{ group: string; items: ArrayLike<number> }>, buckets = 10): Array<{ group: string; bucket: string; fraction: number }> {
+export function popularityBuckets(
+  popularity: ArrayLike<number>,
+  itemsByGroup: Array<{ group: string; items: ArrayLike<number> } | { group: string; counts: ArrayLike<number> }>,
+  buckets = 10,
+): Array<{ group: string; bucket: string; fraction: number }> {
   const nb = Math.max(1, Math.floor(buckets));
   const nItems = popularity.length;
   const order = new Uint32Array(nItems);
@@ -408,15 +414,22 @@ export function popularityBuckets(popularity: ArrayLike<number>, itemsByGroup: A
   for (let r = 0; r < nItems; r++) bucketOf[order[r]!] = Math.min(nb - 1, Math.floor((r * nb) / nItems));
   const labels = Array.from({ length: nb }, (_, k) => (k === 0 ? `top ${pctText((100 * (k + 1)) / nb)}%` : `${pctText((100 * k) / nb)}–${pctText((100 * (k + 1)) / nb)}%`));
   const out: Array<{ group: string; bucket: string; fraction: number }> = [];
-  for (const { group, items } of itemsByGroup) {
+  for (const g of itemsByGroup) {
+    const group = g.group;
     const counts = new Float64Array(nb);
     let n = 0;
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i]!;
-      if (!Number.isInteger(item) || item < 0 || item >= nItems) continue;
-      counts[bucketOf[item]!]!++;
-      n++;
-    }
+    if ('counts' in g) {
+      for (let item = 0; item < Math.min(nItems, g.counts.length); item++) {
+        counts[bucketOf[item]!]! += g.counts[item]!;
+        n += g.counts[item]!;
+      }
+    } else
+      for (let i = 0; i < g.items.length; i++) {
+        const item = g.items[i]!;
+        if (!Number.isInteger(item) || item < 0 || item >= nItems) continue;
+        counts[bucketOf[item]!]!++;
+        n++;
+      }
     for (let k = 0; k < nb; k++) out.push({ group, bucket: labels[k]!, fraction: n ? counts[k]! / n : 0 });
   }
   return out;

@@ -252,6 +252,10 @@ describe('popularityBuckets', () => {
       ...['top 20%', '20–40%', '40–60%', '60–80%', '80–100%'].map((bucket) => ({ group: 'none', bucket, fraction: 0 })),
     ]);
     // ties go by item id; default 10 buckets; uneven splits labelled to one decimal
+    // per-item counts give what listing each interaction's item gives
+    const pop = [5, 0, 3, 9, 1, 2];
+    const listed = pop.flatMap((c, item) => Array<number>(c).fill(item));
+    expect(popularityBuckets(pop, [{ group: 'g', counts: pop }], 3)).toEqual(popularityBuckets(pop, [{ group: 'g', items: listed }], 3));
     expect(popularityBuckets([1, 1, 1], [{ group: 'g', items: [0, 1, 2, 2] }], 3)).toEqual([
       { group: 'g', bucket: 'top 33.3%', fraction: 0.25 },
       { group: 'g', bucket: '33.3–66.7%', fraction: 0.25 },

@@ -89,11 +89,6 @@ export async function startDashboard(opts: DashboardOptions): Promise<RunningDas
   const dataClient = (): data.DataServiceClient => peerClient(data.DataServiceClient, e.data);
   const magnitudes = new Map<string, number[]>();
 
-  const results = async (spec: string): Promise<experiment.GetResultsResponse> => {
-    const c = orch();
-    return call(c, c.getResults, { specName: param(spec, 'spec') });
-  };
-
   const routes: Array<[RegExp, Handler]> = [
     [
       /^\/api\/health$/,
@@ -114,7 +109,8 @@ export async function startDashboard(opts: DashboardOptions): Promise<RunningDas
     [
       /^\/api\/results\/([^/]+)$/,
       async ([spec]) => {
-        const r = await results(spec!);
+        const o = orch();
+        const r = await call(o, o.getResults, { specName: param(spec, 'spec') });
         const reg = registry();
         const stored = new Set((await call(reg, reg.listModels, { name: '' })).models.map((m) => m.id));
         const report = JSON.parse(r.reportJson) as { table1: Array<{ columns: Array<{ metric: string }> }>; table2: Array<{ columns: Array<{ metric: string }> }> };
@@ -130,28 +126,27 @@ export async function startDashboard(opts: DashboardOptions): Promise<RunningDas
       },
     ],
     [
-      // a cell's per-epoch training history, from the trainer that ran it
-      /^\/api\/results\/([^/]+)\/cells\/([^/]+)\/history$/,
-      async ([spec, key]) => {
-        const cell = (await results(spec!)).cells.find((c) => c.key === key);
-        if (!cell) throw new RrError('NOT_FOUND', `key: no cell ${key} in spec ${spec}`);
-        if (!cell.jobId) throw new RrError('FAILED_PRECONDITION', `cell ${key} has no training job yet`);
-        // only configured trainers are asked: a stored replica address is never dialled blindly
-        const order = [...e.trainers].sort((a, b) => Number(b === cell.replica) - Number(a === cell.replica));
+      // a job's per-epoch training history, from the trainer that ran it (?replica=: the cell's
+      // stored trainer, asked first when it is one of ours; only configured trainers are dialled)
+      /^\/api\/jobs\/([^/]+)\/history$/,
+      async ([id], q) => {
+        const jobId = param(id, 'id');
+        const replica = q.get('replica') ?? '';
+        const order = [...e.trainers].sort((a, b) => Number(b === replica) - Number(a === replica));
         let last: unknown;
         for (const t of order) {
           const c = peerClient(trainer.TrainerServiceClient, t);
           try {
-            const job = await call(c, c.getJob, { id: cell.jobId });
-            return { key, jobId: cell.jobId, variant: cell.variant, attack: cell.attack, seed: cell.seed, history: job.history.map((h) => trainer.EpochProgress.toJSON(h)) };
+            const job = await call(c, c.getJob, { id: jobId });
+            return { jobId, history: job.history.map((h) => trainer.EpochProgress.toJSON(h)) };
           } catch (err) {
             last = err;
           }
         }
         if (last instanceof RrError && last.code !== 'NOT_FOUND') throw last;
-        // a known cell whose trainer is not among ours (another replica set, a results folder):
-        // no curve, said plainly, rather than an error on a page that shows the rest
-        return { key, jobId: cell.jobId, variant: cell.variant, attack: cell.attack, seed: cell.seed, history: [], unavailable: `job ${cell.jobId} is not on any trainer this dashboard reaches` };
+        // a job on no trainer of ours (another replica set, a results folder): no curve, said
+        // plainly, rather than an error on a page that shows the rest
+        return { jobId, history: [], unavailable: `job ${jobId} is not on any trainer this dashboard reaches` };
       },
     ],
     [
@@ -218,13 +213,12 @@ export async function startDashboard(opts: DashboardOptions): Promise<RunningDas
         const targets = new Set(profileSet.targetItems);
         // the fakes' filler items (targets apart: every fake user has them by construction)
         const filler = fakeItems.filter((i) => !targets.has(i));
-        const genuine = genuineInteractions(popularity);
         const { profiles, ...meta } = profileSet;
         return {
           profileSet: { ...meta, numProfiles: profiles.length, meanLength: profiles.length ? fakeItems.length / profiles.length : 0 },
           targets: profileSet.targetItems.map((item) => ({ item, popularity: popularity[item] ?? 0 })),
           popularity: popularityBuckets(popularity, [
-            { group: 'genuine users', items: genuine },
+            { group: 'genuine users', counts: popularity },
             { group: 'fake users (filler items)', items: filler },
           ]),
         };
@@ -360,17 +354,4 @@ function splitAddress(a: string): [string, number] {
   const port = Number(a.slice(i + 1));
   if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new RrError('INVALID_ARGUMENT', `dashboard address: expected host:port, got ${a}`);
   return [a.slice(0, i).replace(/^\[|\]$/g, ''), port];
-}
-
-/**
- * The genuine users' training interactions as a multiset of items, from the per-item counts:
- * each item repeated by its popularity (bounded: at most ~the dataset's interactions).
- */
-function genuineInteractions(popularity: ArrayLike<number>): Uint32Array {
-  let n = 0;
-  for (let i = 0; i < popularity.length; i++) n += popularity[i]!;
-  const out = new Uint32Array(n);
-  let o = 0;
-  for (let i = 0; i < popularity.length; i++) out.fill(i, o, (o += popularity[i]!));
-  return out;
 }
