@@ -136,6 +136,9 @@ async function chart(parent: HTMLElement, name: string, title: string, spec: Cha
   cleanup.push(() => res.finalize());
 }
 
+/** A trained cell's per-epoch history, from the trainer that ran its job. */
+const historyUrl = (c: Cell): string => `/api/jobs/${enc(c.jobId!)}/history?replica=${enc(c.replica ?? '')}`;
+
 function metricLabel(r: Results, m: string): string {
   return r.labels[m] ?? m;
 }
@@ -277,7 +280,7 @@ async function experimentPage(id: string): Promise<void> {
       .filter((c) => c.jobId)
       .map(async (c) => {
         try {
-          const hst = await api<{ history: Array<{ epoch: number; epochs: number; metrics?: Metric[] }> }>(`/api/results/${enc(exp!.specName)}/cells/${enc(c.key)}/history`);
+          const hst = await api<{ history: Array<{ epoch: number; epochs: number; metrics?: Metric[] }> }>(historyUrl(c));
           for (const e of hst.history) for (const m of e.metrics ?? []) addPoint(c.key, e.epoch, m);
           const last = hst.history.at(-1);
           if (last && !progress.has(c.key)) progress.set(c.key, { epoch: last.epoch, epochs: last.epochs, eta: 0, loss: last.metrics?.find((m) => m.name === 'loss')?.value });
@@ -492,9 +495,9 @@ async function chartsPage(spec?: string): Promise<void> {
   // training curves of the same cells, from their trainers' per-epoch history
   const histories = (
     await Promise.all(
-      candidates.map(async (c) => {
+      candidates.filter((c) => c.jobId).map(async (c) => {
         try {
-          return [await api<{ variant: string; history: Array<{ epoch: number; metrics?: Metric[] }> }>(`/api/results/${enc(spec)}/cells/${enc(c.key)}/history`)];
+          return [{ variant: c.variant ?? '?', ...(await api<{ history: Array<{ epoch: number; metrics?: Metric[] }> }>(historyUrl(c))) }];
         } catch {
           return [];
         }
