@@ -6,7 +6,7 @@
  */
 import { Rng, csrFromPairs, FIRST_FREE, startHelper, type Csr } from '@robustrec/core';
 import { Adam, gatherRows, normalizedAdjacency, ParamTable, Propagation, sharedF32, sharedU32, UpdateHelper, type RowJob } from '@robustrec/engine';
-import { DotKernel, dotProductScorer, RankPool, runDotTask, shares, topItems, type RankTask } from '@robustrec/scoring';
+import { BLOCK, DotKernel, dotProductScorer, RankPool, runDotTask, topItems, type RankTask } from '@robustrec/scoring';
 import { ServePool } from '@robustrec/evaluator-service';
 import type { Competition } from './competition';
 import { ECHO_MESSAGE, ECHO_WORD, FAIL } from './echo-commands';
@@ -199,11 +199,17 @@ export function stressServePool(rounds: number, comp: Competition, clients = 3):
   });
 }
 
-/** The ranking pool, synchronously (2 helpers + this thread) and asynchronously (3 helpers): every share's top-k vs one-thread runDotTask. */
+/**
+ * The ranking pool, synchronously (2 helpers + this thread) and asynchronously (3 helpers), the
+ * threads claiming blocks of users (RankTask.claim): every user's top-k vs one-thread
+ * runDotTask, and every block claimed exactly once (the claim log), so a block ranked twice or
+ * by no thread fails the round.
+ */
 export function stressRankPool(rounds: number, comp: Competition): Promise<StressResult> {
-  return timed('RankPool (ranking shares)', rounds, async () => {
+  return timed('RankPool (claimed blocks)', rounds, async () => {
     const rng = new Rng(5);
-    const [numUsers, numItems, dim, k] = [48, 150, 8, 6];
+    const [numUsers, numItems, dim, k] = [5 * BLOCK + 7, 40, 4, 3];
+    const blocks = Math.ceil(numUsers / BLOCK);
     const shared = (n: number): Float32Array => {
       const a = sharedF32(n);
       for (let i = 0; i < n; i++) a[i] = Math.fround(0.1 * rng.normal());
@@ -213,25 +219,29 @@ export function stressRankPool(rounds: number, comp: Competition): Promise<Stres
     const itemEmb = shared(numItems * dim);
     const users = sharedU32(numUsers);
     users.forEach((_, i) => (users[i] = i));
-    const masks = [csrFromPairs(numUsers, numItems, [0, 1, 2, 3], [5, 6, 7, 8])];
+    const masks = [csrFromPairs(numUsers, numItems, [0, 1, 2, 3, 200], [5, 6, 7, 8, 9])];
     const top = new Int32Array(new SharedArrayBuffer(4 * numUsers * k));
-    const base: Omit<RankTask, 'start' | 'end'> = { userEmb, itemEmb, dim, numItems, masks, users, k, top };
+    const claimLog = new Int32Array(new SharedArrayBuffer(4 * blocks));
+    const base: Omit<RankTask, 'start' | 'end'> = { userEmb, itemEmb, dim, numItems, masks, users, k, top, claimLog, kernelKey: 'stress' };
     const expected = new Int32Array(numUsers * k);
-    runDotTask({ ...base, top: expected, start: 0, end: numUsers });
+    runDotTask({ ...base, claimLog: undefined, top: expected, start: 0, end: numUsers });
     const kernel = new DotKernel(itemEmb, numItems, dim);
     const pool = new RankPool();
     let handoffs = 0;
     try {
       for (let r = 1; handoffs < rounds; r++) {
         top.fill(-2);
+        claimLog.fill(0);
         if (r % 2) {
-          pool.runSync(base, shares(numUsers, 3), kernel);
+          pool.runSync(base, numUsers, 3, kernel);
           handoffs += 2;
         } else {
-          await pool.runAsync(base, shares(numUsers, 3));
+          await pool.runAsync(base, numUsers, 3);
           handoffs += 3;
         }
         if (r === 2) for (const l of pool.links) comp.watch(l.ctrl);
+        const twice = claimLog.findIndex((c) => c !== 1);
+        if (twice >= 0) fail('rank', r, `block ${twice} claimed ${claimLog[twice]} times`);
         if (!sameBits(top, expected)) fail('rank', r, 'top-k differs from one thread');
       }
     } finally {

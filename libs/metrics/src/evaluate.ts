@@ -1,5 +1,5 @@
 import { invalidArgument, type Csr } from '@robustrec/core';
-import { BLOCK, defaultThreads, isDotProductScorer, rankPool, runDotTask, runScorerTask, shares, type RankTask } from '@robustrec/scoring';
+import { BLOCK, defaultThreads, isDotProductScorer, rankPool, runDotTask, runScorerTask, type RankTask } from '@robustrec/scoring';
 import type { TargetMetric, UserMetric } from './metric';
 import { METRICS } from './registry';
 import { metricStats, selectUsers, targetAggregate } from './sampling';
@@ -209,10 +209,10 @@ function* rankAll(p: Plan, blocking: boolean): Generator<Promise<void>, void> {
   const n = p.users.length;
   if (n === 0) return;
   if (isDotProductScorer(s)) {
-    const base = { ...baseTask(p), userEmb: s.userEmb, itemEmb: s.itemEmb, dim: s.dim };
-    const parts = shares(n, threadsFor(p.input, n));
-    if (!blocking) yield rankPool('async').runAsync(base, parts);
-    else if (parts.length > 1) rankPool('sync').runSync(base, parts, s.kernel());
+    const base = { ...baseTask(p), userEmb: s.userEmb, itemEmb: s.itemEmb, dim: s.dim, kernelKey: s.key };
+    const threads = threadsFor(p.input, n);
+    if (!blocking) yield rankPool('async').runAsync(base, n, threads);
+    else if (threads > 1) rankPool('sync').runSync(base, n, threads, s.kernel());
     else runDotTask({ ...base, start: 0, end: n }, s.kernel());
   } else {
     const step = blocking ? n : 4 * BLOCK;

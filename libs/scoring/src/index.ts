@@ -5,4 +5,4 @@ export { TopK, maskRow } from './topk';
 export { dotRanker, rankerOf, rankUsers, type BlockRanker } from './rank';
 export { topItems, type TopItems } from './recommend';
 export { runDotTask, runScorerTask, type RankTask } from './rank-task';
-export { RankPool, defaultThreads, shares, rankPool } from './pool';
+export { RankPool, defaultThreads, rankPool } from './pool';

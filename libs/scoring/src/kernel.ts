@@ -1,32 +1,35 @@
 /**
- * Dot-product score kernel: a WebAssembly SIMD (f32x4) micro-kernel (score.wat) that
- * computes a 4-user × 8-item register block over the embedding dimension, with the item
- * table packed into 8-item panels ([panel][dim][8]) so each step is two aligned loads.
- * Users are processed in blocks of BLOCK and items in cache-sized chunks of panels, so a
- * chunk of the item table stays in L2 while every user of the block passes over it.
+ * Dot-product score kernel: WebAssembly SIMD micro-kernels (score.wat) that compute a 4-user ×
+ * 8-item register block over the embedding dimension, with the item table packed into 8-item
+ * panels ([panel][step][8]) so each step is two aligned loads. Users are processed in blocks of
+ * BLOCK and items in cache-sized chunks of panels, so a chunk of the item table stays in L2 while
+ * every user of the block passes over it.
  *
- * Arithmetic is f32 multiply then f32 add, dimension by dimension, for every (user, item)
- * pair independently: results are bit-identical to `scalarScore` whatever the blocking
- * or thread split (deterministic evaluation). The top-k path runs the same micro-kernel on
- * 16-bit copies of the tables and rescores its candidates exactly (see DotKernel), so its
- * lists and scores are bit-identical too.
+ * Two ways to score a block of users:
+ * - `scoreBlock` (score_f32): every exact f32 score into `rows`, f32 multiply then f32 add,
+ *   dimension by dimension, for every (user, item) pair independently, so results are
+ *   bit-identical to `scalarScore` whatever the blocking or thread split (`Scorer.scoreUsers`).
+ * - `rankTop` (rank_i16): the top-k path of evaluation and serving; see its comment. Its lists
+ *   and scores are bit-identical to a full sort of the exact scores.
  */
 
-import { wasm, wasmModule } from '@robustrec/core';
-import type { TopK } from './topk';
+import { wasm, wasmModule, type Csr } from '@robustrec/core';
+import { maskRow, TopK } from './topk';
 
-/** Users per block (multiple of 4). */
+/** Users per block (multiple of 4; the control area of rank_i16 in score.wat is laid out for 64). */
 export const BLOCK = 64;
-/** Scores the top-k selection scans before the SIMD prefilter takes over (sets a first threshold). */
-const FIRST = 1024;
-/** Scores per prefilter call: bounds the candidate buffer (one slot per score in the worst case). */
-const CHUNK = 4096;
+/** Panels (of 8 items) per rank_i16 call: the chunk's 16-bit items stay in L2, and its candidates fit the lists. */
+const RANK_PANELS = 128;
+/** Bytes before rank_i16's candidate lists in the control area (thr, count, scratch). */
+const CTL_HEAD = 640;
+const INT_MIN = -(2 ** 31);
 
 // The kernels' source: score.wat beside this file (compiled to gen/score.wasm at build time).
 const SCORE_WASM = new URL('./gen/score.wasm', import.meta.url);
 
 type ScoreFn = (itemOff: number, userOff: number, outOff: number, nQuads: number, p0: number, p1: number, dim: number, stride: number) => void;
-type AboveFn = (rowOff: number, groups: number, thrBits: number, outOff: number) => number;
+type RankFn = (itemOff: number, userOff: number, nQuads: number, p0: number, p1: number, pairs: number, ctl: number, cap: number) => void;
+type ExactFn = (userOff: number, itemOff: number, dim: number, listOff: number, n: number, outOff: number) => void;
 
 /** Largest |value| of a 16-bit table entry such that a dim-long dot product cannot overflow i32. */
 function quantLevels(dim: number): number {
@@ -37,41 +40,112 @@ function quantLevels(dim: number): number {
 const U32 = 2 ** -24;
 
 /**
- * One kernel instance: its own wasm memory holding the packed item tables (f32 and a 16-bit
- * copy), a user block and an output block.
- *
- * Two ways to score a block of users:
- * - `scoreBlock`: exact f32 scores (bit-identical to `scalarScore`), for callers that need
- *   every score (`Scorer.scoreUsers`).
- * - `rankBlock` + `selectRow`: the top-k path of evaluation and serving. Rows first get
- *   16-bit quantised scores (twice the kernel's speed); selectRow takes the k-th best of
- *   those, keeps every item whose quantised score is within a proven error bound of it, and
- *   rescores just those candidates exactly. The lists and scores are therefore exactly the
- *   ones the f32 path gives; the bound covers quantisation, f32 rounding of the exact score
- *   and of the i32 -> f32 conversion (see `margin`). A table with a non-finite or all-zero
- *   entry set falls back to exact scoring.
+ * Candidates of the rows of one rankTop block, ids increasing: row r's (item, quantised score)
+ * pairs at r·cap .. r·cap + len[r]. A row keeps every unmasked item rank_i16 handed back until
+ * its threshold passes it; `tighten` moves the threshold and drops what falls below it.
+ */
+class Candidates {
+  cap = 2048;
+  items = new Int32Array(BLOCK * this.cap);
+  scores = new Int32Array(BLOCK * this.cap);
+  readonly len = new Int32Array(BLOCK);
+  /** Length of each row when its threshold was last set. */
+  readonly settled = new Int32Array(BLOCK);
+  private scratch = new Float32Array(this.cap);
+
+  /** Makes room for `more` entries in every row (doubling the rows' capacity as needed). */
+  reserve(more: number): void {
+    let need = 0;
+    for (let r = 0; r < BLOCK; r++) need = Math.max(need, this.len[r]! + more);
+    if (need <= this.cap) return;
+    let cap = this.cap;
+    while (cap < need) cap *= 2;
+    const items = new Int32Array(BLOCK * cap);
+    const scores = new Int32Array(BLOCK * cap);
+    for (let r = 0; r < BLOCK; r++) {
+      items.set(this.items.subarray(r * this.cap, r * this.cap + this.len[r]!), r * cap);
+      scores.set(this.scores.subarray(r * this.cap, r * this.cap + this.len[r]!), r * cap);
+    }
+    this.cap = cap;
+    this.items = items;
+    this.scores = scores;
+    this.scratch = new Float32Array(cap);
+  }
+
+  /**
+   * The k-th largest of row r's scores as the heap of a full scan would hold it (the f32
+   * rounding of the integer), -Infinity when the row has fewer than k; by selection (Hoare
+   * partitions on a copy), so the work is linear in the row, not a heap push per candidate.
+   */
+  kth(r: number, k: number): number {
+    const n = this.len[r]!;
+    if (n < k) return -Infinity;
+    const a = this.scratch;
+    for (let i = 0, c = r * this.cap; i < n; i++, c++) a[i] = this.scores[c]!;
+    const t = k - 1;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const x = a[lo]!;
+      const y = a[(lo + hi) >> 1]!;
+      const z = a[hi]!;
+      const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y; // median of three
+      let i = lo;
+      let j = hi;
+      while (i <= j) {
+        while (a[i]! > pivot) i++;
+        while (a[j]! < pivot) j--;
+        if (i <= j) {
+          const w = a[i]!;
+          a[i++] = a[j]!;
+          a[j--] = w;
+        }
+      }
+      if (t <= j) hi = j;
+      else if (t >= i) lo = i;
+      else break;
+    }
+    return a[t]!;
+  }
+
+  /** Drops row r's entries with score ≤ floor (they can no longer matter). */
+  drop(r: number, floor: number): void {
+    const base = r * this.cap;
+    let w = 0;
+    for (let i = 0, n = this.len[r]!; i < n; i++)
+      if (this.scores[base + i]! > floor) {
+        this.items[base + w] = this.items[base + i]!;
+        this.scores[base + w++] = this.scores[base + i]!;
+      }
+    this.len[r] = w;
+  }
+}
+
+/**
+ * One kernel instance: its own wasm memory holding the packed 16-bit item table, a user block
+ * and rank_i16's control area; the packed f32 table and the score rows of `scoreBlock` are
+ * added on its first use (ranking alone never needs them). A table with a non-finite or
+ * all-zero entry set is not quantisable: rankTop then scores exactly.
  */
 export class DotKernel {
   readonly numPanels: number;
   /** Floats between consecutive users' rows in `rows`. */
   readonly rowStride: number;
-  /** Output block: BLOCK rows of rowStride scores (valid: the first numItems of each row). */
-  readonly rows: Float32Array;
-  /** Whether rows hold quantised scores (after rankBlock on a quantisable table). */
-  private approx = false;
-  private readonly userBlock: Float32Array;
+  private memory: { buffer: ArrayBuffer; grow(pages: number): number };
   private readonly score: ScoreFn;
-  private readonly scoreApprox: ScoreFn;
-  private readonly above: AboveFn;
-  private readonly itemOff = 0;
-  private readonly qItemOff: number;
-  private readonly userOff: number;
+  private readonly rankI16: RankFn;
+  private readonly exactF32: ExactFn;
+  private readonly qItemOff = 0;
   private readonly qUserOff: number;
-  private readonly outOff: number;
-  private readonly candOff: number;
-  private readonly cand: Uint32Array;
-  private readonly bits = new Float32Array(1);
-  private readonly bitsI = new Int32Array(this.bits.buffer);
+  private readonly ctlOff: number;
+  /** Exact rescoring: row-major f32 items, one user row, an item list and its scores (numItems each). */
+  private readonly exItemOff: number;
+  private readonly exUserOff: number;
+  private readonly exListOff: number;
+  private readonly exOutOff: number;
+  private readonly cap = RANK_PANELS * 8;
+  /** f32 part (scoreBlock), laid out after the ranking part when first needed. */
+  private f32?: { itemOff: number; userOff: number; outOff: number };
   private readonly panelsPerChunk: number;
   /** Dimension pairs of the 16-bit tables (dim rounded up to even, zero padded). */
   private readonly pairs: number;
@@ -81,11 +155,12 @@ export class DotKernel {
   /** Largest sum of |entries| of a quantised item row, and largest L2 norm of an item row. */
   private readonly itemL1: number;
   private readonly itemL2: number;
-  private readonly qUsers: Int16Array;
-  /** Per row of the last rankBlock: candidate margin in quantised units, and the user. */
+  /** Per row of the block being ranked: candidate margin in quantised units (NaN: score exactly). */
   private readonly margins = new Float64Array(BLOCK);
-  private readonly rowUsers = new Int32Array(BLOCK);
-  private lastUserEmb: Float32Array = new Float32Array(0);
+  private readonly cands = new Candidates();
+  /** Masked items of the block's rows, sorted, row r at maskStart[r]..maskStart[r + 1]. */
+  private masked = new Int32Array(1024);
+  private readonly maskStart = new Int32Array(BLOCK + 1);
 
   constructor(
     private readonly itemEmb: Float32Array,
@@ -96,47 +171,42 @@ export class DotKernel {
     this.numPanels = Math.ceil(numItems / 8);
     this.rowStride = this.numPanels * 8;
     this.pairs = Math.ceil(dim / 2);
-    const itemBytes = this.numPanels * dim * 32;
-    this.qItemOff = itemBytes;
     const qItemBytes = this.numPanels * this.pairs * 32;
-    this.userOff = this.qItemOff + qItemBytes;
-    this.qUserOff = this.userOff + BLOCK * dim * 4;
-    this.outOff = this.qUserOff + BLOCK * this.pairs * 4;
-    this.candOff = this.outOff + BLOCK * this.rowStride * 4;
-    const total = this.candOff + CHUNK * 4;
-    const memory = new wasm.Memory({ initial: Math.ceil(total / 65536) });
-    const instance = new wasm.Instance(wasmModule(SCORE_WASM), { env: { mem: memory } }).exports;
+    this.qUserOff = qItemBytes;
+    this.ctlOff = this.qUserOff + BLOCK * this.pairs * 4;
+    this.exItemOff = this.ctlOff + CTL_HEAD + 2 * BLOCK * this.cap * 4;
+    this.exUserOff = this.exItemOff + numItems * dim * 4;
+    this.exListOff = this.exUserOff + dim * 4;
+    this.exOutOff = this.exListOff + numItems * 4;
+    const total = this.exOutOff + numItems * 4;
+    this.memory = new wasm.Memory({ initial: Math.ceil(total / 65536) }) as DotKernel['memory'];
+    const instance = new wasm.Instance(wasmModule(SCORE_WASM), { env: { mem: this.memory } }).exports;
     this.score = instance.score_f32 as ScoreFn;
-    this.scoreApprox = instance.score_i16 as ScoreFn;
-    this.above = instance.above as AboveFn;
-    this.cand = new Uint32Array(memory.buffer, this.candOff, CHUNK);
-    // pack items: panel p, dimension d, lane l  <-  item 8p+l, dimension d (zero padding)
-    const packed = new Float32Array(memory.buffer, 0, itemBytes / 4);
+    this.rankI16 = instance.rank_i16 as RankFn;
+    this.exactF32 = instance.exact_f32 as ExactFn;
+    new Float32Array(this.memory.buffer, this.exItemOff, numItems * dim).set(itemEmb);
     let maxAbs = 0;
     let finite = true;
-    for (let i = 0; i < numItems; i++) {
-      const base = (i >> 3) * dim * 8 + (i & 7);
-      for (let k = 0; k < dim; k++) {
-        const v = itemEmb[i * dim + k]!;
-        packed[base + k * 8] = v;
-        if (!Number.isFinite(v)) finite = false;
-        else if (Math.abs(v) > maxAbs) maxAbs = Math.abs(v);
-      }
+    for (let q = 0; q < itemEmb.length; q++) {
+      const v = itemEmb[q]!;
+      if (!Number.isFinite(v)) finite = false;
+      else if (Math.abs(v) > maxAbs) maxAbs = Math.abs(v);
     }
-    // 16-bit copy: panel p, pair t, half h (items 4h..4h+3), item lane l, dimension 2t+e
+    // 16-bit table: panel p, pair t, half h (items 4h..4h+3), item lane l, dimension 2t+e
     this.levels = quantLevels(dim);
     this.itemScale = finite && maxAbs > 0 ? maxAbs / this.levels : 0;
     let l1 = 0;
     let l2 = 0;
     if (this.itemScale) {
-      const q = new Int16Array(memory.buffer, this.qItemOff, qItemBytes / 2);
+      const q = new Int16Array(this.memory.buffer, this.qItemOff, qItemBytes / 2);
+      const inv = 1 / this.itemScale;
       for (let i = 0; i < numItems; i++) {
         const base = (i >> 3) * this.pairs * 16 + ((i & 7) >> 2) * 8 + (i & 3) * 2;
         let a = 0;
         let b = 0;
         for (let k = 0; k < dim; k++) {
           const v = itemEmb[i * dim + k]!;
-          const e = Math.round(v / this.itemScale);
+          const e = Math.round(v * inv);
           q[base + (k >> 1) * 16 + (k & 1)] = e;
           a += Math.abs(e);
           b += v * v;
@@ -147,11 +217,32 @@ export class DotKernel {
     }
     this.itemL1 = l1;
     this.itemL2 = Math.sqrt(l2);
-    this.userBlock = new Float32Array(memory.buffer, this.userOff, BLOCK * dim);
-    this.qUsers = new Int16Array(memory.buffer, this.qUserOff, BLOCK * this.pairs * 2);
-    this.rows = new Float32Array(memory.buffer, this.outOff, BLOCK * this.rowStride);
-    // ~128 KiB of packed items per chunk: stays in L2 while the block's users pass over it
+    // ~128 KiB of packed f32 items per chunk: stays in L2 while the block's users pass over it
     this.panelsPerChunk = Math.max(1, Math.floor(4096 / dim));
+  }
+
+  /** The f32 part: packed items ([panel][dim][8]), a user block and BLOCK score rows, made on first use. */
+  private f32Part(): { itemOff: number; userOff: number; outOff: number } {
+    if (this.f32) return this.f32;
+    const { dim, numItems } = this;
+    const itemOff = this.memory.buffer.byteLength;
+    const userOff = itemOff + this.numPanels * dim * 32;
+    const outOff = userOff + BLOCK * dim * 4;
+    const end = outOff + BLOCK * this.rowStride * 4;
+    this.memory.grow(Math.ceil((end - itemOff) / 65536));
+    const packed = new Float32Array(this.memory.buffer, itemOff, this.numPanels * dim * 8);
+    // panel p, dimension d, lane l  <-  item 8p+l, dimension d (zero padding)
+    for (let i = 0; i < numItems; i++) {
+      const base = (i >> 3) * dim * 8 + (i & 7);
+      for (let k = 0; k < dim; k++) packed[base + k * 8] = this.itemEmb[i * dim + k]!;
+    }
+    return (this.f32 = { itemOff, userOff, outOff });
+  }
+
+  /** Output block of scoreBlock: BLOCK rows of rowStride scores (valid: the first numItems of each row). */
+  get rows(): Float32Array {
+    const { outOff } = this.f32Part();
+    return new Float32Array(this.memory.buffer, outOff, BLOCK * this.rowStride);
   }
 
   /**
@@ -160,7 +251,8 @@ export class DotKernel {
    */
   scoreBlock(userEmb: Float32Array, users: ArrayLike<number>, start: number, count: number): void {
     const dim = this.dim;
-    const ub = this.userBlock;
+    const { itemOff, userOff, outOff } = this.f32Part();
+    const ub = new Float32Array(this.memory.buffer, userOff, BLOCK * dim);
     const nQuads = Math.ceil(count / 4);
     // pack users: quad q, dimension d, lane r  <-  user 4q+r
     ub.fill(0, 0, nQuads * 4 * dim);
@@ -169,18 +261,117 @@ export class DotKernel {
       const base = (r >> 2) * dim * 4 + (r & 3);
       for (let k = 0; k < dim; k++) ub[base + k * 4] = userEmb[src + k]!;
     }
-    this.approx = false;
-    this.run(this.score, this.itemOff, this.userOff, nQuads, dim);
+    const stride = this.rowStride * 4;
+    for (let p0 = 0; p0 < this.numPanels; p0 += this.panelsPerChunk)
+      this.score(itemOff, userOff, outOff, nQuads, p0, Math.min(p0 + this.panelsPerChunk, this.numPanels), dim, stride);
+  }
+
+  /** Row r of the last scoreBlock (its first numItems scores); mask items by setting -Infinity. */
+  row(r: number): Float32Array {
+    return this.rows.subarray(r * this.rowStride, r * this.rowStride + this.numItems);
   }
 
   /**
-   * Prepares `count` (≤ BLOCK) users for selectRow: rows get quantised scores (or exact ones
-   * when the table is not quantisable). Only selectRow may read them.
+   * The top k items of each of users[start, start + count) (count ≤ BLOCK) with the items of
+   * `masks` excluded: row r's items to items[(start + r)·k ..) best first (ties: lower id),
+   * their exact scores to scores[..) when given, padded with -1 (NaN). `sel` selects k.
+   *
+   * How: rank_i16 scores 16-bit copies of the tables (exact integer arithmetic, twice the f32
+   * kernel's speed) a chunk of items at a time and hands back only the items above each row's
+   * threshold. A row keeps what it was handed (masked items dropped); its threshold is the
+   * k-th best of those quantised scores minus a proven error bound (`margins`), set again by
+   * selection whenever 2k more have arrived. An item never handed back scores below the
+   * final k-th by more than the bound; at the end every kept item within the bound of the
+   * k-th quantised score is rescored exactly (exact_f32) and the exact top k selected. The
+   * bound covers quantisation, f32 rounding of the exact score and the i32 -> f32 rounding of
+   * the quantised scores, so the result equals a full sort of the exact scores (tested,
+   * including that a zero bound fails). No score row is written: per user the work beyond
+   * the 16-bit products is a few hundred candidates.
    */
-  rankBlock(userEmb: Float32Array, users: ArrayLike<number>, start: number, count: number): void {
-    if (!this.itemScale) return this.scoreBlock(userEmb, users, start, count);
+  rankTop(
+    userEmb: Float32Array,
+    users: ArrayLike<number>,
+    start: number,
+    count: number,
+    masks: readonly Csr[],
+    sel: TopK,
+    items: Int32Array | Uint32Array,
+    scores?: Float32Array,
+  ): void {
+    const k = sel.k;
+    if (!this.itemScale) return this.rankExact(userEmb, users, start, count, masks, sel, items, scores);
+    this.packUsers(userEmb, users, start, count);
+    this.collectMasks(users, start, count, masks);
+    const cands = this.cands;
+    const { margins, maskStart, numItems, cap } = this;
+    const mem = this.memory.buffer;
+    const thr = new Int32Array(mem, this.ctlOff, BLOCK);
+    const got = new Int32Array(mem, this.ctlOff + 256, BLOCK);
+    const cItems = new Int32Array(mem, this.ctlOff + CTL_HEAD, BLOCK * cap);
+    const cScores = new Int32Array(mem, this.ctlOff + CTL_HEAD + BLOCK * cap * 4, BLOCK * cap);
+    const maskAt = Int32Array.from(maskStart.subarray(0, BLOCK));
+    const masked = this.masked;
+    const nQuads = Math.ceil(count / 4);
+    // conversions between f32 scores and the kernel's integer thresholds (see `floorOf`)
+    const convert = Math.ceil(U32 * this.dim * this.levels * this.levels) + 2;
+    cands.len.fill(0);
+    cands.settled.fill(0);
+    thr.fill(INT_MIN, 0, count);
+    thr.fill(2 ** 31 - 1, count, nQuads * 4); // padding rows keep nothing
+    // a short first call gives each row ~2k items for a first threshold; then calls as long as
+    // everything before them (up to RANK_PANELS): a threshold from n items passes ~k of the next
+    // n, so a row is handed back ~k items per call, ~k·log2(items/k) in all
+    let p1 = Math.min(this.numPanels, RANK_PANELS, Math.ceil((2 * k) / 8) + 1);
+    for (let p0 = 0; p0 < this.numPanels; p0 = p1, p1 = Math.min(this.numPanels, p0 + Math.min(RANK_PANELS, 2 * p0))) {
+      this.rankI16(this.qItemOff, this.qUserOff, nQuads, p0, p1, this.pairs, this.ctlOff, cap);
+      cands.reserve(8 * (p1 - p0));
+      const ci = cands.items;
+      const cs = cands.scores;
+      for (let r = 0; r < count; r++) {
+        const n = got[r]!;
+        if (n === 0) continue;
+        const mEnd = maskStart[r + 1]!;
+        let m = maskAt[r]!;
+        let w = r * cands.cap + cands.len[r]!;
+        for (let c = r * cap, e = c + n; c < e; c++) {
+          const item = cItems[c]!;
+          if (item >= numItems) break; // zero padding of the last panel
+          while (m < mEnd && masked[m]! < item) m++;
+          if (m < mEnd && masked[m] === item) continue;
+          ci[w] = item;
+          cs[w++] = cScores[c]!;
+        }
+        maskAt[r] = m;
+        const len = (cands.len[r] = w - r * cands.cap);
+        // a new threshold once the row has 2k more entries than when it was last set (each
+        // selection is linear in the row: often enough to keep the kernel filtering, rarely
+        // enough that selecting costs ~1.5 passes over the candidates)
+        if (len - cands.settled[r]! >= 2 * k) {
+          thr[r] = floorOf(exactThreshold(cands.kth(r, k), margins[r]!), convert);
+          cands.drop(r, thr[r]!);
+          cands.settled[r] = cands.len[r]!;
+        }
+      }
+    }
+    for (let r = 0; r < count; r++) {
+      const off = (start + r) * k;
+      if (Number.isNaN(margins[r]!)) {
+        this.rankRowExact(userEmb, users[start + r]!, r, sel, items, off, scores);
+        continue;
+      }
+      // every item whose quantised score could be within the bound of the k-th: rescored exactly
+      const bound = exactThreshold(cands.kth(r, k), margins[r]!);
+      const list = new Int32Array(mem, this.exListOff, numItems);
+      let n = 0;
+      for (let c = r * cands.cap, e = c + cands.len[r]!; c < e; c++) if (Math.fround(cands.scores[c]!) > bound) list[n++] = cands.items[c]!;
+      this.rescore(userEmb, users[start + r]!, list, n, sel, items, off, scores);
+    }
+  }
+
+  /** Quantises the block's users into the 16-bit user block and sets their margins. */
+  private packUsers(userEmb: Float32Array, users: ArrayLike<number>, start: number, count: number): void {
     const dim = this.dim;
-    const qu = this.qUsers;
+    const qu = new Int16Array(this.memory.buffer, this.qUserOff, BLOCK * this.pairs * 2);
     const nQuads = Math.ceil(count / 4);
     // pack users: quad q, pair t, lane r, dimension 2t+e  <-  user 4q+r
     qu.fill(0, 0, nQuads * this.pairs * 8);
@@ -196,7 +387,7 @@ export class DotKernel {
         maxAbs = Math.max(maxAbs, Math.abs(v));
         l2 += v * v;
       }
-      // a non-finite user: NaN margin, which selectRow treats as "rescore every item"
+      // a non-finite user: NaN margin, which rankTop treats as "score this row exactly"
       const scale = maxAbs > 0 ? maxAbs / this.levels : 1;
       const base = (r >> 2) * this.pairs * 8 + (r & 3) * 2;
       let l1 = 0;
@@ -210,67 +401,94 @@ export class DotKernel {
       // (the k-th item and a candidate), plus the i32 -> f32 rounding of both, plus one unit
       const err = l1 / 2 + this.itemL1 / 2 + dim / 4 + (gamma * Math.sqrt(l2) * this.itemL2) / (scale * this.itemScale);
       this.margins[r] = 2 * err + 2 * convert + 1;
-      this.rowUsers[r] = users[start + r]!;
-    }
-    this.lastUserEmb = userEmb;
-    this.approx = true;
-    this.run(this.scoreApprox, this.qItemOff, this.qUserOff, nQuads, this.pairs);
-  }
-
-  private run(fn: ScoreFn, itemOff: number, userOff: number, nQuads: number, steps: number): void {
-    const stride = this.rowStride * 4;
-    for (let p0 = 0; p0 < this.numPanels; p0 += this.panelsPerChunk)
-      fn(itemOff, userOff, this.outOff, nQuads, p0, Math.min(p0 + this.panelsPerChunk, this.numPanels), steps, stride);
-  }
-
-  /** Row r of the last scored block (its first numItems scores); mask items by setting -Infinity. */
-  row(r: number): Float32Array {
-    return this.rows.subarray(r * this.rowStride, r * this.rowStride + this.numItems);
-  }
-
-  /**
-   * Top-k of row r of the last scored or ranked block (mask it first) into out[off..), best
-   * first, with their exact scores into scores[off..) when given; returns how many. The
-   * same result as `sel.select` over the exact scores.
-   */
-  selectRow(r: number, sel: TopK, out: Int32Array | Uint32Array, off: number, scores?: Float32Array): number {
-    const row = this.row(r);
-    const n = this.numItems;
-    sel.reset();
-    let j = Math.min(n, FIRST);
-    sel.scan(row, 0, j);
-    j = this.sweep(r, j, () => sel.threshold, (c, base) => sel.offer(row, this.cand, c, base));
-    sel.scan(row, j, n);
-    if (!this.approx) return sel.finish(out, off, scores);
-    // sel held the k best quantised scores; candidates: every item within the margin of the k-th
-    const t = sel.threshold - this.margins[r]!;
-    // Math.fround may round up: step below it so no candidate at the bound is lost
-    const thr = Number.isNaN(t) ? -Infinity : Math.fround(t) - Math.abs(t) * 2 ** -22 - 1;
-    sel.reset();
-    const [U, V, dim, user] = [this.lastUserEmb, this.itemEmb, this.dim, this.rowUsers[r]!];
-    j = this.sweep(r, 0, () => thr, (c, base) => {
-      for (let i = 0; i < c; i++) sel.offerOne(scalarScore(U, V, dim, user, base + this.cand[i]!), base + this.cand[i]!);
-    });
-    for (; j < n; j++) if (row[j]! > thr) sel.offerOne(scalarScore(U, V, dim, user, j), j);
-    return sel.finish(out, off, scores);
-  }
-
-  /**
-   * Runs the SIMD prefilter over row r from `from`, a chunk at a time: `take(count, base)` gets
-   * the chunk's offsets (from base) of scores above `threshold()`, read again for each chunk,
-   * in this.cand. Returns where the tail of fewer than 16 scores, left to the caller, starts.
-   */
-  private sweep(r: number, from: number, threshold: () => number, take: (count: number, base: number) => void): number {
-    const rowOff = this.outOff + r * this.rowStride * 4;
-    let j = from;
-    for (;;) {
-      const len = Math.min(CHUNK, (this.numItems - j) & ~15);
-      if (!len) return j;
-      this.bits[0] = threshold();
-      take(this.above(rowOff + j * 4, len >> 4, this.bitsI[0]!, this.candOff), j);
-      j += len;
     }
   }
+
+  /** Sorted masked items of each row of the block (rank_i16 hands candidates back in id order). */
+  private collectMasks(users: ArrayLike<number>, start: number, count: number, masks: readonly Csr[]): void {
+    let n = 0;
+    for (let r = 0; r < count; r++) {
+      const u = users[start + r]!;
+      this.maskStart[r] = n;
+      for (const m of masks) {
+        if (u >= m.numRows) continue;
+        const a = m.indptr[u]!;
+        const b = m.indptr[u + 1]!;
+        if (n + b - a > this.masked.length) {
+          const grown = new Int32Array(Math.max(2 * this.masked.length, n + b - a));
+          grown.set(this.masked.subarray(0, n));
+          this.masked = grown;
+        }
+        this.masked.set(m.indices.subarray(a, b), n);
+        n += b - a;
+      }
+      this.masked.subarray(this.maskStart[r]!, n).sort();
+    }
+    this.maskStart[count] = n;
+  }
+
+  /** Rows of a non-quantisable table: exact scores, masked, selected. */
+  private rankExact(userEmb: Float32Array, users: ArrayLike<number>, start: number, count: number, masks: readonly Csr[], sel: TopK, items: Int32Array | Uint32Array, scores?: Float32Array): void {
+    this.scoreBlock(userEmb, users, start, count);
+    for (let r = 0; r < count; r++) {
+      const row = this.row(r);
+      maskRow(row, masks, users[start + r]!);
+      sel.reset();
+      sel.scan(row, 0, this.numItems);
+      this.finishRow(sel, items, (start + r) * sel.k, scores);
+    }
+  }
+
+  /** One row whose user has a non-finite entry: every unmasked item scored exactly. */
+  private rankRowExact(userEmb: Float32Array, user: number, r: number, sel: TopK, items: Int32Array | Uint32Array, off: number, scores?: Float32Array): void {
+    const list = new Int32Array(this.memory.buffer, this.exListOff, this.numItems);
+    let n = 0;
+    let m = this.maskStart[r]!;
+    const mEnd = this.maskStart[r + 1]!;
+    for (let j = 0; j < this.numItems; j++) {
+      while (m < mEnd && this.masked[m]! < j) m++;
+      if (m < mEnd && this.masked[m] === j) continue;
+      list[n++] = j;
+    }
+    this.rescore(userEmb, user, list, n, sel, items, off, scores);
+  }
+
+  /** Exact scores of list[0..n) (increasing ids) for a user (exact_f32), selected into items[off..). */
+  private rescore(userEmb: Float32Array, user: number, list: Int32Array, n: number, sel: TopK, items: Int32Array | Uint32Array, off: number, scores?: Float32Array): void {
+    const dim = this.dim;
+    new Float32Array(this.memory.buffer, this.exUserOff, dim).set(userEmb.subarray(user * dim, (user + 1) * dim));
+    this.exactF32(this.exUserOff, this.exItemOff, dim, this.exListOff, n, this.exOutOff);
+    const exact = new Float32Array(this.memory.buffer, this.exOutOff, n);
+    sel.reset();
+    for (let i = 0; i < n; i++) sel.offerOne(exact[i]!, list[i]!);
+    this.finishRow(sel, items, off, scores);
+  }
+
+  private finishRow(sel: TopK, items: Int32Array | Uint32Array, off: number, scores?: Float32Array): void {
+    const got = sel.finish(items, off, scores);
+    items.fill(-1, off + got, off + sel.k);
+    scores?.fill(Number.NaN, off + got, off + sel.k);
+  }
+}
+
+/**
+ * The quantised score above which an item may still matter, given a heap's k-th quantised
+ * score t (f32) and a row's margin: t − margin, stepped below its f32 rounding (Math.fround
+ * may round up) so no candidate at the bound is lost. -Infinity while the heap is not full.
+ */
+function exactThreshold(t: number, margin: number): number {
+  const x = t - margin;
+  return Number.isNaN(x) ? -Infinity : Math.fround(x) - Math.abs(x) * 2 ** -22 - 1;
+}
+
+/**
+ * The kernel's integer threshold for an f32-space bound b: every integer q whose f32 rounding
+ * exceeds b is above it (|fround(q) − q| ≤ convert − 2), so the kernel drops only items the
+ * exact stage would never rescore and the heap would never admit.
+ */
+function floorOf(b: number, convert: number): number {
+  if (b === -Infinity) return INT_MIN;
+  return Math.max(INT_MIN, Math.min(2 ** 31 - 1, Math.floor(b) - convert));
 }
 
 /** Reference scalar score with the kernel's exact f32 arithmetic (tests, tiny tables). */

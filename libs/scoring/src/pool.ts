@@ -43,20 +43,21 @@ export class RankPool {
   }
 
   /**
-   * Runs the shares synchronously: this thread ranks the first share while helpers rank the
-   * others, then it blocks until they are done.
+   * Ranks users[0, n) on this thread and `threads` − 1 helpers, blocking until all are done:
+   * the threads claim blocks of users as they go (RankTask.claim), so a helper that starts
+   * late or runs slower takes fewer.
    */
-  runSync(base: Omit<RankTask, 'start' | 'end'>, parts: Array<[number, number]>, kernel: DotKernel): void {
+  runSync(base: Omit<RankTask, 'start' | 'end' | 'claim'>, n: number, threads: number, kernel: DotKernel): void {
+    const task: RankTask = { ...base, start: 0, end: n, claim: new Int32Array(new SharedArrayBuffer(4)) };
     const posted: Helper[] = [];
-    for (let p = 1; p < parts.length; p++) {
-      const [start, end] = parts[p]!;
+    for (let p = 1; p < threads; p++) {
       const h = this.slot(p - 1).helper;
-      h.link.post(RANK, [{ ...base, start, end }]);
+      h.link.post(RANK, [task]);
       posted.push(h);
     }
     let first: unknown;
     try {
-      runDotTask({ ...base, start: parts[0]![0], end: parts[0]![1] }, kernel);
+      runDotTask(task, kernel);
     } catch (e) {
       first = e;
     }
@@ -70,13 +71,14 @@ export class RankPool {
     if (first !== undefined) throw first;
   }
 
-  /** Runs every share on helpers without blocking this thread's event loop. */
-  async runAsync(base: Omit<RankTask, 'start' | 'end'>, parts: Array<[number, number]>): Promise<void> {
-    const runs = parts.map(([start, end], p) => {
+  /** Ranks users[0, n) on `threads` helpers, claiming blocks as in runSync, without blocking this thread's event loop. */
+  async runAsync(base: Omit<RankTask, 'start' | 'end' | 'claim'>, n: number, threads: number): Promise<void> {
+    const task: RankTask = { ...base, start: 0, end: n, claim: new Int32Array(new SharedArrayBuffer(4)) };
+    const runs = Array.from({ length: threads }, (_, p) => {
       const s = this.slot(p);
       const run = s.tail.then(() => {
         const link = this.slot(p).helper.link;
-        link.post(RANK, [{ ...base, start, end }]);
+        link.post(RANK, [task]);
         return link.settled();
       });
       s.tail = run.catch(() => undefined);
@@ -101,10 +103,3 @@ export function rankPool(mode: 'sync' | 'async'): RankPool {
 }
 
 export const defaultThreads = (): number => Math.max(1, Math.min(2, availableParallelism()));
-
-/** Contiguous, nearly equal shares [start, end) of n users. */
-export function shares(n: number, parts: number): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  for (let p = 0; p < parts; p++) out.push([Math.floor((n * p) / parts), Math.floor((n * (p + 1)) / parts)]);
-  return out;
-}

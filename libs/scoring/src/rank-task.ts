@@ -1,6 +1,7 @@
 import type { Csr } from '@robustrec/core';
-import { DotKernel } from './kernel';
-import { dotRanker, rankerOf, rankUsers } from './rank';
+import { BLOCK, DotKernel } from './kernel';
+import { dotRanker, rankerOf, rankUsers, type BlockRanker } from './rank';
+import { TopK } from './topk';
 import type { Scorer } from './types';
 
 /** Plain-data description of a share of users to rank (posted to worker threads as is). */
@@ -24,15 +25,47 @@ export interface RankTask {
    * Unset: packed per task.
    */
   kernelKey?: string;
+  /**
+   * Work sharing between the threads of a RankPool run (SharedArrayBuffer-backed, one word):
+   * when set, every thread given the task ranks [start, end) block by block, claiming block b
+   * (users start + b·BLOCK ..) as the value Atomics.add(claim, 0, 1) returns, until the blocks
+   * run out. Invariant: Atomics.add hands each value to exactly one thread, so each block is
+   * ranked by exactly one thread and writes only its own slice of `top` / `scores`; the caller
+   * reads them after every thread's request has settled (the HelperLink answer orders the
+   * writes before the read). A thread that starts late (a cold helper, packing its kernel)
+   * simply claims fewer blocks.
+   */
+  claim?: Int32Array;
+  /** Stress tests only: claimLog[b] counts the claims of block b (exactly 1 each, or the invariant broke). */
+  claimLog?: Int32Array;
+}
+
+/** Runs `rank` over t's users: the whole range, or the blocks this thread claims (RankTask.claim). */
+function eachBlock(t: Pick<RankTask, 'start' | 'end' | 'claim' | 'claimLog'>, rank: (start: number, end: number) => void): void {
+  if (!t.claim) return rank(t.start, t.end);
+  for (;;) {
+    const b = Atomics.add(t.claim, 0, 1);
+    const s = t.start + b * BLOCK;
+    if (s >= t.end) return;
+    if (t.claimLog) Atomics.add(t.claimLog, b, 1);
+    rank(s, Math.min(t.end, s + BLOCK));
+  }
 }
 
 /** Ranks users[start..end) of a dot-product model with a kernel of this thread. */
 export function runDotTask(t: RankTask, kernel?: DotKernel): void {
-  const kk = kernel ?? new DotKernel(t.itemEmb, t.numItems, t.dim);
-  rankUsers(dotRanker(kk, t.userEmb), t.users, t.start, t.end, t.masks, t.k, t.top, t.scores);
+  // packed on the first claimed block: a helper that finds the blocks gone packs nothing
+  let ranker: BlockRanker | undefined;
+  const sel = new TopK(t.k);
+  eachBlock(t, (s, e) => {
+    ranker ??= dotRanker(kernel ?? new DotKernel(t.itemEmb, t.numItems, t.dim), t.userEmb);
+    rankUsers(ranker, t.users, s, e, t.masks, t.k, t.top, t.scores, sel);
+  });
 }
 
 /** Ranks users[start..end) of any scorer. */
 export function runScorerTask(scorer: Scorer, t: Omit<RankTask, 'userEmb' | 'itemEmb' | 'dim'>): void {
-  rankUsers(rankerOf(scorer), t.users, t.start, t.end, t.masks, t.k, t.top, t.scores);
+  const ranker = rankerOf(scorer);
+  const sel = new TopK(t.k);
+  eachBlock(t, (s, e) => rankUsers(ranker, t.users, s, e, t.masks, t.k, t.top, t.scores, sel));
 }

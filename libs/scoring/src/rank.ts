@@ -5,26 +5,22 @@ import { maskRow, TopK } from './topk';
 import type { Scorer } from './types';
 
 /**
- * Scores blocks of up to BLOCK users and selects a row's top items. Two kinds: the SIMD dot
- * kernel (16-bit ranking pass, prefilter, exact rescoring: lists and scores equal a full
- * sort of exact scores) and any scorer's dense rows with a TopK heap.
+ * Ranks blocks of up to BLOCK users. Two kinds: the SIMD dot kernel (fused 16-bit ranking pass
+ * and exact rescoring: lists and scores equal a full sort of exact scores) and any scorer's
+ * dense rows, masked, with a TopK heap.
  */
 export interface BlockRanker {
-  /** Scores users[start, start + n), n ≤ BLOCK. */
-  score(users: Uint32Array, start: number, n: number): void;
-  /** Row r of the last block; masked items are set to -Infinity in it. */
-  row(r: number): Float32Array;
-  /** Writes row r's top items (and scores) to items[off..), best first; returns how many. */
-  select(r: number, sel: TopK, items: Int32Array, off: number, scores?: Float32Array): number;
+  /**
+   * The top `sel.k` items of users[start, start + n) (n ≤ BLOCK) with `masks` excluded: the
+   * user at position i gets items[i·k ..) best first, scores[i·k ..) when given, padded with
+   * -1 (NaN).
+   */
+  rank(users: Uint32Array, start: number, n: number, masks: readonly Csr[], sel: TopK, items: Int32Array, scores?: Float32Array): void;
 }
 
 /** The dot kernel of this thread over a user table. */
 export function dotRanker(kernel: DotKernel, userEmb: Float32Array): BlockRanker {
-  return {
-    score: (users, start, n) => kernel.rankBlock(userEmb, users, start, n),
-    row: (r) => kernel.row(r),
-    select: (r, sel, items, off, scores) => kernel.selectRow(r, sel, items, off, scores),
-  };
+  return { rank: (users, start, n, masks, sel, items, scores) => kernel.rankTop(userEmb, users, start, n, masks, sel, items, scores) };
 }
 
 /** The best ranker for a scorer: the dot kernel for dot-product scorers, dense rows otherwise. */
@@ -32,24 +28,28 @@ export function rankerOf(scorer: Scorer): BlockRanker {
   if (isDotProductScorer(scorer)) return dotRanker(scorer.kernel(), scorer.userEmb);
   const numItems = scorer.numItems;
   const buf = new Float32Array(BLOCK * numItems);
-  const row = (r: number): Float32Array => buf.subarray(r * numItems, (r + 1) * numItems);
   return {
-    score: (users, start, n) => scorer.scoreUsers(users.subarray(start, start + n), buf.subarray(0, n * numItems)),
-    row,
-    select(r, sel, items, off, scores) {
-      const x = row(r);
-      const got = sel.select(x, numItems, items, off);
-      if (scores) for (let j = 0; j < got; j++) scores[off + j] = x[items[off + j]!]!;
-      return got;
+    rank(users, start, n, masks, sel, items, scores) {
+      scorer.scoreUsers(users.subarray(start, start + n), buf.subarray(0, n * numItems));
+      const k = sel.k;
+      for (let r = 0; r < n; r++) {
+        const x = buf.subarray(r * numItems, (r + 1) * numItems);
+        maskRow(x, masks, users[start + r]!);
+        const off = (start + r) * k;
+        const got = sel.select(x, numItems, items, off);
+        if (scores) for (let j = 0; j < got; j++) scores[off + j] = x[items[off + j]!]!;
+        items.fill(-1, off + got, off + k);
+        scores?.fill(Number.NaN, off + got, off + k);
+      }
     },
   };
 }
 
 /**
- * The one score → mask → select loop (evaluation shares, serving batches, topItems): for
- * users[start, end), the top k items with `masks` excluded go to items[i·k ..) (and their
- * scores to scores[i·k ..)) for the user at position i, padded with -1 (NaN). `sel` must
- * select k items (a caller on a hot path keeps one per k).
+ * The one rank loop (evaluation shares, serving batches, topItems): for users[start, end), the
+ * top k items with `masks` excluded go to items[i·k ..) (and their scores to scores[i·k ..)) for
+ * the user at position i, padded with -1 (NaN). `sel` must select k items (a caller on a hot
+ * path keeps one per k).
  */
 export function rankUsers(
   ranker: BlockRanker,
@@ -62,15 +62,6 @@ export function rankUsers(
   scores?: Float32Array,
   sel: TopK = new TopK(k),
 ): void {
-  for (let s = start; s < end; s += BLOCK) {
-    const n = Math.min(BLOCK, end - s);
-    ranker.score(users, s, n);
-    for (let r = 0; r < n; r++) {
-      const i = s + r;
-      maskRow(ranker.row(r), masks, users[i]!);
-      const got = ranker.select(r, sel, items, i * k, scores);
-      items.fill(-1, i * k + got, (i + 1) * k);
-      scores?.fill(Number.NaN, i * k + got, (i + 1) * k);
-    }
-  }
+  if (sel.k !== k) throw new Error(`selector of ${sel.k} items for k = ${k}`);
+  for (let s = start; s < end; s += BLOCK) ranker.rank(users, s, Math.min(BLOCK, end - s), masks, sel, items, scores);
 }

@@ -1,3 +1,4 @@
+import { threadId } from 'node:worker_threads';
 import { invalidArgument } from '@robustrec/core';
 import { BLOCK, DotKernel } from './kernel';
 import type { Scorer } from './types';
@@ -8,9 +9,16 @@ export interface DotProductScorer extends Scorer {
   readonly userEmb: Float32Array;
   readonly itemEmb: Float32Array;
   readonly dim: number;
-  /** This thread's kernel (packed item table), built on first use. */
+  /**
+   * This thread's kernel (packed item table), built on first use. The tables must not change
+   * once it is built (a model's scorer wraps a snapshot; a new snapshot is a new scorer).
+   */
   kernel(): DotKernel;
+  /** Names this scorer's item table for the ranking helpers, which keep its packed kernel (RankTask.kernelKey). */
+  readonly key: string;
 }
+
+let scorers = 0;
 
 export function isDotProductScorer(s: Scorer): s is DotProductScorer {
   return (s as Partial<DotProductScorer>).kind === 'dot';
@@ -33,6 +41,7 @@ export function dotProductScorer(userEmb: Float32Array, itemEmb: Float32Array, d
     numUsers,
     numItems,
     kernel,
+    key: `dot:${threadId}:${++scorers}`,
     scoreUsers(users, out) {
       if (out.length < users.length * numItems) throw invalidArgument('out', `needs ${users.length * numItems} floats, got ${out.length}`);
       for (const u of users) if (u >= numUsers) throw invalidArgument('users', `user ${u} out of range [0, ${numUsers})`);

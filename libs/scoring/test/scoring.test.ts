@@ -13,15 +13,29 @@ describe('topItems', () => {
   });
 });
 
-describe('DotKernel.selectRow (SIMD prefilter, 16-bit ranking pass)', () => {
+describe('DotKernel.rankTop (fused 16-bit ranking pass, exact rescoring)', () => {
   const values = {
     // small integers: many exact score ties, which must break by lower item id
     tied: (r: Rng) => r.int(5) - 2,
     // floats, with a few large entries: quantisation error is real and uneven across rows
     normal: (r: Rng) => Math.fround(r.normal() * (r.next() < 0.01 ? 3 : 0.1)),
   };
-  // item counts on both sides of the first scanned stretch and of a prefilter chunk, some not
-  // multiples of 16; odd dim exercises the zero-padded dimension pair
+
+  /** What a full sort of exact scores gives: each user's top k unmasked items and their scores. */
+  function expected(U: Float32Array, V: Float32Array, dim: number, users: number[], numItems: number, masked: Array<Set<number>>, k: number) {
+    return users.map((u, n) => {
+      const ex = Array.from({ length: numItems }, (_, i) => scalarScore(U, V, dim, u, i));
+      const order = ex
+        .map((_, i) => i)
+        .filter((i) => !masked[n]!.has(i) && !Number.isNaN(ex[i]!))
+        .sort((a, b) => ex[b]! - ex[a]! || a - b)
+        .slice(0, k);
+      return { order, scores: order.map((i) => ex[i]!) };
+    });
+  }
+
+  // item counts on both sides of the first call and of a chunk (1024 items), some not multiples
+  // of 8; odd dim exercises the zero-padded dimension pair
   for (const [numItems, dim] of [[700, 4], [1031, 7], [5000, 16], [9007, 5]] as const)
     for (const [name, value] of Object.entries(values))
       it(`selects and scores exactly what a full sort of exact scores does (${numItems} items, dim ${dim}, ${name})`, () => {
@@ -34,28 +48,44 @@ describe('DotKernel.selectRow (SIMD prefilter, 16-bit ranking pass)', () => {
         for (const k of [1, 20, 100, numItems]) {
           const sel = new TopK(k);
           const masked = Array.from({ length: users }, () => new Set(Array.from({ length: numItems }, (_, i) => i).filter(() => rng.next() < 0.05)));
-          const expected = Array.from({ length: users }, (_, u) => {
-            const ex = Array.from({ length: numItems }, (_, i) => scalarScore(U, V, dim, u, i));
-            const order = ex
-              .map((_, i) => i)
-              .filter((i) => !masked[u]!.has(i))
-              .sort((a, b) => ex[b]! - ex[a]! || a - b)
-              .slice(0, k);
-            return { order, scores: order.map((i) => ex[i]!) };
-          });
-          for (const mode of ['scoreBlock', 'rankBlock'] as const) {
-            kernel[mode](U, ids, 0, users);
-            for (let u = 0; u < users; u++) {
-              const row = kernel.row(u);
-              for (const i of masked[u]!) row[i] = -Infinity;
-              const out = new Int32Array(k).fill(-1);
-              const scores = new Float32Array(k).fill(Number.NaN);
-              const got = kernel.selectRow(u, sel, out, 0, scores);
-              expect(got, `${mode} user ${u} k ${k}`).toBe(expected[u]!.order.length);
-              expect(Array.from(out.subarray(0, got)), `${mode} user ${u} k ${k}`).toEqual(expected[u]!.order);
-              expect(Array.from(scores.subarray(0, got))).toEqual(expected[u]!.scores);
-            }
+          const mask = csrFromRows(users, numItems, Object.fromEntries(masked.map((m, u) => [u, [...m].reverse()])));
+          const want = expected(U, V, dim, [...ids], numItems, masked, k);
+          const out = new Int32Array(users * k).fill(7);
+          const scores = new Float32Array(users * k).fill(7);
+          kernel.rankTop(U, ids, 0, users, [mask], sel, out, scores);
+          for (let u = 0; u < users; u++) {
+            const got = out.subarray(u * k, (u + 1) * k);
+            const n = want[u]!.order.length;
+            expect(Array.from(got.subarray(0, n)), `user ${u} k ${k}`).toEqual(want[u]!.order);
+            expect(Array.from(got.subarray(n)).every((x) => x === -1)).toBe(true);
+            expect(Array.from(scores.subarray(u * k, u * k + n))).toEqual(want[u]!.scores);
           }
+          // scoreBlock (exact rows) agrees with the scalar reference bit for bit
+          kernel.scoreBlock(U, ids, 0, users);
+          for (let u = 0; u < users; u++) for (const i of [0, numItems >> 1, numItems - 1]) expect(kernel.row(u)[i]).toBe(scalarScore(U, V, dim, u, i));
         }
       });
+
+  it('ranks many blocks (rankUsers), a non-finite user and a non-quantisable table exactly', () => {
+    const rng = new Rng(11);
+    const [numUsers, numItems, dim, k] = [150, 3001, 12, 50];
+    const U = Float32Array.from({ length: numUsers * dim }, () => Math.fround(rng.normal()));
+    const V = Float32Array.from({ length: numItems * dim }, () => Math.fround(rng.normal() * (1 + rng.int(3))));
+    U[7 * dim + 3] = Number.NaN; // user 7: every score NaN, so nothing ranks
+    U[8 * dim + 1] = Infinity;
+    const users = Uint32Array.from({ length: 140 }, (_, i) => (i * 37) % numUsers);
+    const masked = [...users].map(() => new Set(Array.from({ length: 40 }, () => rng.int(numItems))));
+    const mask = csrFromRows(numUsers, numItems, Object.fromEntries([...users].map((u, i) => [u, [...masked[i]!]])));
+    const want = expected(U, V, dim, [...users], numItems, masked, k);
+    for (const table of [V, Float32Array.from(V, (x, i) => (i === 5 ? Number.NaN : x))]) {
+      const scorer = dotProductScorer(U, table, dim);
+      const want2 = table === V ? want : expected(U, table, dim, [...users], numItems, masked, k);
+      const r = topItems(scorer, users, k, [mask]);
+      users.forEach((_, i) => {
+        const n = want2[i]!.order.length;
+        expect(Array.from(r.items.subarray(i * k, i * k + n)), `position ${i}`).toEqual(want2[i]!.order);
+        expect(Array.from(r.scores.subarray(i * k, i * k + n))).toEqual(want2[i]!.scores);
+      });
+    }
+  });
 });

@@ -1,7 +1,7 @@
 import { evaluator } from '@robustrec/contracts';
 import { failedPrecondition, invalidArgument, type Csr, type InteractionData } from '@robustrec/core';
 import { fetchInteractionData } from '@robustrec/grpc';
-import { BLOCK, defaultThreads, isDotProductScorer, rankerOf, rankPool, rankUsers, shares, TopK, topItems, type Scorer } from '@robustrec/scoring';
+import { BLOCK, defaultThreads, isDotProductScorer, rankerOf, rankPool, rankUsers, TopK, topItems, type Scorer } from '@robustrec/scoring';
 import { ServePool } from './serve-pool';
 import { createScorer } from '@robustrec/models';
 import { checkAlias, LATEST, type ModelRegistry } from './registry';
@@ -68,7 +68,7 @@ const aliasKey = (name: string, alias: string): string => `${name}\0${alias}`;
  * Loaded models for serving. Dot-product models (MF, LightGCN) are scored on the serving
  * worker pool, which batches whatever queues up while its workers are busy; other models
  * (NeuMF) are micro-batched per event-loop turn on this thread. Large batches (offline
- * scoring, OIP tensors of many users) go to the ranking threads (RankPool) in shares.
+ * scoring, OIP tensors of many users) go to the ranking threads (RankPool), block by block.
  *
  * Aliases. Invariant: a request resolves its model reference to one loaded version exactly
  * once, synchronously, from the in-memory map `aliases` (filled from the registry on a miss);
@@ -218,7 +218,7 @@ export class ModelServer {
   /**
    * Top-k of a batch of users (checked by the caller: ids in range, 1 <= k <= items). Small
    * batches share the serving worker's queue with single requests; larger ones of dot-product
-   * models are ranked on the ranking threads in contiguous shares (one kernel pass per block
+   * models are ranked on the ranking threads, which claim blocks of users (one kernel pass per block
    * of users, the evaluation's path), others on this thread in blocks between event-loop turns.
    */
   async recommendMany(served: ServedModel, users: Uint32Array, k: number, includeSeen: boolean): Promise<BatchTop> {
@@ -229,10 +229,11 @@ export class ModelServer {
       u.set(users);
       const items = new Int32Array(new SharedArrayBuffer(Math.max(4, 4 * n * k)), 0, n * k);
       const scores = new Float32Array(new SharedArrayBuffer(Math.max(4, 4 * n * k)), 0, n * k);
-      const parts = shares(n, Math.max(1, Math.min(defaultThreads(), Math.floor(n / (2 * BLOCK)))));
+      const threads = Math.max(1, Math.min(defaultThreads(), Math.floor(n / (2 * BLOCK))));
       await rankPool('async').runAsync(
         { userEmb: shared.userEmb, itemEmb: shared.itemEmb, dim: shared.dim, numItems: shared.numItems, masks: includeSeen ? [] : [shared.seen as Csr], users: u, k, top: items, scores, kernelKey: served.model.id },
-        parts,
+        n,
+        threads,
       );
       return { items, scores, k };
     }
