@@ -78,6 +78,8 @@ function aggregate(p: Plan, seconds: number): RankingResult {
   const tSq = new Float64Array(targets.length * targetMetrics.length * ks.length);
   const tUsers = new Uint32Array(targets.length);
   const rankOf = new Float64Array(targets.length);
+  /** seenBy[t] = u + 1 once user u is known to have interacted with target t. */
+  const seenBy = new Float64Array(targets.length);
 
   for (let i = 0; i < users.length; i++) {
     const u = users[i]!;
@@ -92,13 +94,12 @@ function aggregate(p: Plan, seconds: number): RankingResult {
       for (let q = r0; q < r1; q++) mark[rel.indices[q]!] = 1;
       for (let j = 0; j < n; j++) hits[j] = mark[list[j]!]!;
       const ranking = { top: new Uint32Array(list.buffer, list.byteOffset, n), hits: hits.subarray(0, n), numRelevant: r1 - r0 };
-      userMetrics.forEach((m, mi) =>
-        ks.forEach((k, ki) => {
-          const v = m.value(ranking, k);
+      for (let mi = 0; mi < userMetrics.length; mi++)
+        for (let ki = 0; ki < ks.length; ki++) {
+          const v = userMetrics[mi]!.value(ranking, ks[ki]!);
           userSums[mi * ks.length + ki]! += v;
           userSq[mi * ks.length + ki]! += v * v;
-        }),
-      );
+        }
       for (let q = r0; q < r1; q++) mark[rel.indices[q]!] = 0;
       evaluated++;
     }
@@ -109,17 +110,24 @@ function aggregate(p: Plan, seconds: number): RankingResult {
         const ti = targetOf[list[j]!]!;
         if (ti >= 0) rankOf[ti] = j + 1;
       }
+      // targets this user interacted with (not eligible): one pass over the user's rows
+      for (const m of p.targetExclude) {
+        if (u >= m.numRows) continue;
+        for (let q = m.indptr[u]!, e = m.indptr[u + 1]!; q < e; q++) {
+          const ti = targetOf[m.indices[q]!]!;
+          if (ti >= 0) seenBy[ti] = u + 1;
+        }
+      }
       for (let ti = 0; ti < targets.length; ti++) {
-        if (interacted(p.targetExclude, u, targets[ti]!)) continue;
+        if (seenBy[ti] === u + 1) continue;
         tUsers[ti]!++;
         const base = ti * targetMetrics.length * ks.length;
-        targetMetrics.forEach((m, mi) =>
-          ks.forEach((k, ki) => {
-            const v = m.value(rankOf[ti]!, k);
+        for (let mi = 0; mi < targetMetrics.length; mi++)
+          for (let ki = 0; ki < ks.length; ki++) {
+            const v = targetMetrics[mi]!.value(rankOf[ti]!, ks[ki]!);
             tSums[base + mi * ks.length + ki]! += v;
             tSq[base + mi * ks.length + ki]! += v * v;
-          }),
-        );
+          }
       }
     }
   }
@@ -181,15 +189,6 @@ function eligibleCounts(p: Plan): Uint32Array {
       }
     }
   return out;
-}
-
-function interacted(ms: Csr[], u: number, item: number): boolean {
-  for (const m of ms) {
-    if (u >= m.numRows) continue;
-    // rows are sorted in practice, but a linear scan does not depend on it and rows are short
-    for (let q = m.indptr[u]!, e = m.indptr[u + 1]!; q < e; q++) if (m.indices[q] === item) return true;
-  }
-  return false;
 }
 
 function threadsFor(input: RankingInput, users: number): number {
