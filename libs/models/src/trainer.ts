@@ -78,6 +78,9 @@ export class Trainer {
   private readonly nbufs: Float32Array[];
   /** Per-user ε of the epoch in progress / the last completed epoch. */
   private readonly magnitudes: Float32Array;
+  /** The defense's per-user BPR weights in force (Defense.userWeights), and the batch's per-triple copy. */
+  private userWeights: Float32Array | undefined;
+  private rowWeights: Float32Array | undefined;
   readonly numUsers: number;
   readonly numItems: number;
 
@@ -106,7 +109,7 @@ export class Trainer {
       arena: this.arena,
       step: this.kernels,
     });
-    this.defense = ddef.create({ numUsers: this.numUsers, train, params: config.defense.params, options: config.defense.options });
+    this.defense = ddef.create({ numUsers: this.numUsers, rng: root.fork('defense'), train, params: config.defense.params, options: config.defense.options });
     this.opt = new Adam(config.optimizer, { lr: config.lr, weightDecay: config.weightDecay, beta1: config.beta1, beta2: config.beta2 });
     this.rng = root.fork('sample');
     this.sampler = new Sampler(train, this.rng);
@@ -152,7 +155,13 @@ export class Trainer {
     gi.fill(0, 0, n * w);
     gj.fill(0, 0, n * w);
     const [perRow, posScores] = this.nbufs;
-    const bpr = bb.head.bpr(eu, ei, ej, n, 1, gu, gi, gj, perRow, posScores);
+    const uw = this.userWeights;
+    let rw: Float32Array | undefined;
+    if (uw) {
+      rw = this.rowWeights ??= new Float32Array(this.config.batchSize);
+      for (let q = 0; q < n; q++) rw[q] = uw[b.users[q]];
+    }
+    const bpr = bb.head.bpr(eu, ei, ej, n, 1, gu, gi, gj, perRow, posScores, rw);
     const ctx: StepContext = {
       epoch: this._epoch,
       batch: b,
@@ -239,8 +248,12 @@ export class Trainer {
     return { ...r, grads };
   }
 
-  /** The defense's training edges (StDenoise) to the sampler and a graph backbone; nothing when it has none. */
+  /**
+   * The defense's training edges (StDenoise) to the sampler and a graph backbone, and its per-user
+   * BPR weights (GraphRfi) to the step; nothing when it has neither.
+   */
   private applyEdgeMask(): void {
+    if (this.defense.userWeights) this.userWeights = this.defense.userWeights();
     if (!this.defense.edgeMask) return;
     const keep = this.defense.edgeMask();
     this.sampler.setEdgeMask(keep);

@@ -9,9 +9,11 @@ export interface Head {
   /**
    * Mean BPR loss softplus(s(u,j) − s(u,i)) over n triples of final rows; ADDS weight·∂/∂rows
    * into gu, gi, gj (and into the head's own parameter gradients). perRow gets each triple's
-   * loss, posScores each s(u,i), when given.
+   * loss, posScores each s(u,i), when given. With rowWeights (per-triple w_b ≥ 0, GraphRfi's user
+   * weights) the loss is (1/n)·Σ_b w_b·softplus(…) and its gradients are scaled likewise (perRow
+   * stays the unweighted loss); without, exactly the unweighted pass.
    */
-  bpr(eu: Float32Array, ei: Float32Array, ej: Float32Array, n: number, weight: number, gu: Float32Array, gi: Float32Array, gj: Float32Array, perRow?: Float32Array, posScores?: Float32Array): number;
+  bpr(eu: Float32Array, ei: Float32Array, ej: Float32Array, n: number, weight: number, gu: Float32Array, gi: Float32Array, gj: Float32Array, perRow?: Float32Array, posScores?: Float32Array, rowWeights?: Float32Array): number;
   /** out[b] = s(u_b, i_b). */
   score(eu: Float32Array, ei: Float32Array, n: number, out: Float32Array): void;
   /** Adds ds_b · ∂s(u_b,i_b)/∂rows into gu, gi (and head parameter gradients). */
@@ -97,7 +99,7 @@ export interface StepContext {
   eu: Float32Array;
   ei: Float32Array;
   ej: Float32Array;
-  /** ∂BPR/∂rows so far (unweighted BPR first); a defense reads them as directions, then adds its own. */
+  /** ∂BPR/∂rows so far (the clean BPR first, user-weighted when Defense.userWeights gives weights); a defense reads them as directions, then adds its own. */
   gu: Float32Array;
   gi: Float32Array;
   gj: Float32Array;
@@ -130,6 +132,12 @@ export interface Defense {
    * positives among kept edges only, and a graph backbone propagates over them (setEdgeMask).
    */
   edgeMask?(): Uint8Array | undefined;
+  /**
+   * Per-user weights [numUsers] of the clean BPR term (GraphRfi: 1 − p_fraud), read by the trainer
+   * after each onEpochStart and after restore: triple b's loss and gradients are scaled by
+   * w[user_b] (Head.bpr rowWeights). undefined = every weight 1 (the unweighted pass, bit for bit).
+   */
+  userWeights?(): Float32Array | undefined;
   /** Extra checkpoint content. */
   tensors?(): Record<string, Float32Array>;
   state?(): unknown;
@@ -138,6 +146,8 @@ export interface Defense {
 
 export interface DefenseContext {
   numUsers: number;
+  /** The defense's own stream, from the run seed (root.fork('defense')); the other streams do not depend on it. */
+  rng: Rng;
   train: Csr;
   params: Record<string, number>;
   options: Record<string, string>;

@@ -132,7 +132,7 @@ describe('config', () => {
     expect(c.defense.params).toEqual({ rho: 0.3, lambda: 1, warmup_epochs: 5, user_lmb: 2 });
     expect(c.defense.options).toEqual({ magnitude: 'published' });
     expect(componentSpecs().backbones.map((b) => b.name)).toEqual(['mf', 'lightgcn', 'neumf']);
-    expect(componentSpecs().defenses.map((d) => d.name)).toEqual(['none', 'apr', 'pamacf', 'sharpcf', 'vat', 'stdenoise']);
+    expect(componentSpecs().defenses.map((d) => d.name)).toEqual(['none', 'apr', 'pamacf', 'sharpcf', 'vat', 'stdenoise', 'graphrfi']);
   });
   const bad: Array<[string, TrainConfigInput]> = [
     ['config.defense.params.eps', { backbone: { name: 'mf' }, defense: { name: 'apr', params: { eps: -0.1 } } }],

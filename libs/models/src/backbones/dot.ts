@@ -15,13 +15,30 @@ export function dotHead(width: number, ctx: Pick<BackboneContext, 'rows' | 'aren
   const scratch = rowScratch((n) => arena.f64(n));
   // sp, sn and the coefficients of the wasm BPR kernel (3 per row)
   const tmp = rowScratch((n) => arena.f32(3 * n));
+  // rowWeights only (GraphRfi): the unweighted row gradients, before they are scaled into gu/gi/gj
+  const wgrad = rowScratch((n) => arena.f32(3 * n));
   return {
-    bpr(eu, ei, ej, n, weight, gu, gi, gj, perRow, posScores) {
+    bpr(eu, ei, ej, n, weight, gu, gi, gj, perRow, posScores, rowWeights) {
       const loss = scratch(n);
       const t = tmp(n);
-      rows.run([{ op: 'bpr', eu, ei, ej, width, scale: weight / n, gu, gi, gj, loss, posScores, tmp: t.length === 3 * n ? t : t.subarray(0, 3 * n) }], n);
+      const m = width * n;
+      const wg = rowWeights ? wgrad(m).subarray(0, 3 * m).fill(0) : undefined;
+      const [du, di, dj] = wg ? [wg.subarray(0, m), wg.subarray(m, 2 * m), wg.subarray(2 * m)] : [gu, gi, gj];
+      rows.run([{ op: 'bpr', eu, ei, ej, width, scale: weight / n, gu: du, gi: di, gj: dj, loss, posScores, tmp: t.length === 3 * n ? t : t.subarray(0, 3 * n) }], n);
       if (perRow) for (let b = 0; b < n; b++) perRow[b] = loss[b];
-      return sumTo(loss, n) / n;
+      if (!rowWeights) return sumTo(loss, n) / n;
+      // triple b's rows depend on triple b only: w_b·(its unweighted gradient) is the weighted loss's
+      let s = 0;
+      for (let b = 0; b < n; b++) {
+        const c = rowWeights[b];
+        s += c * loss[b];
+        for (let k = b * width, end = k + width; k < end; k++) {
+          gu[k] += c * du[k];
+          gi[k] += c * di[k];
+          gj[k] += c * dj[k];
+        }
+      }
+      return s / n;
     },
     score: (eu, ei, n, out) => rowDots(eu, ei, n, width, out),
     scoreBackward: (eu, ei, n, ds, gu, gi) => {

@@ -48,7 +48,7 @@ function neumfHead(d: number, m: Mlp): Head {
     });
   };
   return {
-    bpr(eu, ei, ej, n, weight, gu, gi, gj, perRow, posScores) {
+    bpr(eu, ei, ej, n, weight, gu, gi, gj, perRow, posScores, rowWeights) {
       return tf.tidy(() => {
         const U = tf.tensor2d(eu.subarray(0, n * w), [n, w]);
         const I = tf.tensor2d(ei.subarray(0, n * w), [n, w]);
@@ -60,7 +60,8 @@ function neumfHead(d: number, m: Mlp): Head {
           const l = tf.softplus(tf.sub(sn, sp));
           if (perRow) perRow.set(l.dataSync());
           if (posScores) posScores.set(sp.dataSync());
-          return tf.mean(l) as tf.Scalar;
+          // per-triple weights (GraphRfi): (1/n)·Σ w_b·l_b; without them the unweighted mean as before
+          return (rowWeights ? tf.div(tf.sum(tf.mul(l, tf.tensor1d(rowWeights.subarray(0, n)))), n) : tf.mean(l)) as tf.Scalar;
         };
         const { value, grads } = tf.valueAndGrads(f)([U, I, J, ...params()]);
         addInto(gu.subarray(0, n * w), grads[0].dataSync() as Float32Array, weight);

@@ -1,5 +1,6 @@
 import type { DefenseDef } from '../types';
 import { apr } from './apr';
+import { graphrfi } from './graphrfi';
 import { none } from './none';
 import { pamacf } from './pamacf';
 import { sharpcf } from './sharpcf';
@@ -14,4 +15,5 @@ export const defenses: Record<string, DefenseDef> = {
   sharpcf,
   vat,
   stdenoise,
+  graphrfi,
 };
