@@ -50,7 +50,7 @@ export interface Pools {
 const COMPONENTS: Record<string, string[]> = {
   generator: ['random', 'random', 'bandwagon', 'average', 'segment', 'dp', 'rev'],
   backbone: ['mf', 'mf', 'mf', 'lightgcn', 'neumf'],
-  defense: ['none', 'none', 'pamacf', 'apr', 'sharpcf', 'vat', 'stdenoise'],
+  defense: ['none', 'none', 'pamacf', 'apr', 'sharpcf', 'vat', 'stdenoise', 'graphrfi'],
 };
 
 /** A plausible value for a string field, by its name and where it sits. */
