@@ -177,8 +177,9 @@ export class DotKernel {
     this.exItemOff = this.ctlOff + CTL_HEAD + 2 * BLOCK * this.cap * 4;
     this.exUserOff = this.exItemOff + numItems * dim * 4;
     this.exListOff = this.exUserOff + dim * 4;
-    this.exOutOff = this.exListOff + numItems * 4;
-    const total = this.exOutOff + numItems * 4;
+    // lists padded to a multiple of 4 (exact_f32 scores four at a time)
+    this.exOutOff = this.exListOff + (numItems + 4) * 4;
+    const total = this.exOutOff + (numItems + 4) * 4;
     this.memory = new wasm.Memory({ initial: Math.ceil(total / 65536) }) as DotKernel['memory'];
     const instance = new wasm.Instance(wasmModule(SCORE_WASM), { env: { mem: this.memory } }).exports;
     this.score = instance.score_f32 as ScoreFn;
@@ -361,7 +362,7 @@ export class DotKernel {
       }
       // every item whose quantised score could be within the bound of the k-th: rescored exactly
       const bound = exactThreshold(cands.kth(r, k), margins[r]!);
-      const list = new Int32Array(mem, this.exListOff, numItems);
+      const list = new Int32Array(mem, this.exListOff, numItems + 4);
       let n = 0;
       for (let c = r * cands.cap, e = c + cands.len[r]!; c < e; c++) if (Math.fround(cands.scores[c]!) > bound) list[n++] = cands.items[c]!;
       this.rescore(userEmb, users[start + r]!, list, n, sel, items, off, scores);
@@ -441,7 +442,7 @@ export class DotKernel {
 
   /** One row whose user has a non-finite entry: every unmasked item scored exactly. */
   private rankRowExact(userEmb: Float32Array, user: number, r: number, sel: TopK, items: Int32Array | Uint32Array, off: number, scores?: Float32Array): void {
-    const list = new Int32Array(this.memory.buffer, this.exListOff, this.numItems);
+    const list = new Int32Array(this.memory.buffer, this.exListOff, this.numItems + 4);
     let n = 0;
     let m = this.maskStart[r]!;
     const mEnd = this.maskStart[r + 1]!;
@@ -457,6 +458,7 @@ export class DotKernel {
   private rescore(userEmb: Float32Array, user: number, list: Int32Array, n: number, sel: TopK, items: Int32Array | Uint32Array, off: number, scores?: Float32Array): void {
     const dim = this.dim;
     new Float32Array(this.memory.buffer, this.exUserOff, dim).set(userEmb.subarray(user * dim, (user + 1) * dim));
+    for (let i = n; i & 3; i++) list[i] = 0; // padding: scored, never read
     this.exactF32(this.exUserOff, this.exItemOff, dim, this.exListOff, n, this.exOutOff);
     const exact = new Float32Array(this.memory.buffer, this.exOutOff, n);
     sel.reset();

@@ -200,28 +200,41 @@
             (br $panels)))
         (local.set $q (i32.add (local.get $q) (i32.const 1)))
         (br $quads))))
-;; exact_f32(userOff, itemOff, dim, listOff, n, outOff): out[i] = the exact score of the user
-  ;; row at userOff with item list[i] of the row-major f32 table at itemOff, for i < n: f32
-  ;; multiply then f32 add, dimension by dimension, the arithmetic of score_f32 and of the scalar
-  ;; reference, so the scores are bit-identical to theirs (rankTop's rescoring of candidates).
+
+  ;; exact_f32(userOff, itemOff, dim, listOff, n, outOff): out[i] = the exact score of the user
+  ;; row at userOff with item list[i] of the row-major f32 table at itemOff, for i < n rounded up
+  ;; to a multiple of 4 (the caller pads the list): f32 multiply then f32 add, dimension by
+  ;; dimension, the arithmetic of score_f32 and of the scalar reference, so the scores are
+  ;; bit-identical to theirs (rankTop's rescoring of candidates). Four items go through the
+  ;; four lanes at once, each lane its own item's sequential sum.
   (func $exact_f32 (export "exact_f32")
     (param $userOff i32) (param $itemOff i32) (param $dim i32) (param $listOff i32) (param $n i32) (param $outOff i32)
-    (local $i i32) (local $ip i32) (local $up i32) (local $d i32) (local $acc f32)
+    (local $i i32) (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32) (local $up i32) (local $d i32)
+    (local $acc v128) (local $v v128)
     (block $done
-      (loop $items
-        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
-        (local.set $ip
-          (i32.add (local.get $itemOff)
-            (i32.shl (i32.mul (i32.load (i32.add (local.get $listOff) (i32.shl (local.get $i) (i32.const 2)))) (local.get $dim)) (i32.const 2))))
+      (loop $quads
+        (br_if $done (i32.ge_s (local.get $i) (local.get $n)))
+        ;; byte offsets of the four items' rows
+        (local.set $p0 (i32.add (local.get $itemOff) (i32.shl (i32.mul (i32.load offset=0 (i32.add (local.get $listOff) (i32.shl (local.get $i) (i32.const 2)))) (local.get $dim)) (i32.const 2))))
+        (local.set $p1 (i32.add (local.get $itemOff) (i32.shl (i32.mul (i32.load offset=4 (i32.add (local.get $listOff) (i32.shl (local.get $i) (i32.const 2)))) (local.get $dim)) (i32.const 2))))
+        (local.set $p2 (i32.add (local.get $itemOff) (i32.shl (i32.mul (i32.load offset=8 (i32.add (local.get $listOff) (i32.shl (local.get $i) (i32.const 2)))) (local.get $dim)) (i32.const 2))))
+        (local.set $p3 (i32.add (local.get $itemOff) (i32.shl (i32.mul (i32.load offset=12 (i32.add (local.get $listOff) (i32.shl (local.get $i) (i32.const 2)))) (local.get $dim)) (i32.const 2))))
         (local.set $up (local.get $userOff))
-        (local.set $acc (f32.const 0))
+        (local.set $acc (v128.const i32x4 0 0 0 0))
         (local.set $d (local.get $dim))
         (loop $steps
-          (local.set $acc (f32.add (local.get $acc) (f32.mul (f32.load (local.get $up)) (f32.load (local.get $ip)))))
+          (local.set $v (v128.load32_zero (local.get $p0)))
+          (local.set $v (v128.load32_lane 1 (local.get $p1) (local.get $v)))
+          (local.set $v (v128.load32_lane 2 (local.get $p2) (local.get $v)))
+          (local.set $v (v128.load32_lane 3 (local.get $p3) (local.get $v)))
+          (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (v128.load32_splat (local.get $up)) (local.get $v))))
           (local.set $up (i32.add (local.get $up) (i32.const 4)))
-          (local.set $ip (i32.add (local.get $ip) (i32.const 4)))
+          (local.set $p0 (i32.add (local.get $p0) (i32.const 4)))
+          (local.set $p1 (i32.add (local.get $p1) (i32.const 4)))
+          (local.set $p2 (i32.add (local.get $p2) (i32.const 4)))
+          (local.set $p3 (i32.add (local.get $p3) (i32.const 4)))
           (br_if $steps (local.tee $d (i32.sub (local.get $d) (i32.const 1)))))
-        (f32.store (i32.add (local.get $outOff) (i32.shl (local.get $i) (i32.const 2))) (local.get $acc))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $items))))
+        (v128.store (i32.add (local.get $outOff) (i32.shl (local.get $i) (i32.const 2))) (local.get $acc))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $quads))))
 )
