@@ -157,7 +157,17 @@ export class DotKernel {
   private readonly itemL2: number;
   /** Per row of the block being ranked: candidate margin in quantised units (NaN: score exactly). */
   private readonly margins = new Float64Array(BLOCK);
+  /** Per row: sum of |quantised entries| of the user (the scale its scores grow with). */
+  private readonly userL1 = new Float64Array(BLOCK);
   private readonly cands = new Candidates();
+  /**
+   * Per k: a low estimate of (k-th best quantised score) / userL1 from the last block, which
+   * seeds the next block's thresholds (see rankTop); NaN: no estimate.
+   */
+  private readonly seedRatio = new Map<number, number>();
+  private readonly seeds = new Float64Array(BLOCK);
+  /** Rows ranked a second time because their seed was too high (tests, benches). */
+  redone = 0;
   /** Masked items of the block's rows, sorted, row r at maskStart[r]..maskStart[r + 1]. */
   private masked = new Int32Array(1024);
   private readonly maskStart = new Int32Array(BLOCK + 1);
@@ -298,6 +308,7 @@ export class DotKernel {
     sel: TopK,
     items: Int32Array | Uint32Array,
     scores?: Float32Array,
+    seeded = true,
   ): void {
     const k = sel.k;
     if (!this.itemScale) return this.rankExact(userEmb, users, start, count, masks, sel, items, scores);
@@ -317,12 +328,22 @@ export class DotKernel {
     const convert = Math.ceil(U32 * this.dim * this.levels * this.levels) + 2;
     cands.len.fill(0);
     cands.settled.fill(0);
-    thr.fill(INT_MIN, 0, count);
+    // Seeds: a row may start from a threshold guessed from the last block's k-th scores (ratio ×
+    // the user's scale) instead of keeping everything until it has seen 2k items. A guess that
+    // was too high is caught at the end (the row's k-th kept score must clear it by the bound:
+    // then no item that matters was dropped) and the row is ranked again without a seed.
+    const ratio = seeded ? (this.seedRatio.get(k) ?? Number.NaN) : Number.NaN;
+    const seed = this.seeds;
+    for (let r = 0; r < count; r++) {
+      const guess = ratio * this.userL1[r]!;
+      seed[r] = Number.isFinite(guess) && !Number.isNaN(margins[r]!) && this.userL1[r]! > 0 ? Math.max(INT_MIN, Math.min(2 ** 31 - 1, Math.floor(guess))) : INT_MIN;
+      thr[r] = seed[r]!;
+    }
     thr.fill(2 ** 31 - 1, count, nQuads * 4); // padding rows keep nothing
-    // a short first call gives each row ~2k items for a first threshold; then calls as long as
-    // everything before them (up to RANK_PANELS): a threshold from n items passes ~k of the next
-    // n, so a row is handed back ~k items per call, ~k·log2(items/k) in all
-    let p1 = Math.min(this.numPanels, RANK_PANELS, Math.ceil((2 * k) / 8) + 1);
+    // without seeds a short first call gives each row ~2k items for a first threshold; then
+    // calls as long as everything before them (up to RANK_PANELS): a threshold from n items
+    // passes ~k of the next n, so a row is handed back ~k items per call, ~k·log2(items/k) in all
+    let p1 = Math.min(this.numPanels, RANK_PANELS, Number.isNaN(ratio) ? Math.ceil((2 * k) / 8) + 1 : RANK_PANELS);
     for (let p0 = 0; p0 < this.numPanels; p0 = p1, p1 = Math.min(this.numPanels, p0 + Math.min(RANK_PANELS, 2 * p0))) {
       this.rankI16(this.qItemOff, this.qUserOff, nQuads, p0, p1, this.pairs, this.ctlOff, cap);
       cands.reserve(8 * (p1 - p0));
@@ -348,24 +369,49 @@ export class DotKernel {
         // selection is linear in the row: often enough to keep the kernel filtering, rarely
         // enough that selecting costs ~1.5 passes over the candidates)
         if (len - cands.settled[r]! >= 2 * k) {
-          thr[r] = floorOf(exactThreshold(cands.kth(r, k), margins[r]!), convert);
+          thr[r] = Math.max(seed[r]!, floorOf(exactThreshold(cands.kth(r, k), margins[r]!), convert));
           cands.drop(r, thr[r]!);
           cands.settled[r] = cands.len[r]!;
         }
       }
     }
+    const redo: number[] = [];
+    let lowest = Infinity;
     for (let r = 0; r < count; r++) {
       const off = (start + r) * k;
       if (Number.isNaN(margins[r]!)) {
         this.rankRowExact(userEmb, users[start + r]!, r, sel, items, off, scores);
         continue;
       }
+      const kth = cands.kth(r, k);
+      // a seed is sound iff the row kept k items and its final threshold is at or above the seed
+      if (seed[r] !== INT_MIN && (kth === -Infinity || floorOf(exactThreshold(kth, margins[r]!), convert) < seed[r]!)) {
+        redo.push(r);
+        continue;
+      }
+      if (kth !== -Infinity && this.userL1[r]! > 0) lowest = Math.min(lowest, kth / this.userL1[r]!);
       // every item whose quantised score could be within the bound of the k-th: rescored exactly
-      const bound = exactThreshold(cands.kth(r, k), margins[r]!);
+      const bound = exactThreshold(kth, margins[r]!);
       const list = new Int32Array(mem, this.exListOff, numItems + 4);
       let n = 0;
       for (let c = r * cands.cap, e = c + cands.len[r]!; c < e; c++) if (Math.fround(cands.scores[c]!) > bound) list[n++] = cands.items[c]!;
       this.rescore(userEmb, users[start + r]!, list, n, sel, items, off, scores);
+    }
+    // the next block's seed: the lowest ratio of this one, lowered by a tenth of its size
+    if (seeded) {
+      if (this.seedRatio.size >= 4 && !this.seedRatio.has(k)) this.seedRatio.clear();
+      this.seedRatio.set(k, lowest === Infinity ? Number.NaN : lowest - 0.1 * Math.abs(lowest) - 1);
+    }
+    if (redo.length) {
+      this.redone += redo.length;
+      const again = Uint32Array.from(redo, (r) => users[start + r]!);
+      const top = new Int32Array(redo.length * k);
+      const sc = scores ? new Float32Array(redo.length * k) : undefined;
+      this.rankTop(userEmb, again, 0, redo.length, masks, sel, top, sc, false);
+      redo.forEach((r, i) => {
+        items.set(top.subarray(i * k, (i + 1) * k), (start + r) * k);
+        sc && scores!.set(sc.subarray(i * k, (i + 1) * k), (start + r) * k);
+      });
     }
   }
 
@@ -402,6 +448,7 @@ export class DotKernel {
       // (the k-th item and a candidate), plus the i32 -> f32 rounding of both, plus one unit
       const err = l1 / 2 + this.itemL1 / 2 + dim / 4 + (gamma * Math.sqrt(l2) * this.itemL2) / (scale * this.itemScale);
       this.margins[r] = 2 * err + 2 * convert + 1;
+      this.userL1[r] = l1;
     }
   }
 

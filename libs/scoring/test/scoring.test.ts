@@ -88,4 +88,30 @@ describe('DotKernel.rankTop (fused 16-bit ranking pass, exact rescoring)', () =>
       });
     }
   });
+
+  it('re-ranks a row whose seeded threshold (from the previous block) was too high, exactly', () => {
+    const rng = new Rng(3);
+    const [numItems, dim, k] = [2000, 8, 20];
+    // items: a strong first coordinate, weak others; block 1's users point along it (high k-th
+    // scores), block 2's users away from it (low ones), so block 2's seeds are far too high
+    const V = Float32Array.from({ length: numItems * dim }, (_, i) => Math.fround(i % dim === 0 ? 5 + rng.normal() : 0.1 * rng.normal()));
+    const U = Float32Array.from({ length: 128 * dim }, (_, i) => {
+      const u = Math.floor(i / dim);
+      const d = i % dim;
+      return Math.fround(u < 64 ? (d === 0 ? 1 : 0.01 * rng.normal()) : d === 0 ? -0.2 : rng.normal());
+    });
+    const users = Uint32Array.from({ length: 128 }, (_, i) => i);
+    const masked = [...users].map(() => new Set<number>());
+    const want = expected(U, V, dim, [...users], numItems, masked, k);
+    const kernel = new DotKernel(V, numItems, dim);
+    const out = new Int32Array(128 * k);
+    const scores = new Float32Array(128 * k);
+    const sel = new TopK(k);
+    for (const s of [0, 64]) kernel.rankTop(U, users, s, 64, [], sel, out, scores);
+    expect(kernel.redone).toBeGreaterThan(0);
+    users.forEach((u) => {
+      expect(Array.from(out.subarray(u * k, (u + 1) * k)), `user ${u}`).toEqual(want[u]!.order);
+      expect(Array.from(scores.subarray(u * k, (u + 1) * k))).toEqual(want[u]!.scores);
+    });
+  });
 });
