@@ -174,15 +174,15 @@ function eligibleCounts(p: Plan): Uint32Array {
   const { targets, population, targetExclude } = p;
   const out = new Uint32Array(targets.length).fill(population.length);
   if (!targets.length) return out;
-  const targetOf = new Map<number, number>();
-  targets.forEach((t, i) => targetOf.set(t, i));
+  const targetOf = new Int32Array(p.input.scorer.numItems).fill(-1);
+  targets.forEach((t, i) => (targetOf[t] = i));
   const stamp = new Int32Array(targets.length).fill(-1);
   for (const u of population)
     for (const m of targetExclude) {
       if (u >= m.numRows) continue;
       for (let q = m.indptr[u]!, e = m.indptr[u + 1]!; q < e; q++) {
-        const ti = targetOf.get(m.indices[q]!);
-        if (ti !== undefined && stamp[ti] !== u) {
+        const ti = targetOf[m.indices[q]!]!;
+        if (ti >= 0 && stamp[ti] !== u) {
           stamp[ti] = u;
           out[ti]!--;
         }
