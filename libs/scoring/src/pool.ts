@@ -12,7 +12,7 @@ interface Slot {
 }
 
 /**
- * Worker threads that rank shares of users, over the platform's one handoff (HelperLink in
+ * Worker threads that rank users block by block, over the platform's one handoff (HelperLink in
  * @robustrec/core). A pool is used either synchronously (a thread that blocks: the trainer's
  * validation) or asynchronously (the evaluator's event loop), never both: each helper takes
  * one request at a time, and async requests queue per helper. A helper that died is

@@ -15,7 +15,7 @@ export function maskRow(row: Float32Array, masks: readonly Csr[], user: number):
  * item id asc (the order a stable full sort gives); -Infinity (masked) and NaN never enter.
  *
  * Incremental use (reset, then scan/offer items in increasing id order, then finish) lets a
- * caller skip items it knows score at most `threshold` (the SIMD prefilter of DotKernel).
+ * caller skip items it knows score at most `threshold`.
  */
 export class TopK {
   private readonly hs: Float32Array;
@@ -49,18 +49,6 @@ export class TopK {
   scan(row: Float32Array, from: number, to: number): void {
     let thr = this.thr;
     for (let j = from; j < to; j++) {
-      const s = row[j]!;
-      if (!(s > thr)) continue;
-      this.push(s, j);
-      thr = this.thr;
-    }
-  }
-
-  /** Offers items base + idx[0..count) (increasing, above every item offered so far). */
-  offer(row: Float32Array, idx: Uint32Array, count: number, base: number): void {
-    let thr = this.thr;
-    for (let i = 0; i < count; i++) {
-      const j = base + idx[i]!;
       const s = row[j]!;
       if (!(s > thr)) continue;
       this.push(s, j);
