@@ -485,6 +485,25 @@ async function report(dir: string): Promise<void> {
   console.log(table(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as StepResult[]));
 }
 
-if (opt('--report')) await report(opt('--report')!);
-else if (args.includes('--child')) await child(opt('--child') as Step, Number(opt('--size')), opt('--work')!);
-else await parent();
+/** Refuses what the bench does not know before any work starts (a mistyped flag used to run the whole bench). */
+function checkArgs(): void {
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*\n?/, '').replace(/^ \* ?/gm, ''));
+    process.exit(0);
+  }
+  const valued = ['--sizes', '--steps', '--timeout', '--out', '--report'];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (valued.includes(a)) i++;
+    else if (a !== '--append' && a !== '--keep') throw new Error(`bench:scale: unknown argument ${JSON.stringify(a)} (--help lists them)`);
+  }
+  for (const s of opt('--steps')?.split(',') ?? []) if (!(STEPS as readonly string[]).includes(s)) throw new Error(`bench:scale: unknown step ${JSON.stringify(s)}; steps: ${STEPS.join(', ')}`);
+  for (const n of (opt('--sizes') ?? '1').split(',')) if (!(Number(n) >= 1)) throw new Error(`bench:scale: --sizes takes interaction counts such as 1e6,5e6, got ${JSON.stringify(n)}`);
+}
+
+if (args.includes('--child')) await child(opt('--child') as Step, Number(opt('--size')), opt('--work')!);
+else {
+  checkArgs();
+  if (opt('--report')) await report(opt('--report')!);
+  else await parent();
+}
