@@ -11,3 +11,4 @@ export * from './helper-thread';
 export * from './params';
 export * from './budget';
 export * from './failpoint';
+export * from './dir-lock';

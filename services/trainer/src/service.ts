@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { readdirSync, rmSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import { data, trainer } from '@robustrec/contracts';
-import { checkMemory, failedPrecondition, homeDir, invalidArgument, isRrError, memoryBudget, newId, provenance, startTsWorker, unavailable } from '@robustrec/core';
+import { checkMemory, failedPrecondition, homeDir, invalidArgument, isRrError, lockDirectory, memoryBudget, newId, provenance, startTsWorker, unavailable } from '@robustrec/core';
 import { call, componentInfoToProto, fromServiceError, peerClient, publicMessage, registerModel, serverStream, startServer, unary, writeMessage } from '@robustrec/grpc';
 import { checkJobOptions, componentSpecs, jobOptionsFromProto, jobOptionsToProto, resolveTrainConfig, trainConfigFromProto, trainConfigToProto, Trainer, type TrainConfig } from '@robustrec/models';
 import { sweepTempFiles } from '@robustrec/store';
@@ -79,11 +79,19 @@ export class JobScheduler {
   private closed = false;
   private readonly budget: number;
   private storeClosed = false;
+  private readonly unlock: () => void;
 
   constructor(private readonly opts: TrainerServiceOptions) {
     this.budget = memoryBudget(opts.memoryBudgetBytes);
     this.dir = join(opts.home ?? homeDir(), 'trainer');
-    this.store = new JobStore(join(this.dir, 'trainer.db'));
+    // one trainer per directory: a second would resume (and train) the first one's RUNNING jobs
+    this.unlock = lockDirectory(this.dir, 'trainer');
+    try {
+      this.store = new JobStore(join(this.dir, 'trainer.db'));
+    } catch (e) {
+      this.unlock();
+      throw e;
+    }
     this.events.setMaxListeners(0);
     this.sweepCheckpoints();
   }
@@ -330,6 +338,7 @@ export class JobScheduler {
     await this.stop(0);
     this.storeClosed = true;
     this.store.close();
+    this.unlock();
   }
 }
 

@@ -87,12 +87,18 @@ describe('TrainerService job history', () => {
     await trainerSrv!.shutdown(1000);
     c = await startTrainer();
     expect((await call(c, c.getJob, { id: job!.id })).history).toEqual(got.history);
+    // a second trainer on the same directory is refused: it would resume this one's jobs
+    await expect(startTrainerService({ home, dataAddress: dataSrv.address, registryAddress: evalSrv.address, threads: 1 })).rejects.toMatchObject({
+      code: 'FAILED_PRECONDITION',
+      message: expect.stringContaining('already in use'),
+    });
     // a job that does not exist has no history to give
     await expect(call(c, c.getJob, { id: 'job_missing' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     c.close();
   });
 
   it('keeps one entry per epoch when a job resumes from its checkpoint after a restart', async () => {
+    await trainerSrv?.shutdown(1000);
     let c = await startTrainer();
     // enough epochs that the job is still running when the trainer stops
     const epochs = 150;
