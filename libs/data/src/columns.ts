@@ -4,53 +4,48 @@
  * its growth slack, and no per-row objects.
  */
 
-/** A growable Uint32Array (doubling; the untouched tail of a fresh buffer is not resident). */
-export class U32Column {
-  private buf: Uint32Array;
+type Typed = Uint32Array | Float64Array;
+
+/** A growable typed array (doubling; the untouched tail of a fresh buffer is not resident). */
+class Column<T extends Typed> {
+  private buf: T;
   length = 0;
-  constructor(capacity = 1024) {
-    this.buf = new Uint32Array(Math.max(16, capacity));
+  constructor(
+    private readonly make: (n: number) => T,
+    capacity: number,
+  ) {
+    this.buf = make(Math.max(16, capacity));
   }
   push(v: number): void {
     if (this.length === this.buf.length) {
-      const next = new Uint32Array(this.buf.length * 2);
+      const next = this.make(this.buf.length * 2);
       next.set(this.buf);
       this.buf = next;
     }
     this.buf[this.length++] = v;
   }
   /** The values so far (a view of the buffer, not a copy). */
-  view(): Uint32Array {
-    return this.buf.subarray(0, this.length);
+  view(): T {
+    return this.buf.subarray(0, this.length) as T;
   }
   /** Empties the column and lets go of its buffer (views taken before keep theirs). */
   clear(): void {
-    this.buf = new Uint32Array(16);
+    this.buf = this.make(16);
     this.length = 0;
   }
 }
 
-/** A growable Float64Array, as U32Column. */
-export class F64Column {
-  private buf: Float64Array;
-  length = 0;
+/** A growable Uint32Array: avoids millions of boxed numbers while parsing. */
+export class U32Column extends Column<Uint32Array> {
   constructor(capacity = 1024) {
-    this.buf = new Float64Array(Math.max(16, capacity));
+    super((n) => new Uint32Array(n), capacity);
   }
-  push(v: number): void {
-    if (this.length === this.buf.length) {
-      const next = new Float64Array(this.buf.length * 2);
-      next.set(this.buf);
-      this.buf = next;
-    }
-    this.buf[this.length++] = v;
-  }
-  view(): Float64Array {
-    return this.buf.subarray(0, this.length);
-  }
-  clear(): void {
-    this.buf = new Float64Array(16);
-    this.length = 0;
+}
+
+/** A growable Float64Array. */
+export class F64Column extends Column<Float64Array> {
+  constructor(capacity = 1024) {
+    super((n) => new Float64Array(n), capacity);
   }
 }
 

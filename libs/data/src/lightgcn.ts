@@ -1,26 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { csrFromPairs, emptyCsr, invalidArgument, notFound, type Csr } from '@robustrec/core';
-
-/** Growable Uint32 buffer: avoids millions of boxed numbers while parsing. */
-export class U32Builder {
-  private buf: Uint32Array;
-  length = 0;
-  constructor(capacity = 1024) {
-    this.buf = new Uint32Array(Math.max(16, capacity));
-  }
-  push(v: number): void {
-    if (this.length === this.buf.length) {
-      const next = new Uint32Array(this.buf.length * 2);
-      next.set(this.buf);
-      this.buf = next;
-    }
-    this.buf[this.length++] = v;
-  }
-  view(): Uint32Array {
-    return this.buf.subarray(0, this.length);
-  }
-}
+import { U32Column } from './columns';
 
 export interface LightGcnFile {
   users: Uint32Array;
@@ -37,8 +18,8 @@ export interface LightGcnFile {
 export function parseLightGcnFile(path: string, label = basename(path)): LightGcnFile {
   if (!existsSync(path)) throw notFound('file', path);
   const bytes = readFileSync(path);
-  const users = new U32Builder(bytes.length / 5);
-  const items = new U32Builder(bytes.length / 5);
+  const users = new U32Column(bytes.length / 5);
+  const items = new U32Column(bytes.length / 5);
   let maxUser = -1;
   let maxItem = -1;
   let line = 1;

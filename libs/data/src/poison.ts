@@ -1,6 +1,6 @@
 import { csrFromPairs, failedPrecondition, type Csr, type InteractionData } from '@robustrec/core';
 import { datasetIdOf } from './content';
-import { U32Builder } from './lightgcn';
+import { U32Column } from './columns';
 import { validateProfileSet, type Profile } from './profiles';
 
 /**
@@ -15,8 +15,8 @@ export function poison(clean: InteractionData, set: { targetItems: number[]; pro
   const checked = validateProfileSet({ datasetId: clean.id, ...set }, clean.numItems);
   const numGenuineUsers = clean.numUsers;
   const numUsers = numGenuineUsers + checked.profiles.length;
-  const u = new U32Builder(clean.train.indices.length + 64 * checked.profiles.length);
-  const i = new U32Builder(clean.train.indices.length + 64 * checked.profiles.length);
+  const u = new U32Column(clean.train.indices.length + 64 * checked.profiles.length);
+  const i = new U32Column(clean.train.indices.length + 64 * checked.profiles.length);
   for (let r = 0; r < clean.numUsers; r++)
     for (let p = clean.train.indptr[r]!; p < clean.train.indptr[r + 1]!; p++) {
       u.push(r);

@@ -1,5 +1,5 @@
 import { csrFromPairs, type Csr, type Rng } from '@robustrec/core';
-import { U32Builder } from './lightgcn';
+import { U32Column } from './columns';
 
 export interface SplitOptions {
   /** Fraction of each user's interactions for test (default 0.2). */
@@ -30,7 +30,7 @@ export function splitPerUser(
   const testRatio = opts.testRatio ?? 0.2;
   const validRatio = opts.validRatio ?? 0.1;
   const numUsers = perUser.length;
-  const parts = [0, 1, 2].map(() => ({ u: new U32Builder(), i: new U32Builder() }));
+  const parts = [0, 1, 2].map(() => ({ u: new U32Column(), i: new U32Column() }));
   for (let u = 0; u < numUsers; u++) {
     let items = Array.from(perUser[u]!);
     if (rng) items = rng.shuffle(items.sort((a, b) => a - b));
