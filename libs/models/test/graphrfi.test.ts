@@ -5,7 +5,7 @@ import { Rng, RrError, csrFromPairs, gowallaDir, type Csr } from '@robustrec/cor
 import { normalizedAdjacency, referenceNeuMfLoss, tf, type WeightedCsr } from '@robustrec/engine';
 import { Trainer, componentSpecs, decodeCheckpoint, encodeCheckpoint, resolveTrainConfig, type TrainConfigInput } from '../src';
 import { rocAuc } from '../src/defenses/graphrfi';
-import { checkBatch, relErr, synthetic } from './helpers';
+import { checkBatch, expectRejected, relErr, synthetic } from './helpers';
 
 const train = synthetic(60, 45, 8);
 
@@ -101,14 +101,7 @@ describe('graphrfi: parameters', () => {
     ['config.defense.params.fake_labels', { fake_labels: 1 }],
   ] as Array<[string, Record<string, number>]>)
     it(`rejects ${JSON.stringify(params)} naming ${field}`, () => {
-      try {
-        resolveTrainConfig({ backbone: { name: 'mf' }, defense: { name: 'graphrfi', params } });
-        expect.fail('accepted');
-      } catch (e) {
-        expect(e).toBeInstanceOf(RrError);
-        expect((e as RrError).code).toBe('INVALID_ARGUMENT');
-        expect((e as RrError).field).toBe(field);
-      }
+      expectRejected({ backbone: { name: 'mf' }, defense: { name: 'graphrfi', params } }, field);
     });
   it('a threshold that gives every user weight 0 stops with FAILED_PRECONDITION naming it', () => {
     const tr = Trainer.create(train, resolveTrainConfig({ backbone: { name: 'mf' }, defense: { name: 'graphrfi', params: { threshold: 0, warmup_epochs: 0 } }, dim: 8, batchSize: 32, seed: 1 }));

@@ -1,4 +1,6 @@
-import { Rng, csrFromPairs, type Csr } from '@robustrec/core';
+import { expect } from 'vitest';
+import { Rng, RrError, csrFromPairs, type Csr } from '@robustrec/core';
+import { resolveTrainConfig, type TrainConfigInput } from '../src';
 
 /** Synthetic implicit data with structure: users prefer items of their own cluster. */
 export function synthetic(numUsers: number, numItems: number, perUser: number, seed = 1): Csr {
@@ -34,4 +36,17 @@ export function checkBatch(train: Csr): { users: Uint32Array; pos: Uint32Array; 
   const pos = Uint32Array.from(Array.from(users, (u, q) => train.indices[train.indptr[u]! + (q % (train.indptr[u + 1]! - train.indptr[u]!))]!));
   const neg = Uint32Array.from([0, 1, 1, 2, 44, 7, 0, 1]);
   return { users, pos, neg };
+}
+
+/** resolveTrainConfig(input) must fail with an INVALID_ARGUMENT RrError naming `field`. */
+export function expectRejected(input: TrainConfigInput, field: string): void {
+  let err: unknown;
+  try {
+    resolveTrainConfig(input);
+  } catch (e) {
+    err = e;
+  }
+  expect(err, 'accepted').toBeInstanceOf(RrError);
+  expect((err as RrError).code).toBe('INVALID_ARGUMENT');
+  expect((err as RrError).field).toBe(field);
 }
