@@ -2,18 +2,10 @@ import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from 
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { failedPrecondition } from './errors';
+import { processAlive } from './util';
 
 /** Directories locked by this process (a second owner in the same process is refused too). */
 const held = new Set<string>();
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Claims `dir` for one owner (a service's state directory), so two processes never run
@@ -42,7 +34,7 @@ export function lockDirectory(dir: string, what: string): () => void {
       } catch {
         // unreadable or half-written: nobody can be shown to own it
       }
-      if (owner.host === me.host && typeof owner.pid === 'number' && owner.pid !== me.pid && alive(owner.pid))
+      if (owner.host === me.host && typeof owner.pid === 'number' && owner.pid !== me.pid && processAlive(owner.pid))
         throw failedPrecondition(`${what} directory ${dir} is in use by process ${owner.pid} (since ${owner.since ?? '?'}); two ${what}s must not share a directory`);
       rmSync(path, { force: true });
     }

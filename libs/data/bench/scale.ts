@@ -49,6 +49,13 @@ export const ITEMS_PER = 25.1;
 const ZIPF = 0.62;
 const DIM = 64;
 
+/** A random N(0, 0.1) embedding table of n rows (dim DIM): the evaluation and serving steps' model. */
+function randomTable(rng: Rng, n: number): Float32Array {
+  const a = new Float32Array(n * DIM);
+  for (let k = 0; k < a.length; k++) a[k] = 0.1 * rng.normal();
+  return a;
+}
+
 export const STEPS = [
   'generate', // synthetic generation + store (CSR, sha256, files, catalogue) + LightGCN text + CSV written
   'import-lightgcn',
@@ -276,12 +283,7 @@ async function child(step: Step, size: number, work: string): Promise<void> {
       await tr.close();
     } else if (step === 'eval-full' || step === 'eval-sampled') {
       const rng = new Rng(2024);
-      const table = (n: number): Float32Array => {
-        const a = new Float32Array(n * DIM);
-        for (let k = 0; k < a.length; k++) a[k] = 0.1 * rng.normal();
-        return a;
-      };
-      const scorer = dotProductScorer(table(d.numUsers), table(d.numItems), DIM);
+      const scorer = dotProductScorer(randomTable(rng, d.numUsers), randomTable(rng, d.numItems), DIM);
       const targets = Uint32Array.from(lowPopularityTargets(d.train, d.numItems));
       markBaseline();
       const t0 = performance.now();
@@ -300,13 +302,8 @@ async function child(step: Step, size: number, work: string): Promise<void> {
       note = `${r.usersEvaluated} users × ${d.numItems} items (dim 64, random embeddings, 2 threads)`;
     } else if (step === 'upload' || step === 'serve') {
       const rng = new Rng(2024);
-      const table = (n: number): Float32Array => {
-        const a = new Float32Array(n * DIM);
-        for (let k = 0; k < a.length; k++) a[k] = 0.1 * rng.normal();
-        return a;
-      };
-      const U = table(d.numUsers);
-      const V = table(d.numItems);
+      const U = randomTable(rng, d.numUsers);
+      const V = randomTable(rng, d.numItems);
       const regHome = mkdtempSync(join(work, 'reg-'));
       const registry = new ModelRegistry(regHome);
       const header = evaluator.Model.fromPartial({

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { dataRoots, datasetsDir, invalidArgument, notFound, provenance, resolveUnderRoots, resourceExhausted, type InteractionData, type ProvenanceRecord } from '@robustrec/core';
+import { dataRoots, datasetsDir, invalidArgument, notFound, processAlive, provenance, resolveUnderRoots, resourceExhausted, type InteractionData, type ProvenanceRecord } from '@robustrec/core';
 import { openDatabase, type Db } from '@robustrec/store';
 import {
   CATALOGUE,
@@ -39,15 +39,6 @@ export interface DataStoreOptions {
   fetcher?: Fetcher;
   /** Catalogue entries (default: CATALOGUE). */
   catalogue?: readonly CatalogueEntry[];
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
@@ -108,7 +99,7 @@ export class DataStore {
   private sweepTemp(): void {
     for (const e of readdirSync(join(this.dir, 'tmp'))) {
       const pid = Number(e.split('-')[0]);
-      if (!Number.isInteger(pid) || !isAlive(pid)) rmSync(join(this.dir, 'tmp', e), { recursive: true, force: true });
+      if (!Number.isInteger(pid) || !processAlive(pid)) rmSync(join(this.dir, 'tmp', e), { recursive: true, force: true });
     }
   }
 
