@@ -377,6 +377,7 @@ export class DotKernel {
     }
     const redo: number[] = [];
     let lowest = Infinity;
+    const list = new Int32Array(mem, this.exListOff, numItems + 4);
     for (let r = 0; r < count; r++) {
       const off = (start + r) * k;
       if (Number.isNaN(margins[r]!)) {
@@ -392,7 +393,6 @@ export class DotKernel {
       if (kth !== -Infinity && this.userL1[r]! > 0) lowest = Math.min(lowest, kth / this.userL1[r]!);
       // every item whose quantised score could be within the bound of the k-th: rescored exactly
       const bound = exactThreshold(kth, margins[r]!);
-      const list = new Int32Array(mem, this.exListOff, numItems + 4);
       let n = 0;
       for (let c = r * cands.cap, e = c + cands.len[r]!; c < e; c++) if (Math.fround(cands.scores[c]!) > bound) list[n++] = cands.items[c]!;
       this.rescore(userEmb, users[start + r]!, list, n, sel, items, off, scores);
