@@ -32,4 +32,14 @@ describe('orchestrator CLI with a failing cell', () => {
     expect(md).toContain('n/a: APR missing');
     expect(md).not.toContain('±');
   }, 300_000);
+
+  it('--attacks/--models narrow a run to those cells (the failed ones outside it are not retried); unknown names are refused', async () => {
+    const spec = join(tmp.dir, 'spec.yaml');
+    const narrow = spawnTs('services/orchestrator/src/main.ts', ['run', spec, '--home', tmp.dir, '--attacks', 'Random', '--models', 'MF,PamaCF']);
+    expect(await exited(narrow)).toBe(0);
+    expect(narrow.output()).toContain('2 cells done, 0 failed');
+    const bad = spawnTs('services/orchestrator/src/main.ts', ['run', spec, '--home', tmp.dir, '--attacks', 'Clean,DP']);
+    expect(await exited(bad)).not.toBe(0);
+    expect(bad.output()).toContain('--attacks: not in the spec: DP; the spec has Clean, Random');
+  }, 120_000);
 });

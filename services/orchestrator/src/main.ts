@@ -51,6 +51,8 @@ TLS and tokens: ROBUSTREC_TLS_CERT/KEY/CA, ROBUSTREC_TOKEN (docs/deploy.md, Secu
                             use running services instead of starting them in-process
   --out DIR                 where reports go (default <home>/reports/<spec>)
   --seeds 2024,2025         run only these seeds of the spec (the other cells stay for a later run)
+  --attacks Clean,Random    run/report only these attack settings of the spec (names as in the spec)
+  --models MF,PamaCF        run/report only these models of the spec (names as in the spec)
   --trainers N              in-process mode: start N trainer services (one update thread each) and spread
                             the cells over them; demo and run default to one per core, at most 4
 `;
@@ -67,6 +69,8 @@ const { positionals, values } = parseArgs({
     attack: { type: 'string' },
     out: { type: 'string' },
     seeds: { type: 'string' },
+    attacks: { type: 'string' },
+    models: { type: 'string' },
     trainers: { type: 'string' },
     orchestrator: { type: 'string', default: process.env.ROBUSTREC_ORCHESTRATOR },
     host: { type: 'string' },
@@ -112,12 +116,27 @@ async function withPlatform<T>(fn: (e: Endpoints) => Promise<T>): Promise<T> {
   }
 }
 
+/** Keeps the named entries of a spec list; a name the spec does not have is refused, not ignored. */
+function pick<T extends { name: string }>(flag: string, list: T[], names: string | undefined): T[] {
+  if (names === undefined) return list;
+  const wanted = names.split(',').map((s) => s.trim()).filter(Boolean);
+  const known = new Set(list.map((e) => e.name));
+  const unknown = wanted.filter((n) => !known.has(n));
+  if (!wanted.length || unknown.length) {
+    throw new RrError('INVALID_ARGUMENT', `--${flag}: ${unknown.length ? `not in the spec: ${unknown.join(', ')}` : 'empty'}; the spec has ${[...known].join(', ')}`);
+  }
+  return list.filter((e) => wanted.includes(e.name));
+}
+
+/** The spec narrowed by --seeds, --attacks and --models (cell keys do not depend on the rest). */
 function specWithSeeds(specPath: string): ExperimentSpec {
   const spec = loadSpec(specPath);
-  if (!values.seeds) return spec;
-  const seeds = values.seeds.split(',').map(Number);
-  if (seeds.some((s) => !Number.isInteger(s))) throw new RrError('INVALID_ARGUMENT', `--seeds: expected integers, got ${values.seeds}`);
-  return { ...spec, seeds };
+  let seeds = spec.seeds;
+  if (values.seeds) {
+    seeds = values.seeds.split(',').map(Number);
+    if (seeds.some((s) => !Number.isInteger(s))) throw new RrError('INVALID_ARGUMENT', `--seeds: expected integers, got ${values.seeds}`);
+  }
+  return { ...spec, seeds, attacks: pick('attacks', spec.attacks, values.attacks), models: pick('models', spec.models, values.models) };
 }
 
 /** This expansion's cells only (the store keeps cells of earlier versions of a spec too). */
@@ -242,6 +261,7 @@ async function viaOrchestrator(address: string): Promise<boolean> {
     case 'run': {
       const specPath = need('a spec file');
       if (!existsSync(specPath)) throw new RrError('INVALID_ARGUMENT', `spec file not found: ${specPath}`);
+      if (values.attacks || values.models) throw new RrError('INVALID_ARGUMENT', '--attacks/--models narrow an in-process run; a submitted experiment runs the whole spec (--seeds works with both)');
       const e = await remote.submitAndWatch(address, specPath, values.seeds ? specWithSeeds(specPath).seeds : []);
       const files = await remote.fetchReport(address, e.id, values.out ? resolve(values.out) : reportsDir(home, e.specName));
       console.log(`artifacts:\n${files.map((f) => `  ${f}`).join('\n')}`);
