@@ -1,9 +1,11 @@
 import { wasm, type WasmMemory } from '@robustrec/core';
 import type { WeightedCsr } from './spmm';
-import type { SharedTableArrays } from './optim';
+import { sharedF32, sharedU32, type SharedTableArrays } from './optim';
 
 const PAGE = 65536;
 const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit (only committed pages use memory)
+/** Default for WasmArena's `fullTablesUpTo`: half the address space, the rest for parameters and buffers. */
+export const FULL_TABLES_UP_TO = 2 ** 31;
 
 /**
  * Which views live in one shared WebAssembly memory. Buffer identity cannot tell: V8 hands out
@@ -52,7 +54,16 @@ export class WasmArena {
   private top = 16; // bytes 0-15 hold the tag; offset 0 also reads as "no array" in the kernels
   private readonly tag: MemoryTag;
 
-  constructor(bytes = PAGE) {
+  constructor(
+    bytes = PAGE,
+    /**
+     * A table goes into the arena whole (parameters, gradient, Adam moments, the wasm update's
+     * scratch: ~16 bytes per element) while the arena stays within this many bytes; past it only
+     * its parameters do (4 bytes per element), so that 4 GiB holds the embeddings of ~1 billion
+     * elements (100M interactions at dim 64 need 7.4 GB whole, 1.8 GB of parameters).
+     */
+    readonly fullTablesUpTo = FULL_TABLES_UP_TO,
+  ) {
     const pages = Math.ceil((bytes + 16) / PAGE);
     if (pages > MAX_PAGES) throw new Error(`wasm arena of ${bytes} bytes exceeds 4 GiB`);
     this.memory = new wasm.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
@@ -91,9 +102,25 @@ export class WasmArena {
     return new Int32Array(this.memory.buffer, off, len);
   }
 
-  /** Storage for a ParamTable, with the optimiser's per-slot scratch (step.wat adam). */
+  /** Bytes allocated so far (the high-water mark of the bump allocator). */
+  get used(): number {
+    return this.top;
+  }
+
+  /**
+   * Storage for a ParamTable. Whole in the arena, with the optimiser's per-slot scratch
+   * (step.wat adam), while that keeps the arena within `fullTablesUpTo`. Otherwise a large
+   * table: its parameters in the arena (the gathers, LightGCN's propagation and the scoring
+   * read them in wasm), its gradient, moments and row bookkeeping in ordinary shared memory,
+   * so the JS update path runs it (ParamTable.wasmReady is false without `fac`), on both
+   * threads, and the provenance's `optimizer-update` names the table as updated in js.
+   */
   tableArrays(rows: number, width: number): SharedTableArrays {
     const n = rows * width;
+    const whole = 16 * n + 48 * rows + 6 * 16; // data, grad, m, v; last, touched, fac (8), exact (2); alignment
+    if (this.top + whole > this.fullTablesUpTo) {
+      return { data: this.f32(n), grad: sharedF32(n), m: sharedF32(n), v: sharedF32(n), last: new Int32Array(new SharedArrayBuffer(rows * 4)), touched: sharedU32(rows) };
+    }
     return { data: this.f32(n), grad: this.f32(n), m: this.f32(n), v: this.f32(n), last: this.i32(rows), touched: this.u32(rows), fac: this.f32(8 * rows), exact: this.u32(2 * rows) };
   }
 

@@ -52,6 +52,12 @@ export interface TrainerOptions {
    * trainers share the cores.
    */
   threads?: number;
+  /**
+   * Arena bytes up to which a table is allocated whole in wasm memory (WasmArena's
+   * `fullTablesUpTo`, default 2 GiB); larger tables keep only their parameters there and take the
+   * JS optimiser update. Tests lower it to exercise the large-table path on small data.
+   */
+  fullTablesUpTo?: number;
 }
 
 /** Trains one backbone with one defense; see the package README for the step. */
@@ -64,8 +70,8 @@ export class Trainer {
   /** Second thread for the optimiser update (TrainerOptions.threads = 2). */
   private helper: UpdateHelper | undefined;
   /** The shared memory of the tables and the step's buffers, and this thread's wasm kernels over it. */
-  private readonly arena = new WasmArena();
-  private readonly kernels = WasmStep.forArena(this.arena);
+  private readonly arena: WasmArena;
+  private readonly kernels: WasmStep;
   /** A step's row kernels: split with the helper thread when there is one. */
   private readonly rows: RowRunner = { run: (jobs, n) => (this.helper ? this.helper.run(jobs, n) : runRows(jobs, 0, n, this.kernels)) };
   /** this.batch already holds the next step's samples (drawn during the previous update). */
@@ -91,6 +97,8 @@ export class Trainer {
   ) {
     this.numUsers = train.numRows;
     this.numItems = train.numCols;
+    this.arena = new WasmArena(undefined, opts.fullTablesUpTo);
+    this.kernels = WasmStep.forArena(this.arena);
     const root = new Rng(config.seed);
     const bdef = backbones[config.backbone.name];
     const ddef = defenses[config.defense.name];

@@ -181,6 +181,40 @@ describe('training', () => {
     }
   });
 
+  it('trains tables too large for the arena whole: parameters in wasm memory, the optimiser state outside it with the JS update', async () => {
+    // fullTablesUpTo 1: every table is "large"; just above the user table's whole size: mixed
+    const whole = (rows: number, d: number): number => 16 * rows * d + 48 * rows + 96;
+    for (const [defense, limit, update] of [
+      [{ name: 'none' }, 1, 'adamw: js'],
+      [{ name: 'pamacf', params: { warmup_epochs: 1 } }, 16 + whole(train.numRows, 8) + 64, 'adamw: wasm-simd (step.wat adam) for user_embedding; js for item_embedding'],
+    ] as Array<[TrainConfigInput['defense'], number, string]>) {
+      const cfg = small(defense, { epochs: 3 });
+      const whole1 = Trainer.create(train, cfg);
+      const one = Trainer.create(train, cfg, { fullTablesUpTo: limit });
+      const two = Trainer.create(train, cfg, { threads: 2, fullTablesUpTo: limit });
+      const lw: number[] = [], l1: number[] = [], l2: number[] = [];
+      for (let e = 0; e < 3; e++) {
+        lw.push(whole1.runEpoch().metrics.loss!);
+        l1.push(one.runEpoch().metrics.loss!);
+        l2.push(two.runEpoch().metrics.loss!);
+      }
+      expect(one.engineReport()['optimizer-update']).toBe(update);
+      expect(one.engineReport()['training-kernels']).toBe('wasm-simd (step.wat)'); // gathers, BPR, scatter read the parameters in the arena
+      await two.close();
+      // split over two threads: bit-identical, as for whole tables
+      expect(l2).toEqual(l1);
+      const ew = whole1.exportModel(), e1 = one.exportModel(), e2 = two.exportModel();
+      for (const k of Object.keys(e1.tensors)) {
+        expect(Buffer.from(e2.tensors[k].data.buffer).equals(Buffer.from(e1.tensors[k].data.buffer))).toBe(true);
+        // the JS update computes in doubles, the wasm one in f32: the same training within rounding
+        const a = e1.tensors[k].data as Float32Array, b = ew.tensors[k].data as Float32Array;
+        if (b.some((x) => x !== 0)) expect(relErr(a, b)).toBeLessThan(1e-4);
+        else expect(a).toEqual(b); // perturbation_magnitude without a defense
+      }
+      for (let e = 0; e < 3; e++) expect(Math.abs(l1[e] - lw[e]) / lw[e]).toBeLessThan(1e-5);
+    }
+  });
+
   it('resumes bit-identically from a checkpoint (through the binary encoding)', () => {
     for (const [defense, extra] of [
       [{ name: 'pamacf', params: { warmup_epochs: 1 } }, {}],
