@@ -391,7 +391,7 @@ export class Trainer {
    * What ran this training, for model provenance, from the thread that trained (not the
    * service's main thread): the step's row kernels as counted by this thread's WasmStep (a
    * helper thread runs the same jobs on the same arena), the optimiser update per table, the
-   * backbone's own parts. TensorFlow.js runs no training computation except NeuMF's MLP head.
+   * backbone's own parts. TensorFlow.js runs no training computation (it is the tests' reference).
    */
   engineReport(): Record<string, string> {
     const { wasm, js } = this.kernels.ran;
