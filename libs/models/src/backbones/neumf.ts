@@ -272,7 +272,8 @@ export const neumf: BackboneDef = {
         itemPart[i * d + c] = s;
       }
     const a = new Float32Array(d);
-    const z1 = new Float32Array(d);
+    const hu = new Float64Array(d);
+    const z2 = new Float64Array(h2);
     return {
       numUsers,
       numItems,
@@ -283,17 +284,22 @@ export const neumf: BackboneDef = {
             let s = 0;
             for (let k = 0; k < d; k++) s += U[uo + d + k] * W1[k * d + c];
             a[c] = s;
+            hu[c] = h[c] * U[uo + c];
           }
           for (let i = 0; i < numItems; i++) {
             const vo = i * w;
+            const po = i * d;
             let s = 0;
-            for (let k = 0; k < d; k++) s += h[k] * U[uo + k] * V[vo + k];
-            for (let c = 0; c < d; c++) z1[c] = Math.max(0, a[c] + itemPart[i * d + c]);
-            for (let c = 0; c < h2; c++) {
-              let z = b2[c];
-              for (let k = 0; k < d; k++) z += z1[k] * W2[k * h2 + c];
-              if (z > 0) s += h[d + c] * z;
+            for (let k = 0; k < d; k++) s += hu[k] * V[vo + k];
+            // second layer row by row over the active first-layer units (ReLU zeros skipped)
+            for (let c = 0; c < h2; c++) z2[c] = b2[c];
+            for (let k = 0; k < d; k++) {
+              const z = a[k] + itemPart[po + k];
+              if (!(z > 0)) continue;
+              const ro = k * h2;
+              for (let c = 0; c < h2; c++) z2[c] += z * W2[ro + c];
             }
+            for (let c = 0; c < h2; c++) if (z2[c] > 0) s += h[d + c] * z2[c];
             out[b * numItems + i] = s;
           }
         }
