@@ -25,9 +25,11 @@ describe('dot-product scorer', () => {
 });
 
 describe('NeuMF scorer', () => {
-  it('equals its formula, s = hᵀ[p ⊙ q ; relu(W2ᵀ relu(W1ᵀ[p′ ; q′] + b1) + b2)], ReLUs on and off', () => {
+  // d = 6: the JS loop (h2 = 3 does not fit SIMD lanes); d = 8, 16: the SIMD kernel (mlp.wat)
+  for (const d of [6, 8, 16])
+  it(`equals its formula, s = hᵀ[p ⊙ q ; relu(W2ᵀ relu(W1ᵀ[p′ ; q′] + b1) + b2)], ReLUs on and off (dim ${d})`, () => {
     const rng = new Rng(9);
-    const nu = 5, ni = 97, d = 6, w = 2 * d, h2 = d / 2;
+    const nu = 5, ni = 97, w = 2 * d, h2 = d / 2;
     const r = (n: number): Float32Array => Float32Array.from({ length: n }, () => rng.normal());
     const U = r(nu * w), V = r(ni * w), W1 = r(w * d), b1 = r(d), W2 = r(d * h2), b2 = r(h2), h = r(d + h2);
     const tensors = {

@@ -6,3 +6,4 @@ export { dotRanker, rankerOf, rankUsers, type BlockRanker } from './rank';
 export { topItems, type TopItems } from './recommend';
 export { runDotTask, runScorerTask, type RankTask } from './rank-task';
 export { RankPool, defaultThreads, rankPool } from './pool';
+export { MlpKernel } from './mlp-kernel';

@@ -1,6 +1,6 @@
 import { invalidArgument } from '@robustrec/core';
 import { ParamTable } from '@robustrec/engine';
-import type { Scorer } from '@robustrec/scoring';
+import { MlpKernel, type Scorer } from '@robustrec/scoring';
 import type { Backbone, BackboneDef, Head } from '../types';
 import { egoRows, initNormal } from './dot';
 
@@ -274,17 +274,31 @@ export const neumf: BackboneDef = {
     const a = new Float32Array(d);
     const hu = new Float64Array(d);
     const z2 = new Float64Array(h2);
+    // SIMD when the widths fit its lanes (dim a multiple of 8); the JS loop below otherwise
+    let kernel: MlpKernel | undefined;
+    if (MlpKernel.fits(d, h2)) {
+      const gmf = new Float32Array(numItems * d);
+      for (let i = 0; i < numItems; i++) gmf.set(V.subarray(i * w, i * w + d), i * d);
+      kernel = new MlpKernel(numItems, d, h2, gmf, itemPart, W2, b2, h.subarray(d, d + h2));
+    }
+    const userParts = (uo: number): void => {
+      for (let c = 0; c < d; c++) {
+        let s = 0;
+        for (let k = 0; k < d; k++) s += U[uo + d + k] * W1[k * d + c];
+        a[c] = s;
+        hu[c] = h[c] * U[uo + c];
+      }
+    };
     return {
       numUsers,
       numItems,
       scoreUsers(users, out) {
         for (let b = 0; b < users.length; b++) {
           const uo = users[b] * w;
-          for (let c = 0; c < d; c++) {
-            let s = 0;
-            for (let k = 0; k < d; k++) s += U[uo + d + k] * W1[k * d + c];
-            a[c] = s;
-            hu[c] = h[c] * U[uo + c];
+          userParts(uo);
+          if (kernel) {
+            kernel.scoreUser(hu, a, out, b * numItems);
+            continue;
           }
           for (let i = 0; i < numItems; i++) {
             const vo = i * w;
