@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -15,8 +15,38 @@ export function tempDir(prefix = 'robustrec-'): { dir: string; cleanup(): void }
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** A currently free loopback port (for child processes that need a fixed address). */
-export function freePort(): Promise<number> {
+/** Whether `port` can be bound on loopback right now. */
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** The lowest port the kernel hands out on its own (bind to 0, outgoing connections). */
+function ephemeralLow(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/**
+ * A currently free loopback port for a child process that needs a fixed address. Chosen at
+ * random BELOW the kernel's ephemeral range: a port from listen(0) is free only until the child
+ * binds it, and meanwhile any outgoing connection on the host (the parallel test files' gRPC
+ * clients) may be given it — replicas.e2e failed once with EADDRINUSE that way. Below the range
+ * only another explicit bind can take it. Falls back to listen(0) if no random pick binds.
+ */
+export async function freePort(): Promise<number> {
+  const hi = Math.min(ephemeralLow(), 65536);
+  const lo = Math.max(1024, hi - 12000);
+  for (let t = 0; t < 50 && hi - lo > 100; t++) {
+    const port = lo + Math.floor(Math.random() * (hi - lo));
+    if (await canBind(port)) return port;
+  }
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.listen(0, '127.0.0.1', () => {
