@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { hostDescription, peakRssBytes, Rng, type Csr, type InteractionData } from '@robustrec/core';
-import { kCoreMask, poison, splitPerUser, syntheticInteractions } from '@robustrec/data';
+import { kCoreMask, poison, splitPerUser } from '@robustrec/data';
 import { builtinSpec, resolveAttack, runBuiltin, type Profile } from '@robustrec/attacks';
 import { Trainer, resolveTrainConfig } from '@robustrec/models';
 import { evaluateRanking } from '@robustrec/metrics';
@@ -36,6 +36,7 @@ import { dotProductScorer } from '@robustrec/scoring';
 import { evaluator } from '@robustrec/contracts';
 import { renderSvg, svgToPng, sweepChart } from '@robustrec/charts';
 import { DataStore } from '../../../services/data/src/store';
+import { DIM, ITEMS_PER, USERS_PER, ZIPF, lowPopularityTargets, randomTable, scaleDataset } from './scale-data';
 import { ModelRegistry, ModelServer, type DatasetCache } from '../../../services/evaluator/src';
 
 const args = process.argv.slice(2);
@@ -44,17 +45,6 @@ const opt = (f: string): string | undefined => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 
-export const USERS_PER = 34.4;
-export const ITEMS_PER = 25.1;
-const ZIPF = 0.62;
-const DIM = 64;
-
-/** A random N(0, 0.1) embedding table of n rows (dim DIM): the evaluation and serving steps' model. */
-function randomTable(rng: Rng, n: number): Float32Array {
-  const a = new Float32Array(n * DIM);
-  for (let k = 0; k < a.length; k++) a[k] = 0.1 * rng.normal();
-  return a;
-}
 
 export const STEPS = [
   'generate', // synthetic generation + store (CSR, sha256, files, catalogue) + LightGCN text + CSV written
@@ -120,15 +110,6 @@ function pairsOf(...ms: Csr[]): { u: Uint32Array; i: Uint32Array } {
   return { u, i };
 }
 
-/** 5 low-popularity targets (6–10 training interactions, as the authors' Gowalla targets), seeded. */
-function lowPopularityTargets(train: Csr, numItems: number): number[] {
-  const count = new Uint32Array(numItems);
-  for (let p = 0; p < train.indptr[train.numRows]!; p++) count[train.indices[p]!]!++;
-  const pool: number[] = [];
-  for (let i = 0; i < numItems; i++) if (count[i]! >= 6 && count[i]! <= 10) pool.push(i);
-  return new Rng(2024).shuffle(pool).slice(0, 5).sort((a, b) => a - b);
-}
-
 async function writeText(path: string, m: Csr, format: 'lightgcn' | 'csv'): Promise<void> {
   const ws = createWriteStream(path, { highWaterMark: 1 << 20 });
   let buf = '';
@@ -160,11 +141,9 @@ async function child(step: Step, size: number, work: string): Promise<void> {
     baseline = process.memoryUsage().rss;
   };
   if (step === 'generate') {
-    const numUsers = Math.round(size / USERS_PER);
-    const numItems = Math.round(size / ITEMS_PER);
     const t0 = performance.now();
     let t = performance.now();
-    const d = syntheticInteractions({ numUsers, numItems, meanInteractions: USERS_PER, popularityExponent: ZIPF, seed: 2024 });
+    const d = scaleDataset(size);
     parts.synthesize = sec(t);
     const home = join(work, 'home');
     const store = DataStore.open(home, { roots: [work] });

@@ -25,10 +25,9 @@
  *   --keep     keep the temporary homes (printed) instead of removing them
  *   --help     this text
  *
- * Dataset (as libs/data/bench/scale.ts builds it; its constants are copied, not imported,
- * because importing scale.ts runs that bench): users = N / 34.4, items = N / 25.1, mean
- * profile 34.4, Zipf popularity exponent 0.62, seed 2024; model tables from Rng(2024), users
- * first. The dataset is stored with 5 seeded low-popularity target items (6–10 training
+ * Dataset and model as bench:scale builds them (libs/data/bench/scale-data.ts): users = N /
+ * 34.4, items = N / 25.1, mean profile 34.4, Zipf popularity exponent 0.62, seed 2024; model
+ * tables from Rng(2024), users first. The dataset is stored with 5 seeded low-popularity target items (6–10 training
  * interactions, the rule of scale.ts's evaluation steps) as its target items, so that the
  * evaluator's default targets give T-HR@50 (runEvaluation sends no target items of its own).
  * The two replicas run in one process and so share its ranking pool (2 helper threads): the
@@ -42,40 +41,19 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { evaluator } from '@robustrec/contracts';
 import { hostDescription, peakRssBytes, Rng, type Csr } from '@robustrec/core';
-import { syntheticInteractions } from '@robustrec/data';
 import { registerModel } from '@robustrec/grpc';
 import { metricLabel, type RankingResult } from '@robustrec/metrics';
 import { startDataService } from '@robustrec/data-service';
 import { startEvaluatorService } from '@robustrec/evaluator-service';
 import { formatEvaluation, runEvaluation } from '../src/evaluate';
+import { DIM, SEED, lowPopularityTargets, randomTable, scaleDataset } from '../../../libs/data/bench/scale-data';
 
-// ---- the size rule and model of libs/data/bench/scale.ts -------------------------------------
-const USERS_PER = 34.4;
-const ITEMS_PER = 25.1;
-const ZIPF = 0.62;
-const DIM = 64;
-const SEED = 2024;
+// ---- what is measured ----------------------------------------------------------------------------
 const SAMPLE_USERS = 6000;
 /** The metrics shown in the summary (each with its 95% interval); ks asked for: 20 and 50. */
 const SHOWN = ['recall@20', 'ndcg@20', 't_hr@50'] as const;
 const KS = [20, 50];
 const REL_TOL = 1e-9;
-
-/** A random N(0, 0.1) embedding table of n rows (dim DIM), as scale.ts's randomTable. */
-function randomTable(rng: Rng, n: number): Float32Array {
-  const a = new Float32Array(n * DIM);
-  for (let k = 0; k < a.length; k++) a[k] = 0.1 * rng.normal();
-  return a;
-}
-
-/** 5 low-popularity targets (6–10 training interactions), seeded: scale.ts's lowPopularityTargets. */
-function lowPopularityTargets(train: Csr, numItems: number): number[] {
-  const count = new Uint32Array(numItems);
-  for (let p = 0; p < train.indptr[train.numRows]!; p++) count[train.indices[p]!]!++;
-  const pool: number[] = [];
-  for (let i = 0; i < numItems; i++) if (count[i]! >= 6 && count[i]! <= 10) pool.push(i);
-  return new Rng(2024).shuffle(pool).slice(0, 5).sort((a, b) => a - b);
-}
 
 // ---- arguments -------------------------------------------------------------------------------
 class UsageError extends Error {}
@@ -190,10 +168,8 @@ async function main(): Promise<number> {
   const services: Array<{ shutdown(): Promise<void> }> = [];
   try {
     // 1. the dataset (scale.ts's generate step), stored in the data service's home
-    const numUsers = Math.round(size / USERS_PER);
-    const numItems = Math.round(size / ITEMS_PER);
     let t = performance.now();
-    const d = syntheticInteractions({ numUsers, numItems, meanInteractions: USERS_PER, popularityExponent: ZIPF, seed: SEED });
+    const d = scaleDataset(size);
     const tGen = sec(t);
     const targets = lowPopularityTargets(d.train, d.numItems);
     const n = (m: Csr): number => m.indptr[m.numRows]!;
