@@ -5,6 +5,7 @@
  * N interactions, mean profile 34.4, Zipf popularity exponent 0.62 (Gowalla's top-10% share),
  * seed 2024; the model is a random N(0, 0.1) table pair of dim 64.
  */
+import { evaluator } from '@robustrec/contracts';
 import { Rng, type Csr, type InteractionData } from '@robustrec/core';
 import { syntheticInteractions } from '@robustrec/data';
 
@@ -33,4 +34,20 @@ export function lowPopularityTargets(train: Csr, numItems: number): number[] {
   const pool: number[] = [];
   for (let i = 0; i < numItems; i++) if (count[i]! >= 6 && count[i]! <= 10) pool.push(i);
   return new Rng(SEED).shuffle(pool).slice(0, 5).sort((a, b) => a - b);
+}
+
+/** The registry header of the random MF model (randomTable users, then items) over a dataset. */
+export function randomMfHeader(name: string, datasetId: string, numUsers: number, numItems: number): evaluator.Model {
+  return evaluator.Model.fromPartial({
+    name,
+    backbone: 'mf',
+    defense: 'none',
+    datasetId,
+    numUsers,
+    numItems,
+    tensors: [
+      { name: 'user_embedding', shape: [numUsers, DIM] },
+      { name: 'item_embedding', shape: [numItems, DIM] },
+    ],
+  });
 }

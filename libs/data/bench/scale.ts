@@ -33,10 +33,9 @@ import { builtinSpec, resolveAttack, runBuiltin, type Profile } from '@robustrec
 import { Trainer, resolveTrainConfig } from '@robustrec/models';
 import { evaluateRanking } from '@robustrec/metrics';
 import { dotProductScorer } from '@robustrec/scoring';
-import { evaluator } from '@robustrec/contracts';
 import { renderSvg, svgToPng, sweepChart } from '@robustrec/charts';
 import { DataStore } from '../../../services/data/src/store';
-import { DIM, ITEMS_PER, USERS_PER, ZIPF, lowPopularityTargets, randomTable, scaleDataset } from './scale-data';
+import { DIM, ITEMS_PER, USERS_PER, ZIPF, lowPopularityTargets, randomMfHeader, randomTable, scaleDataset } from './scale-data';
 import { ModelRegistry, ModelServer, type DatasetCache } from '../../../services/evaluator/src';
 
 const args = process.argv.slice(2);
@@ -285,18 +284,7 @@ async function child(step: Step, size: number, work: string): Promise<void> {
       const V = randomTable(rng, d.numItems);
       const regHome = mkdtempSync(join(work, 'reg-'));
       const registry = new ModelRegistry(regHome);
-      const header = evaluator.Model.fromPartial({
-        name: 'scale-mf',
-        backbone: 'mf',
-        defense: 'none',
-        datasetId: d.id,
-        numUsers: d.numUsers,
-        numItems: d.numItems,
-        tensors: [
-          { name: 'user_embedding', shape: [d.numUsers, DIM] },
-          { name: 'item_embedding', shape: [d.numItems, DIM] },
-        ],
-      });
+      const header = randomMfHeader('scale-mf', d.id, d.numUsers, d.numItems);
       const bytes = (a: Float32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
       markBaseline();
       let t0 = performance.now();

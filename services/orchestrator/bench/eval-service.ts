@@ -46,7 +46,7 @@ import { metricLabel, type RankingResult } from '@robustrec/metrics';
 import { startDataService } from '@robustrec/data-service';
 import { startEvaluatorService } from '@robustrec/evaluator-service';
 import { formatEvaluation, runEvaluation } from '../src/evaluate';
-import { DIM, SEED, lowPopularityTargets, randomTable, scaleDataset } from '../../../libs/data/bench/scale-data';
+import { DIM, SEED, lowPopularityTargets, randomMfHeader, randomTable, scaleDataset } from '../../../libs/data/bench/scale-data';
 
 // ---- what is measured ----------------------------------------------------------------------------
 const SAMPLE_USERS = 6000;
@@ -195,18 +195,7 @@ async function main(): Promise<number> {
     const U = randomTable(rng, d.numUsers);
     const V = randomTable(rng, d.numItems);
     const tTables = sec(t);
-    const header = evaluator.Model.fromPartial({
-      name: 'eval-service-mf',
-      backbone: 'mf',
-      defense: 'none',
-      datasetId: dataset.id,
-      numUsers: d.numUsers,
-      numItems: d.numItems,
-      tensors: [
-        { name: 'user_embedding', shape: [d.numUsers, DIM] },
-        { name: 'item_embedding', shape: [d.numItems, DIM] },
-      ],
-    });
+    const header = randomMfHeader('eval-service-mf', dataset.id, d.numUsers, d.numItems);
     const uploads: evaluator.Model[] = [];
     for (const [name, srv] of [['A', evalA], ['B', evalB]] as const) {
       t = performance.now();
