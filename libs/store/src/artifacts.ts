@@ -1,5 +1,6 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
+import { processAlive } from '@robustrec/core';
 
 /**
  * Writes a file atomically: the bytes go to a temporary sibling that is fsynced and then
@@ -23,16 +24,6 @@ export function atomicWriteFile(path: string, parts: Array<ArrayBufferView | str
   }
   closeSync(fd);
   renameSync(tmp, path);
-}
-
-/** Whether a process with this pid runs (EPERM: it does, as another user). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 const TEMP_RE = /\.tmp-(\d+)-[0-9a-z]+$/;
