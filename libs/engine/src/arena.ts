@@ -102,11 +102,6 @@ export class WasmArena {
     return new Int32Array(this.memory.buffer, off, len);
   }
 
-  /** Bytes allocated so far (the high-water mark of the bump allocator). */
-  get used(): number {
-    return this.top;
-  }
-
   /**
    * Storage for a ParamTable. Whole in the arena, with the optimiser's per-slot scratch
    * (step.wat adam), while that keeps the arena within `fullTablesUpTo`. Otherwise a large

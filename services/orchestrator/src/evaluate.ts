@@ -73,6 +73,16 @@ export async function runEvaluation(o: ShardedEvaluation): Promise<{ result: Ran
   }
 }
 
+/**
+ * "± h  95% CI [lo, hi]": every metric is a mean of per-user values in [0, 1], so the normal
+ * interval is clipped to that range (near 0 it would otherwise claim negative recall), and says so.
+ */
+function interval(v: number, h: number): string {
+  const lo = Math.max(0, v - h), hi = Math.min(1, v + h);
+  const clipped = lo !== v - h || hi !== v + h ? ', clipped to [0, 1]' : '';
+  return `± ${h.toFixed(6)}  95% CI [${lo.toFixed(6)}, ${hi.toFixed(6)}${clipped}]`;
+}
+
 /** The lines the CLI prints: the users evaluated, then each metric with its interval. */
 export function formatEvaluation(r: RankingResult, shards = 0): string[] {
   const s = r.sampling;
@@ -84,11 +94,7 @@ export function formatEvaluation(r: RankingResult, shards = 0): string[] {
   for (const [k, v] of Object.entries(r.metrics)) {
     const st = r.statistics[k];
     const h = st?.ciHalfWidth;
-    // every metric is a mean of per-user values in [0, 1]: the normal interval is clipped to that
-    // range (near 0 it would otherwise claim negative recall), and says so
-    const lo = Math.max(0, v - h!), hi = Math.min(1, v + h!);
-    const clipped = h !== undefined && (lo !== v - h || hi !== v + h) ? ', clipped to [0, 1]' : '';
-    const ci = h === undefined ? 'interval undefined (fewer than 2 users, or every sampled value equal)' : h === 0 ? 'exact (every user of the population)' : `± ${h.toFixed(6)}  95% CI [${lo.toFixed(6)}, ${hi.toFixed(6)}${clipped}]`;
+    const ci = h === undefined ? 'interval undefined (fewer than 2 users, or every sampled value equal)' : h === 0 ? 'exact (every user of the population)' : interval(v, h);
     lines.push(`${k.padEnd(width)}  ${v.toFixed(6)}  ${ci}  (n = ${st?.count ?? 0} of N = ${st?.population ?? 0})`);
   }
   return lines;
