@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import { evaluator } from '@robustrec/contracts';
 import { checkMemory, failpoint, invalidArgument, newId, notFound, resourceExhausted, RrError } from '@robustrec/core';
 import { ArtifactStore, openDatabase, sweepTempFiles, type Db } from '@robustrec/store';
@@ -253,10 +253,28 @@ export class ModelRegistry {
     return rows.map((r) => evaluator.Model.fromJSON(JSON.parse(r.header_json)));
   }
 
+  /**
+   * The model's tensors, read straight into one SharedArrayBuffer: the serving threads share
+   * these tables as they are (ServePool.add copies nothing), so a served model is held once,
+   * not three times (file buffer, a Float32Array copy, a shared copy) as before.
+   */
   load(model: evaluator.Model): LoadedTensors {
-    const buf = readFileSync(this.artifacts.path(`${model.id}.bin`));
-    const copy = new Float32Array(buf.byteLength / 4);
-    new Uint8Array(copy.buffer).set(buf);
+    const expected = model.tensors.reduce((a, t) => a + tensorBytes(t), 0);
+    const fd = openSync(this.artifacts.path(`${model.id}.bin`), 'r');
+    let copy: Float32Array;
+    try {
+      const size = fstatSync(fd).size;
+      if (size !== expected) throw new RrError('DATA_LOSS', `model ${model.id}: tensor file holds ${size} bytes, its header ${expected}`);
+      copy = new Float32Array(new SharedArrayBuffer(size));
+      const bytes = new Uint8Array(copy.buffer);
+      for (let off = 0; off < size; ) {
+        const n = readSync(fd, bytes, off, Math.min(size - off, 1 << 30), off);
+        if (n === 0) throw new RrError('DATA_LOSS', `model ${model.id}: tensor file ended at byte ${off} of ${size}`);
+        off += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
     const tensors: LoadedTensors['tensors'] = {};
     let off = 0;
     for (const t of model.tensors) {

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, truncateSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { evaluator } from '@robustrec/contracts';
+import { ModelRegistry } from '../src/registry';
+
+describe('ModelRegistry.load', () => {
+  const header = (numUsers: number, numItems: number, dim: number) =>
+    ModelRegistry.checkHeader(
+      evaluator.Model.fromPartial({
+        name: 'reg-test',
+        backbone: 'mf',
+        defense: 'none',
+        datasetId: 'd',
+        numUsers,
+        numItems,
+        tensors: [
+          { name: 'user_embedding', shape: [numUsers, dim] },
+          { name: 'item_embedding', shape: [numItems, dim] },
+        ],
+      }),
+    );
+  const bytes = (a: Float32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+  it('reads the tensors into one shared buffer (serving threads share it as is) and refuses a short file by name', () => {
+    const dir = mkdtempSync(`${tmpdir()}/rr-reg-`);
+    const registry = new ModelRegistry(dir);
+    try {
+      const U = Float32Array.from({ length: 3 * 4 }, (_, i) => i / 7);
+      const V = Float32Array.from({ length: 5 * 4 }, (_, i) => -i / 3);
+      const model = registry.register(header(3, 5, 4), { user_embedding: bytes(U), item_embedding: bytes(V) });
+      const loaded = registry.load(model);
+      expect(Array.from(loaded.tensors.user_embedding!.data)).toEqual(Array.from(U));
+      expect(Array.from(loaded.tensors.item_embedding!.data)).toEqual(Array.from(V));
+      expect(loaded.tensors.user_embedding!.data.buffer).toBeInstanceOf(SharedArrayBuffer);
+      expect(loaded.tensors.item_embedding!.data.buffer).toBe(loaded.tensors.user_embedding!.data.buffer);
+      // a tensor file cut short (disk trouble, a hand edit) is DATA_LOSS naming the model, not a RangeError
+      truncateSync(registry.artifacts.path(`${model.id}.bin`), 10);
+      expect(() => registry.load(model)).toThrow(expect.objectContaining({ code: 'DATA_LOSS', message: `model ${model.id}: tensor file holds 10 bytes, its header 128` }));
+    } finally {
+      registry.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
