@@ -208,7 +208,7 @@ function* rankAll(p: Plan, blocking: boolean): Generator<Promise<void>, void> {
   const n = p.users.length;
   if (n === 0) return;
   if (isDotProductScorer(s)) {
-    const base = { ...baseTask(p), userEmb: s.userEmb, itemEmb: s.itemEmb, dim: s.dim, kernelKey: s.key };
+    const base = { ...baseTask(p), userEmb: s.userEmb, itemEmb: s.itemEmb, dim: s.dim, kernelKey: s.key, packed: s.packed() };
     const threads = threadsFor(p.input, n);
     if (!blocking) yield rankPool('async').runAsync(base, n, threads);
     else if (threads > 1) rankPool('sync').runSync(base, n, threads, s.kernel());

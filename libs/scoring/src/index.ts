@@ -1,6 +1,6 @@
 export type { Scorer } from './types';
 export { dotProductScorer, isDotProductScorer, type DotProductScorer } from './scorer';
-export { BLOCK, DotKernel, scalarScore } from './kernel';
+export { BLOCK, DotKernel, newPackedItems, scalarScore, setPackHook, type PackedItems } from './kernel';
 export { TopK, maskRow } from './topk';
 export { dotRanker, rankerOf, rankUsers, type BlockRanker } from './rank';
 export { topItems, type TopItems } from './recommend';

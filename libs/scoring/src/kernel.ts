@@ -13,7 +13,7 @@
  *   and scores are bit-identical to a full sort of the exact scores.
  */
 
-import { wasm, wasmModule, type Csr } from '@robustrec/core';
+import { wasm, wasmModule, type Csr, type WasmMemory } from '@robustrec/core';
 import { maskRow, TopK } from './topk';
 
 /** Users per block (multiple of 4; the control area of rank_i16 in score.wat is laid out for 64). */
@@ -121,31 +121,79 @@ class Candidates {
   }
 }
 
+/** Bytes at the start of a packed table's memory: the packing state word and the table's statistics. */
+const PACK_HEAD = 64;
+const UNPACKED = 0;
+const PACKING = 1;
+const PACKED = 2;
+
 /**
- * One kernel instance: its own wasm memory holding the packed 16-bit item table, a user block
- * and rank_i16's control area; the packed f32 table and the score rows of `scoreBlock` are
- * added on its first use (ranking alone never needs them). A table with a non-finite or
- * all-zero entry set is not quantisable: rankTop then scores exactly.
+ * The item side of DotKernel, packed once per table into one shared wasm memory: the 16-bit
+ * panels rank_i16 scans and the row-major f32 copy exact_f32 rescores from. Every kernel on
+ * the same table, on any thread (a RankPool's helpers, the serving threads), ranks over this
+ * one copy, each with its own scratch grown at the memory's end. Before, each thread packed
+ * its own: 6 B × items × dim per thread, 1.5 GB per thread at 100M interactions.
+ * Plain data: posted to worker threads as is (a shared Memory is shared, not copied).
+ *
+ * Protocol (the packing state, word 0 of the memory): UNPACKED → PACKING by the one thread
+ * whose compareExchange wins, which packs and then stores PACKED (or UNPACKED again if packing
+ * threw) and notifies; any other thread that finds PACKING waits for the word to change.
+ * Invariant: the packed bytes and the statistics are written only by the thread holding
+ * PACKING, and read only after an Atomics load has seen PACKED (which orders the writes before
+ * the reads); once PACKED they never change. Every kernel on one PackedItems must be given the
+ * same item table (the caller's contract: the table is the model's, shared or copied
+ * unchanged). Stress test: libs/scoring/test/packed-items.test.ts.
+ */
+export interface PackedItems {
+  readonly memory: WasmMemory;
+  readonly numItems: number;
+  readonly dim: number;
+}
+
+/** Byte offsets of a packed table: 16-bit panels, then row-major f32 items. */
+function packedLayout(numItems: number, dim: number): { qItemOff: number; exItemOff: number; end: number } {
+  const qItemOff = PACK_HEAD;
+  const exItemOff = qItemOff + Math.ceil(numItems / 8) * Math.ceil(dim / 2) * 32;
+  return { qItemOff, exItemOff, end: exItemOff + numItems * dim * 4 };
+}
+
+/** A table's shared memory, unpacked (the first kernel on it packs): cheap, pages are touched only when packed. */
+export function newPackedItems(numItems: number, dim: number): PackedItems {
+  const { end } = packedLayout(numItems, dim);
+  const pages = Math.ceil(end / 65536);
+  if (pages > MAX_PAGES) throw new Error(`${numItems} items × ${dim} pack into ${(end / 2 ** 30).toFixed(2)} GiB, beyond a kernel's 4 GiB memory`);
+  return { memory: new wasm.Memory({ initial: pages, maximum: MAX_PAGES, shared: true }), numItems, dim };
+}
+
+const MAX_PAGES = 65536;
+
+/**
+ * One kernel instance: the shared packed item table (PackedItems) plus this kernel's own
+ * scratch at the end of the same memory (a user block, rank_i16's control area, exact
+ * rescoring's lists); the packed f32 table and the score rows of `scoreBlock` live in a
+ * memory of its own, made on first use (ranking alone never needs them). A table with a
+ * non-finite or all-zero entry set is not quantisable: rankTop then scores exactly.
  */
 export class DotKernel {
   readonly numPanels: number;
   /** Floats between consecutive users' rows in `rows`. */
   readonly rowStride: number;
-  private memory: { buffer: ArrayBuffer; grow(pages: number): number };
-  private readonly score: ScoreFn;
+  /** The item table this kernel ranks over (pass it to other threads' kernels on the same table). */
+  readonly packed: PackedItems;
+  private readonly memory: WasmMemory;
   private readonly rankI16: RankFn;
   private readonly exactF32: ExactFn;
-  private readonly qItemOff = 0;
+  private readonly qItemOff: number;
   private readonly qUserOff: number;
   private readonly ctlOff: number;
-  /** Exact rescoring: row-major f32 items, one user row, an item list and its scores (numItems each). */
+  /** Exact rescoring: row-major f32 items (shared), one user row, an item list and its scores (numItems each). */
   private readonly exItemOff: number;
   private readonly exUserOff: number;
   private readonly exListOff: number;
   private readonly exOutOff: number;
   private readonly cap = RANK_PANELS * 8;
-  /** f32 part (scoreBlock), laid out after the ranking part when first needed. */
-  private f32?: { itemOff: number; userOff: number; outOff: number };
+  /** f32 part (scoreBlock): its own memory and kernel, made when first needed. */
+  private f32?: { memory: WasmMemory; score: ScoreFn; itemOff: number; userOff: number; outOff: number };
   private readonly panelsPerChunk: number;
   /** Dimension pairs of the 16-bit tables (dim rounded up to even, zero padded). */
   private readonly pairs: number;
@@ -172,88 +220,79 @@ export class DotKernel {
   private masked = new Int32Array(1024);
   private readonly maskStart = new Int32Array(BLOCK + 1);
 
+  /**
+   * `packed`: the table's shared packing (another kernel's `packed`, or newPackedItems);
+   * omitted, the kernel packs a table of its own. Each kernel grows the shared memory by its
+   * scratch (~8 B × items + 0.5 MiB) for the memory's lifetime: keep kernels, don't make one per call.
+   */
   constructor(
     private readonly itemEmb: Float32Array,
     readonly numItems: number,
     readonly dim: number,
+    packed?: PackedItems,
   ) {
     if (!(dim >= 1) || itemEmb.length !== numItems * dim) throw new Error(`item table of ${itemEmb.length} floats does not match ${numItems} × ${dim}`);
+    if (packed && (packed.numItems !== numItems || packed.dim !== dim)) throw new Error(`packed table of ${packed.numItems} × ${packed.dim} does not match ${numItems} × ${dim}`);
+    this.packed = packed ?? newPackedItems(numItems, dim);
+    this.memory = this.packed.memory;
     this.numPanels = Math.ceil(numItems / 8);
     this.rowStride = this.numPanels * 8;
     this.pairs = Math.ceil(dim / 2);
-    const qItemBytes = this.numPanels * this.pairs * 32;
-    this.qUserOff = qItemBytes;
+    this.levels = quantLevels(dim);
+    ({ qItemOff: this.qItemOff, exItemOff: this.exItemOff } = packedLayout(numItems, dim));
+    // this kernel's scratch: grow returns the old size, so each kernel's region is its own
+    // even when several threads grow the memory at once
+    const scratch = BLOCK * this.pairs * 4 + CTL_HEAD + 2 * BLOCK * this.cap * 4 + dim * 4 + 2 * (numItems + 4) * 4 + 64;
+    const pages = Math.ceil(scratch / 65536);
+    const base = this.memory.grow(pages) * 65536;
+    this.qUserOff = base;
     this.ctlOff = this.qUserOff + BLOCK * this.pairs * 4;
-    this.exItemOff = this.ctlOff + CTL_HEAD + 2 * BLOCK * this.cap * 4;
-    this.exUserOff = this.exItemOff + numItems * dim * 4;
-    this.exListOff = this.exUserOff + dim * 4;
+    this.exUserOff = align16(this.ctlOff + CTL_HEAD + 2 * BLOCK * this.cap * 4);
+    this.exListOff = align16(this.exUserOff + dim * 4);
     // lists padded to a multiple of 4 (exact_f32 scores four at a time)
-    this.exOutOff = this.exListOff + (numItems + 4) * 4;
-    const total = this.exOutOff + (numItems + 4) * 4;
-    this.memory = new wasm.Memory({ initial: Math.ceil(total / 65536) }) as DotKernel['memory'];
+    this.exOutOff = align16(this.exListOff + (numItems + 4) * 4);
     const instance = new wasm.Instance(wasmModule(SCORE_WASM), { env: { mem: this.memory } }).exports;
-    this.score = instance.score_f32 as ScoreFn;
     this.rankI16 = instance.rank_i16 as RankFn;
     this.exactF32 = instance.exact_f32 as ExactFn;
-    new Float32Array(this.memory.buffer, this.exItemOff, numItems * dim).set(itemEmb);
-    let maxAbs = 0;
-    let finite = true;
-    for (let q = 0; q < itemEmb.length; q++) {
-      const v = itemEmb[q]!;
-      if (!Number.isFinite(v)) finite = false;
-      else if (Math.abs(v) > maxAbs) maxAbs = Math.abs(v);
-    }
-    // 16-bit table: panel p, pair t, half h (items 4h..4h+3), item lane l, dimension 2t+e
-    this.levels = quantLevels(dim);
-    this.itemScale = finite && maxAbs > 0 ? maxAbs / this.levels : 0;
-    let l1 = 0;
-    let l2 = 0;
-    if (this.itemScale) {
-      const q = new Int16Array(this.memory.buffer, this.qItemOff, qItemBytes / 2);
-      const inv = 1 / this.itemScale;
-      for (let i = 0; i < numItems; i++) {
-        const base = (i >> 3) * this.pairs * 16 + ((i & 7) >> 2) * 8 + (i & 3) * 2;
-        let a = 0;
-        let b = 0;
-        for (let k = 0; k < dim; k++) {
-          const v = itemEmb[i * dim + k]!;
-          const e = Math.round(v * inv);
-          q[base + (k >> 1) * 16 + (k & 1)] = e;
-          a += Math.abs(e);
-          b += v * v;
-        }
-        if (a > l1) l1 = a;
-        if (b > l2) l2 = b;
-      }
-    }
-    this.itemL1 = l1;
-    this.itemL2 = Math.sqrt(l2);
+    const stats = ensurePacked(this.packed, itemEmb);
+    this.itemScale = stats.itemScale;
+    this.itemL1 = stats.itemL1;
+    this.itemL2 = stats.itemL2;
     // ~128 KiB of packed f32 items per chunk: stays in L2 while the block's users pass over it
     this.panelsPerChunk = Math.max(1, Math.floor(4096 / dim));
   }
 
-  /** The f32 part: packed items ([panel][dim][8]), a user block and BLOCK score rows, made on first use. */
-  private f32Part(): { itemOff: number; userOff: number; outOff: number } {
+  /** The f32 part: packed items ([panel][dim][8]), a user block and BLOCK score rows, in a memory of its own, made on first use. */
+  private f32Part(): { memory: WasmMemory; score: ScoreFn; itemOff: number; userOff: number; outOff: number } {
     if (this.f32) return this.f32;
     const { dim, numItems } = this;
-    const itemOff = this.memory.buffer.byteLength;
+    const itemOff = 0;
     const userOff = itemOff + this.numPanels * dim * 32;
     const outOff = userOff + BLOCK * dim * 4;
     const end = outOff + BLOCK * this.rowStride * 4;
-    this.memory.grow(Math.ceil((end - itemOff) / 65536));
-    const packed = new Float32Array(this.memory.buffer, itemOff, this.numPanels * dim * 8);
+    const pages = Math.ceil(end / 65536);
+    if (pages > MAX_PAGES) throw new Error(`score rows of ${numItems} items × ${dim} need ${(end / 2 ** 30).toFixed(2)} GiB, beyond a kernel's 4 GiB memory`);
+    // the kernels import a shared memory; this one is private to the kernel all the same
+    const memory = new wasm.Memory({ initial: pages, maximum: pages, shared: true });
+    const score = new wasm.Instance(wasmModule(SCORE_WASM), { env: { mem: memory } }).exports.score_f32 as ScoreFn;
+    const packed = new Float32Array(memory.buffer, itemOff, this.numPanels * dim * 8);
     // panel p, dimension d, lane l  <-  item 8p+l, dimension d (zero padding)
     for (let i = 0; i < numItems; i++) {
       const base = (i >> 3) * dim * 8 + (i & 7);
       for (let k = 0; k < dim; k++) packed[base + k * 8] = this.itemEmb[i * dim + k]!;
     }
-    return (this.f32 = { itemOff, userOff, outOff });
+    return (this.f32 = { memory, score, itemOff, userOff, outOff });
+  }
+
+  /** Scale of the shared 16-bit item table as this kernel read it (0: not quantisable; tests). */
+  get quantisationScale(): number {
+    return this.itemScale;
   }
 
   /** Output block of scoreBlock: BLOCK rows of rowStride scores (valid: the first numItems of each row). */
   get rows(): Float32Array {
-    const { outOff } = this.f32Part();
-    return new Float32Array(this.memory.buffer, outOff, BLOCK * this.rowStride);
+    const { memory, outOff } = this.f32Part();
+    return new Float32Array(memory.buffer, outOff, BLOCK * this.rowStride);
   }
 
   /**
@@ -262,8 +301,8 @@ export class DotKernel {
    */
   scoreBlock(userEmb: Float32Array, users: ArrayLike<number>, start: number, count: number): void {
     const dim = this.dim;
-    const { itemOff, userOff, outOff } = this.f32Part();
-    const ub = new Float32Array(this.memory.buffer, userOff, BLOCK * dim);
+    const { memory, score, itemOff, userOff, outOff } = this.f32Part();
+    const ub = new Float32Array(memory.buffer, userOff, BLOCK * dim);
     const nQuads = Math.ceil(count / 4);
     // pack users: quad q, dimension d, lane r  <-  user 4q+r
     ub.fill(0, 0, nQuads * 4 * dim);
@@ -274,7 +313,7 @@ export class DotKernel {
     }
     const stride = this.rowStride * 4;
     for (let p0 = 0; p0 < this.numPanels; p0 += this.panelsPerChunk)
-      this.score(itemOff, userOff, outOff, nQuads, p0, Math.min(p0 + this.panelsPerChunk, this.numPanels), dim, stride);
+      score(itemOff, userOff, outOff, nQuads, p0, Math.min(p0 + this.panelsPerChunk, this.numPanels), dim, stride);
   }
 
   /** Row r of the last scoreBlock (its first numItems scores); mask items by setting -Infinity. */
@@ -518,6 +557,87 @@ export class DotKernel {
     items.fill(-1, off + got, off + sel.k);
     scores?.fill(Number.NaN, off + got, off + sel.k);
   }
+}
+
+const align16 = (x: number): number => (x + 15) & ~15;
+
+/**
+ * Packs `itemEmb` into `p` unless another kernel already has (the PackedItems protocol):
+ * returns the table's statistics, written once by the packer into the memory's head.
+ */
+function ensurePacked(p: PackedItems, itemEmb: Float32Array): { itemScale: number; itemL1: number; itemL2: number } {
+  const buf = p.memory.buffer;
+  const state = new Int32Array(buf, 0, 1);
+  const stats = new Float64Array(buf, 8, 3);
+  for (;;) {
+    const seen = Atomics.compareExchange(state, 0, UNPACKED, PACKING);
+    if (seen === PACKED) break;
+    if (seen === PACKING) {
+      Atomics.wait(state, 0, PACKING);
+      continue;
+    }
+    try {
+      if (packHook) packHook();
+      const s = packInto(p, itemEmb);
+      stats[0] = s.itemScale;
+      stats[1] = s.itemL1;
+      stats[2] = s.itemL2;
+      Atomics.store(state, 0, PACKED);
+    } catch (e) {
+      Atomics.store(state, 0, UNPACKED);
+      throw e;
+    } finally {
+      Atomics.notify(state, 0);
+    }
+    break;
+  }
+  return { itemScale: stats[0]!, itemL1: stats[1]!, itemL2: stats[2]! };
+}
+
+/** Stress tests only: called by the packing thread once it holds PACKING, before it writes anything. */
+let packHook: (() => void) | undefined;
+export function setPackHook(f: (() => void) | undefined): void {
+  packHook = f;
+}
+
+/** Writes the 16-bit panels and the f32 copy of itemEmb into p's memory; the table's statistics. */
+function packInto(p: PackedItems, itemEmb: Float32Array): { itemScale: number; itemL1: number; itemL2: number } {
+  const { numItems, dim } = p;
+  const { qItemOff, exItemOff } = packedLayout(numItems, dim);
+  const pairs = Math.ceil(dim / 2);
+  const buf = p.memory.buffer;
+  new Float32Array(buf, exItemOff, numItems * dim).set(itemEmb);
+  let maxAbs = 0;
+  let finite = true;
+  for (let q = 0; q < itemEmb.length; q++) {
+    const v = itemEmb[q]!;
+    if (!Number.isFinite(v)) finite = false;
+    else if (Math.abs(v) > maxAbs) maxAbs = Math.abs(v);
+  }
+  // 16-bit table: panel p, pair t, half h (items 4h..4h+3), item lane l, dimension 2t+e
+  const levels = quantLevels(dim);
+  const itemScale = finite && maxAbs > 0 ? maxAbs / levels : 0;
+  let l1 = 0;
+  let l2 = 0;
+  if (itemScale) {
+    const q = new Int16Array(buf, qItemOff, (exItemOff - qItemOff) / 2);
+    const inv = 1 / itemScale;
+    for (let i = 0; i < numItems; i++) {
+      const base = (i >> 3) * pairs * 16 + ((i & 7) >> 2) * 8 + (i & 3) * 2;
+      let a = 0;
+      let b = 0;
+      for (let k = 0; k < dim; k++) {
+        const v = itemEmb[i * dim + k]!;
+        const e = Math.round(v * inv);
+        q[base + (k >> 1) * 16 + (k & 1)] = e;
+        a += Math.abs(e);
+        b += v * v;
+      }
+      if (a > l1) l1 = a;
+      if (b > l2) l2 = b;
+    }
+  }
+  return { itemScale, itemL1: l1, itemL2: Math.sqrt(l2) };
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Csr } from '@robustrec/core';
-import { BLOCK, DotKernel } from './kernel';
+import { BLOCK, DotKernel, type PackedItems } from './kernel';
 import { dotRanker, rankerOf, rankUsers, type BlockRanker } from './rank';
 import { TopK } from './topk';
 import type { Scorer } from './types';
@@ -25,6 +25,12 @@ export interface RankTask {
    * Unset: packed per task.
    */
   kernelKey?: string;
+  /**
+   * The item table already packed in shared memory (the caller's kernel's `packed`): a helper
+   * that keeps a kernel for `kernelKey` ranks over it instead of packing a copy of its own.
+   * Only with kernelKey (each kernel grows the shared memory by its scratch, so kernels on it are kept).
+   */
+  packed?: PackedItems;
   /**
    * Work sharing between the threads of a RankPool run (SharedArrayBuffer-backed, one word):
    * when set, every thread given the task ranks [start, end) block by block, claiming block b

@@ -12,7 +12,7 @@ function kernelFor(t: RankTask): DotKernel | undefined {
   let k = kernels.get(t.kernelKey);
   if (k && k.numItems === t.numItems && k.dim === t.dim) {
     kernels.delete(t.kernelKey);
-  } else k = new DotKernel(t.itemEmb, t.numItems, t.dim);
+  } else k = new DotKernel(t.itemEmb, t.numItems, t.dim, t.packed);
   kernels.set(t.kernelKey, k);
   while (kernels.size > KEEP) kernels.delete(kernels.keys().next().value!);
   return k;

@@ -11,8 +11,10 @@
 ;;   multiplied and pair-summed exactly into i32 lanes by one i32x4.dot_i16x8_s (twice the work
 ;;   per instruction), with the top-k prefilter fused in: instead of writing scores it hands back
 ;;   the (item, score) pairs above each user's threshold (the ranking pass of DotKernel.rankTop).
+;; The memory is shared: the packed item table in it is one copy for every thread's kernel on
+;; that table (DotKernel's PackedItems); each kernel's scratch is its own region of it.
 (module
-  (import "env" "mem" (memory 1))
+  (import "env" "mem" (memory 1 65536 shared))
   (func $score_f32 (export "score_f32")
     (param $itemOff i32) (param $userOff i32) (param $outOff i32) (param $nQuads i32)
     (param $p0 i32) (param $p1 i32) (param $dim i32) (param $stride i32)

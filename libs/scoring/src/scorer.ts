@@ -1,6 +1,6 @@
 import { threadId } from 'node:worker_threads';
 import { invalidArgument } from '@robustrec/core';
-import { BLOCK, DotKernel } from './kernel';
+import { BLOCK, DotKernel, newPackedItems, type PackedItems } from './kernel';
 import type { Scorer } from './types';
 
 /** A scorer whose scores are dot products of embedding rows: evaluation takes the parallel SIMD path. */
@@ -14,6 +14,11 @@ export interface DotProductScorer extends Scorer {
    * once it is built (a model's scorer wraps a snapshot; a new snapshot is a new scorer).
    */
   kernel(): DotKernel;
+  /**
+   * The item table's shared packing, made (unpacked, cheap) on first use: this thread's kernel
+   * and the ranking helpers' kernels all rank over it, and the first of them to run packs it.
+   */
+  packed(): PackedItems;
   /** Names this scorer's item table for the ranking helpers, which keep its packed kernel (RankTask.kernelKey). */
   readonly key: string;
 }
@@ -32,7 +37,9 @@ export function dotProductScorer(userEmb: Float32Array, itemEmb: Float32Array, d
   const numUsers = userEmb.length / dim;
   const numItems = itemEmb.length / dim;
   let k: DotKernel | undefined;
-  const kernel = (): DotKernel => (k ??= new DotKernel(itemEmb, numItems, dim));
+  let p: PackedItems | undefined;
+  const packed = (): PackedItems => (p ??= newPackedItems(numItems, dim));
+  const kernel = (): DotKernel => (k ??= new DotKernel(itemEmb, numItems, dim, packed()));
   return {
     kind: 'dot',
     userEmb,
@@ -41,6 +48,7 @@ export function dotProductScorer(userEmb: Float32Array, itemEmb: Float32Array, d
     numUsers,
     numItems,
     kernel,
+    packed,
     key: `dot:${threadId}:${++scorers}`,
     scoreUsers(users, out) {
       if (out.length < users.length * numItems) throw invalidArgument('out', `needs ${users.length * numItems} floats, got ${out.length}`);

@@ -231,7 +231,7 @@ export class ModelServer {
       const scores = new Float32Array(new SharedArrayBuffer(Math.max(4, 4 * n * k)), 0, n * k);
       const threads = Math.max(1, Math.min(defaultThreads(), Math.floor(n / (2 * BLOCK))));
       await rankPool('async').runAsync(
-        { userEmb: shared.userEmb, itemEmb: shared.itemEmb, dim: shared.dim, numItems: shared.numItems, masks: includeSeen ? [] : [shared.seen as Csr], users: u, k, top: items, scores, kernelKey: served.model.id },
+        { userEmb: shared.userEmb, itemEmb: shared.itemEmb, dim: shared.dim, numItems: shared.numItems, masks: includeSeen ? [] : [shared.seen as Csr], users: u, k, top: items, scores, kernelKey: served.model.id, packed: shared.packed },
         n,
         threads,
       );

@@ -1,5 +1,5 @@
 import { invalidArgument, FIRST_FREE, startHelper, type Csr, type Helper } from '@robustrec/core';
-import type { DotProductScorer, TopItems } from '@robustrec/scoring';
+import type { DotProductScorer, PackedItems, TopItems } from '@robustrec/scoring';
 
 /** A dot-product model as the serving workers hold it: tables and mask in shared memory. */
 export interface SharedDotModel {
@@ -8,6 +8,8 @@ export interface SharedDotModel {
   num: number;
   userEmb: Float32Array;
   itemEmb: Float32Array;
+  /** The item table packed once in shared memory for every serving and batch-ranking thread (the first to use it packs). */
+  packed: PackedItems;
   dim: number;
   numUsers: number;
   numItems: number;
@@ -141,6 +143,7 @@ export class ServePool {
       num: this.nextModel++,
       userEmb: toShared(scorer.userEmb),
       itemEmb: toShared(scorer.itemEmb),
+      packed: scorer.packed(),
       dim: scorer.dim,
       numUsers: scorer.numUsers,
       numItems: scorer.numItems,

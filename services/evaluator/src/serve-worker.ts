@@ -1,6 +1,6 @@
 /**
- * Worker thread of the serving pool: holds each model's packed item table (built on first
- * use from the shared tables) and answers top-k batches with the evaluation kernel. It
+ * Worker thread of the serving pool: holds a kernel per model over its item table packed in
+ * shared memory (the first thread to load it packs it, the others wait) and answers top-k batches with the evaluation kernel. It
  * blocks in the platform's handoff (serveRequests, @robustrec/core) for the pool's next job
  * and never runs its event loop.
  */
@@ -23,7 +23,7 @@ let scores: Float32Array<ArrayBufferLike> = new Float32Array(0);
 function apply(msg: ServeControl): void {
   if ('load' in msg) {
     const m = msg.model;
-    models.set(msg.load, { ranker: dotRanker(new DotKernel(m.itemEmb, m.numItems, m.dim), m.userEmb), seen: [m.seen as Csr] });
+    models.set(msg.load, { ranker: dotRanker(new DotKernel(m.itemEmb, m.numItems, m.dim, m.packed), m.userEmb), seen: [m.seen as Csr] });
   }
   else if ('unload' in msg) models.delete(msg.unload);
   else ({ items, scores } = msg.results);
