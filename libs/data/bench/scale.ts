@@ -56,6 +56,7 @@ export const STEPS = [
   'dp',
   'dp-bounded', // DP with epochs 1 and rounds 1 (opt-in with --steps): the same loops, 2 BPR epochs instead of 18
   'mf-epoch',
+  'mf-epoch-split', // MF epoch with fullTablesUpTo 0 (opt-in): every table's optimiser state outside wasm, the 100M path, at any size
   'pamacf-epoch',
   'eval-sampled',
   'eval-full',
@@ -244,14 +245,17 @@ async function child(step: Step, size: number, work: string): Promise<void> {
       const p = poison(d, set);
       seconds = sec(t0);
       note = `${p.numUsers - p.numGenuineUsers} fake users, train ${p.train.indptr[p.numUsers]} (library poison(): new CSR + content id; the service's derivePoisoned also writes files)`;
-    } else if (step === 'mf-epoch' || step === 'pamacf-epoch') {
+    } else if (step === 'mf-epoch' || step === 'mf-epoch-split' || step === 'pamacf-epoch') {
       const input =
-        step === 'mf-epoch'
+        step !== 'pamacf-epoch'
           ? { backbone: { name: 'mf' }, defense: { name: 'none' } }
           : { backbone: { name: 'mf' }, defense: { name: 'pamacf', params: { rho: 0.3, warmup_epochs: 0 } } };
       markBaseline();
       let t = performance.now();
-      const tr = Trainer.create(d.train, resolveTrainConfig(input), { threads: 2 });
+      const tr = Trainer.create(d.train, resolveTrainConfig(input), {
+        threads: 2,
+        ...(step === 'mf-epoch-split' ? { fullTablesUpTo: 0 } : {}),
+      });
       parts.setup = sec(t);
       t = performance.now();
       const e = tr.runEpoch();
@@ -298,10 +302,18 @@ async function child(step: Step, size: number, work: string): Promise<void> {
         const server = new ModelServer(registry, cache, { threads: 2 });
         markBaseline();
         t0 = performance.now();
-        await server.serve(model);
+        const served = await server.serve(model);
         seconds = sec(t0);
-        note = `ModelServer.serve (registry load + scorer + 2 serving threads; dataset from memory, not over gRPC); RSS after start-up ${mib(process.memoryUsage().rss).toFixed(0)} MiB`;
         parts.rssAfterStartMiB = mib(process.memoryUsage().rss);
+        // first requests: each serving thread and batch-ranking helper loads the model and
+        // ranks over its packed item table, so the peak is what serving holds, not start-up alone
+        t0 = performance.now();
+        await Promise.all(Array.from({ length: 64 }, (_, u) => server.recommend(served, u % d.numUsers, 20, false)));
+        await server.recommendMany(served, Uint32Array.from({ length: Math.min(1024, d.numUsers) }, (_, u) => u), 20, false);
+        parts.firstRequests = sec(t0);
+        parts.rssServingMiB = mib(process.memoryUsage().rss);
+        note = `ModelServer.serve (registry load + scorer + 2 serving threads; dataset from memory, not over gRPC); RSS after start-up ${parts.rssAfterStartMiB.toFixed(0)} MiB, after 64 top-20 requests and a 1,024-user batch (every thread loaded, peak) ${parts.rssServingMiB.toFixed(0)} MiB`;
+        await server.close();
       }
       registry.close();
       rmSync(regHome, { recursive: true, force: true });
@@ -397,8 +409,8 @@ async function parent(): Promise<void> {
   console.log(`bench:scale on ${hostDescription()}, node ${process.version}, ${new Date().toISOString()}`);
   console.log(`size rule: N interactions -> users = N / ${USERS_PER}, items = N / ${ITEMS_PER} (Gowalla's ratios), mean profile ${USERS_PER}, Zipf exponent ${ZIPF} (top-10% items ≈ 39% of interactions, as Gowalla's 39.4%)`);
   console.log(`sizes ${sizes.map(fmtSize).join(', ')}; timeout per step ${timeoutS} s; results ${resultsFile}`);
-  // dp-bounded is opt-in (--steps dp-bounded)
-  const selected = (step: Step): boolean => (only ? only.includes(step) || step === 'generate' || (step === 'random' && only.includes('poison')) : step !== 'dp-bounded');
+  // dp-bounded and mf-epoch-split are opt-in (--steps dp-bounded,mf-epoch-split)
+  const selected = (step: Step): boolean => (only ? only.includes(step) || step === 'generate' || (step === 'random' && only.includes('poison')) : step !== 'dp-bounded' && step !== 'mf-epoch-split');
   for (const size of sizes) {
     const work = mkdtempSync(join(tmpdir(), `rr-scale-${fmtSize(size)}-`));
     try {
