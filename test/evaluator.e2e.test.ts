@@ -122,6 +122,26 @@ describe('evaluator, registry and scoring', () => {
       const bad = await cli(['--shards', '2000', '--evaluator', evalSrv.address]);
       expect(bad.code).toBe(2);
       expect(bad.out).toMatch(/--shards: must be an integer in \[1, 1024\]/);
+
+      // a replica that is gone: its shards (1 and 3 of 4) go to the live one, the merge is unchanged
+      const tmp3 = tempDir();
+      const gone = await startEvaluatorService({ home: tmp3.dir, dataAddress: dataSrv.address });
+      const goneAddress = gone.address;
+      await gone.shutdown();
+      tmp3.cleanup();
+      const rescued = await cli(['--shards', '4', '--ks', '10,20', '--json', '--evaluator', `${evalSrv.address},${goneAddress}`]);
+      expect(rescued.code, rescued.out).toBe(0);
+      expect(rescued.out).toMatch(new RegExp(`shard 1 on ${goneAddress}: .*\\(UNAVAILABLE\\); its unfinished shards went to the other evaluators`));
+      const again = json(rescued.out);
+      for (const m of full!.metrics) expect(Math.abs(again.metrics[`${m.name}@${m.k}`] - m.value)).toBeLessThanOrEqual(1e-9 * Math.max(m.value, 1e-300));
+      const c4 = createClient(evaluator.EvaluatorServiceClient, evalSrv.address);
+      const stored = (await call(c4, c4.listEvaluations, { modelId: '', datasetId: '' })).evaluations.filter((e) => e.sampling?.shardCount === 4);
+      c4.close();
+      expect(stored.map((e) => e.sampling!.shardIndex).sort()).toEqual([0, 1, 2, 3]);
+      // every replica gone: UNAVAILABLE naming the shards, exit code of a failed call
+      const none = await cli(['--shards', '2', '--evaluator', goneAddress]);
+      expect(none.code).not.toBe(0);
+      expect(none.out).toMatch(/shards 0, 1 not evaluated: every evaluator failed \(shard 0 on/);
     } finally {
       await replica.shutdown();
       tmp2.cleanup();

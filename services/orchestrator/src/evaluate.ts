@@ -6,8 +6,9 @@
  *                      [--ks 10,20,50] [--json] --evaluator ADDR[,ADDR...]
  *
  * With --shards N, shard i goes to evaluator address i mod (number of addresses); the
- * addresses work side by side, each on its shards one after the other, and the shards' sufficient
- * statistics are merged exactly (libs/metrics mergeShards) into the unsharded evaluation's
+ * addresses work side by side, each on its shards one after the other; a replica that goes
+ * away (or runs out of time or memory) hands its unfinished shards to the others; and the
+ * shards' sufficient statistics are merged exactly (libs/metrics mergeShards) into the unsharded evaluation's
  * metrics and 95% intervals. Each shard's evaluation is also stored by the evaluator that ran it.
  */
 import { parseArgs } from 'node:util';
@@ -36,8 +37,11 @@ export interface ShardedEvaluation {
   addresses: string[];
 }
 
-/** Runs the (sharded) evaluation and merges it; the shards' own evaluations come back too. */
-export async function runEvaluation(o: ShardedEvaluation): Promise<{ result: RankingResult; evaluations: evaluator.Evaluation[] }> {
+/**
+ * Runs the (sharded) evaluation and merges it; the shards' own evaluations come back too, and
+ * `moved` names each failure after which a shard went to another replica.
+ */
+export async function runEvaluation(o: ShardedEvaluation): Promise<{ result: RankingResult; evaluations: evaluator.Evaluation[]; moved: string[] }> {
   if (!o.addresses.length) throw new RrError('INVALID_ARGUMENT', '--evaluator: at least one address is needed');
   const shards = o.shards ?? 0;
   const request = (shardIndex: number): evaluator.EvaluateRequest => ({
@@ -52,26 +56,54 @@ export async function runEvaluation(o: ShardedEvaluation): Promise<{ result: Ran
     shardCount: shards,
   });
   const clients = o.addresses.map((a) => createClient(evaluator.EvaluatorServiceClient, a));
+  const count = Math.max(1, shards);
+  const evaluations: evaluator.Evaluation[] = new Array(count);
+  const moved: string[] = [];
   try {
-    const evaluations: evaluator.Evaluation[] = new Array(Math.max(1, shards));
-    // one queue per address: addresses side by side, each on its shards in turn
-    await Promise.all(
-      clients.map(async (c, a) => {
-        for (let i = a; i < Math.max(1, shards); i += clients.length) {
-          try {
-            evaluations[i] = (await call(c, c.evaluate, request(i), { kind: 'work' })).evaluation!;
-          } catch (e) {
-            const err = e as { code?: string; message?: string };
-            throw new RrError((err.code as never) ?? 'UNAVAILABLE', `shard ${i} on ${o.addresses[a]}: ${err.message ?? String(e)}`);
+    // rounds: shard i goes to the i-th live address mod their number, the addresses side by side,
+    // each on its shards in turn; a replica that fails a shard with a status another replica may
+    // not share (down, out of time or memory) takes no more, and its unfinished shards go to the
+    // live ones in the next round. Other failures (a bad request, an unknown model) end the run.
+    let todo = Array.from({ length: count }, (_, i) => i);
+    let live = clients.map((_, a) => a);
+    while (todo.length) {
+      if (!live.length) throw new RrError('UNAVAILABLE', `shard${todo.length > 1 ? 's' : ''} ${todo.join(', ')} not evaluated: every evaluator failed (${moved.join('; ')})`);
+      const queues = live.map((): number[] => []);
+      todo.forEach((i, j) => queues[j % live.length]!.push(i));
+      const next: number[] = [];
+      const failed = new Set<number>();
+      await Promise.all(
+        live.map(async (a, j) => {
+          const queue = queues[j]!;
+          for (let q = 0; q < queue.length; q++) {
+            const i = queue[q]!;
+            const c = clients[a]!;
+            try {
+              evaluations[i] = (await call(c, c.evaluate, request(i), { kind: 'work' })).evaluation!;
+            } catch (e) {
+              const err = e as { code?: string; message?: string };
+              const code = err.code ?? 'UNAVAILABLE';
+              const what = `shard ${i} on ${o.addresses[a]}: ${err.message ?? String(e)}`;
+              if (!RETRIABLE.has(code)) throw new RrError(code as never, what);
+              moved.push(`${what} (${code})`);
+              failed.add(a);
+              next.push(...queue.slice(q));
+              return;
+            }
           }
-        }
-      }),
-    );
-    return { result: mergeShards(evaluations.map(shardResultOf)), evaluations };
+        }),
+      );
+      live = live.filter((a) => !failed.has(a));
+      todo = next.sort((x, y) => x - y);
+    }
+    return { result: mergeShards(evaluations.map(shardResultOf)), evaluations, moved };
   } finally {
     clients.forEach((c) => c.close());
   }
 }
+
+/** Statuses after which a shard is worth trying on another replica (its own trouble, not the request's). */
+const RETRIABLE = new Set(['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'RESOURCE_EXHAUSTED', 'CANCELLED']);
 
 /**
  * "± h  95% CI [lo, hi]": every metric is a mean of per-user values in [0, 1], so the normal
@@ -126,7 +158,7 @@ export async function evaluateCommand(args: string[]): Promise<number> {
   if (!addresses.length) throw new RrError('INVALID_ARGUMENT', `--evaluator: at least one address is required\n${EVALUATE_USAGE}`);
   if (addresses.length > MAX_SHARDS) throw new RrError('INVALID_ARGUMENT', `--evaluator: at most ${MAX_SHARDS} addresses`);
   const ks = values.ks?.split(',').map((k, i) => intOption(`ks[${i}]`, k.trim(), 1, 1_000_000)!);
-  const { result } = await runEvaluation({
+  const { result, moved } = await runEvaluation({
     model: parseModelRef(values.model),
     datasetId: values.dataset,
     sampleUsers: intOption('sample-users', values['sample-users'], 0, 0xffffffff),
@@ -135,6 +167,7 @@ export async function evaluateCommand(args: string[]): Promise<number> {
     ks,
     addresses,
   });
+  for (const m of moved) console.error(`robustrec evaluate: ${m}; its unfinished shards went to the other evaluators`);
   console.log(values.json ? JSON.stringify(result, null, 2) : formatEvaluation(result, intOption('shards', values.shards, 1, MAX_SHARDS)).join('\n'));
   return 0;
 }
