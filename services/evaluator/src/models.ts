@@ -61,6 +61,8 @@ export interface BatchTop {
 
 /** Batches at most this size go through the serving worker (per-request queue); larger ones through the ranking threads. */
 const SMALL_BATCH = 16;
+/** How long the scorer of the model evaluated last is kept for the next evaluation. */
+const EVALUATED_KEPT_MS = 60_000;
 
 const aliasKey = (name: string, alias: string): string => `${name}\0${alias}`;
 
@@ -89,6 +91,7 @@ export class ModelServer {
   private readonly versions = new Map<string, string>();
   private readonly queues = new Map<string, { served: ServedModel; seen: Pending[]; unseen: Pending[] }>();
   private readonly pool: ServePool;
+  private lastEvaluated?: { id: string; scorer: Scorer; timer: NodeJS.Timeout };
 
   constructor(private readonly registry: ModelRegistry, private readonly datasets: DatasetCache, opts: { threads?: number } = {}) {
     const env = process.env.ROBUSTREC_SERVE_THREADS;
@@ -115,6 +118,27 @@ export class ModelServer {
   /** The id of the version LoadModel made served for a name, if any. */
   servedId(name: string): string | undefined {
     return this.serving.get(name);
+  }
+
+  /**
+   * A scorer for evaluating a model: the served one when the model is loaded (its tables and
+   * packed item table already in memory), else the one evaluated last if it is this model
+   * (kept a minute: the shards of a sharded evaluation reach a replica one after another, and
+   * each would read the model file and pack its item table again), else read from the registry.
+   */
+  scorerForEvaluation(model: evaluator.Model): Scorer {
+    const served = this.ready.get(model.id);
+    if (served) return served.scorer;
+    if (this.lastEvaluated?.id === model.id) {
+      this.lastEvaluated.timer.refresh();
+      return this.lastEvaluated.scorer;
+    }
+    const scorer = scorerFor(this.registry.load(model));
+    if (this.lastEvaluated) clearTimeout(this.lastEvaluated.timer);
+    const timer = setTimeout(() => (this.lastEvaluated = undefined), EVALUATED_KEPT_MS);
+    timer.unref();
+    this.lastEvaluated = { id: model.id, scorer, timer };
+    return scorer;
   }
 
   /** Whether a model is loaded (OIP model readiness). */
@@ -258,6 +282,8 @@ export class ModelServer {
   }
 
   close(): Promise<void> {
+    if (this.lastEvaluated) clearTimeout(this.lastEvaluated.timer);
+    this.lastEvaluated = undefined;
     return this.pool.close();
   }
 

@@ -3,7 +3,7 @@ import { checkMemory, homeDir, invalidArgument, memoryBudget, newId, notFound, p
 import { clientStream, requestStream, serverStream, startServer, unary, writeMessage } from '@robustrec/grpc';
 import { checkSharding, DEFAULT_KS, evaluateRankingAsync } from '@robustrec/metrics';
 import { toStatistics } from './evaluation-stats';
-import { DatasetCache, ModelServer, scorerFor, type BatchTop, type ServedModel } from './models';
+import { DatasetCache, ModelServer, type BatchTop, type ServedModel } from './models';
 import { inferenceService, Oip } from './oip';
 import { startOipHttp } from './oip-http';
 import { UserProjections } from './projection';
@@ -137,7 +137,7 @@ export async function startEvaluatorService(opts: EvaluatorServiceOptions) {
       });
       const maskValid = req.maskValid ?? true;
       const test = split === common.Split.SPLIT_TEST;
-      const scorer = scorerFor(registry.load(model));
+      const scorer = server.scorerForEvaluation(model);
       const res = await evaluateRankingAsync({
         scorer,
         numGenuineUsers: data.numGenuineUsers,

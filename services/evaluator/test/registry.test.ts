@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { evaluator } from '@robustrec/contracts';
+import { DatasetCache, ModelServer } from '../src/models';
 import { ModelRegistry } from '../src/registry';
 
 describe('ModelRegistry.load', () => {
@@ -38,6 +39,30 @@ describe('ModelRegistry.load', () => {
       truncateSync(registry.artifacts.path(`${model.id}.bin`), 10);
       expect(() => registry.load(model)).toThrow(expect.objectContaining({ code: 'DATA_LOSS', message: `model ${model.id}: tensor file holds 10 bytes, its header 128` }));
     } finally {
+      registry.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('evaluation keeps the scorer of the model evaluated last (a sharded evaluation reads the file once per replica)', async () => {
+    const dir = mkdtempSync(`${tmpdir()}/rr-reg-`);
+    const registry = new ModelRegistry(dir);
+    // no model is served here, so the data service address is never dialled
+    const server = new ModelServer(registry, new DatasetCache('127.0.0.1:1'));
+    try {
+      const table = (n: number, seed: number) => Float32Array.from({ length: n * 4 }, (_, i) => Math.sin(i + seed));
+      const a = registry.register(header(3, 5, 4), { user_embedding: bytes(table(3, 1)), item_embedding: bytes(table(5, 2)) });
+      const b = registry.register(header(3, 5, 4), { user_embedding: bytes(table(3, 3)), item_embedding: bytes(table(5, 4)) });
+      const first = server.scorerForEvaluation(a);
+      // the file is not read again: cut short, the next shard's evaluation still gets the scorer
+      truncateSync(registry.artifacts.path(`${a.id}.bin`), 10);
+      expect(server.scorerForEvaluation(a)).toBe(first);
+      const other = server.scorerForEvaluation(b);
+      expect(other).not.toBe(first);
+      // one model is kept: a reads its (now short) file again
+      expect(() => server.scorerForEvaluation(a)).toThrow(expect.objectContaining({ code: 'DATA_LOSS' }));
+    } finally {
+      await server.close();
       registry.close();
       rmSync(dir, { recursive: true, force: true });
     }
