@@ -22,7 +22,9 @@ export function scaleDataset(size: number): InteractionData {
 
 /** A random N(0, 0.1) embedding table of n rows (dim DIM): the evaluation and serving steps' model. */
 export function randomTable(rng: Rng, n: number): Float32Array {
-  const a = new Float32Array(n * DIM);
+  // shared memory, as the evaluator's registry loads a model's tables (and the trainer's arena
+  // holds them): ranking helpers share such tables instead of receiving a copy
+  const a = new Float32Array(new SharedArrayBuffer(n * DIM * 4));
   for (let k = 0; k < a.length; k++) a[k] = 0.1 * rng.normal();
   return a;
 }
