@@ -1,5 +1,5 @@
 import { MessageChannel, receiveMessageOnPort, workerData, type MessagePort, type Worker } from 'node:worker_threads';
-import { startTsWorker } from './workers';
+import { newStartFailure, startFailureText, startTsWorker, type StartFailure } from './workers';
 
 /**
  * The one caller/helper handoff of the platform. Every cross-thread handoff uses it: the
@@ -61,6 +61,8 @@ export class HelperLink {
   private seq = 0;
   /** Set by the owner from the helper's 'error' event (seen only while this thread's event loop runs). */
   error = '';
+  /** Where the helper's bootstrap reports a module that failed to load (seen by a blocked wait too). */
+  startFailure?: StartFailure;
   readonly ctrl: Int32Array;
   /** The helper's end; pass it to the helper thread with `end.port` in the transfer list. */
   readonly end: LinkEnd;
@@ -107,7 +109,7 @@ export class HelperLink {
     const seq = this.seq;
     const deadline = Date.now() + this.timeoutMs;
     for (let done = Atomics.load(c, DONE); done !== seq; done = Atomics.load(c, DONE)) {
-      if (this.error) throw new Error(`${this.what} thread failed: ${this.error}`);
+      this.throwIfDead();
       if (Date.now() > deadline) throw new Error(`${this.what} thread did not answer within ${this.timeoutMs / 1000} s`);
       Atomics.wait(c, DONE, done, 1_000);
     }
@@ -119,10 +121,17 @@ export class HelperLink {
     const c = this.ctrl;
     const seq = this.seq;
     for (let done = Atomics.load(c, DONE); done !== seq; done = Atomics.load(c, DONE)) {
-      if (this.error) throw new Error(`${this.what} thread failed: ${this.error}`);
+      this.throwIfDead();
       await Atomics.waitAsync(c, DONE, done, 1_000).value;
     }
     this.check(seq);
+  }
+
+  /** A helper that died, or whose module never loaded, will not answer: fail instead of waiting out the timeout. */
+  private throwIfDead(): void {
+    const notLoaded = this.startFailure && startFailureText(this.startFailure);
+    if (notLoaded !== undefined) throw new Error(`${this.what} thread failed: its module did not load: ${notLoaded}`);
+    if (this.error) throw new Error(`${this.what} thread failed: ${this.error}`);
   }
 
   private check(seq: number): void {
@@ -191,7 +200,8 @@ export interface Helper {
  */
 export function startHelper(entry: URL, what: string, init: unknown, opts: { userWords?: number; timeoutMs?: number } = {}): Helper {
   const link = new HelperLink(what, opts.userWords, opts.timeoutMs);
-  const worker = startTsWorker(entry, { init, end: link.end }, { transferList: [link.end.port] });
+  link.startFailure = newStartFailure();
+  const worker = startTsWorker(entry, { init, end: link.end }, { transferList: [link.end.port] }, link.startFailure);
   worker.on('error', (e) => (link.error = e.message));
   worker.on('exit', (code) => (link.error ||= `exited with code ${code}`));
   worker.unref(); // after the listeners, which would re-ref it
