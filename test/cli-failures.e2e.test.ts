@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exited, spawnTs, tempDir } from './helpers';
-import { MF, PAMACF, smallGridSpec } from './specs';
+import { exited, spawnTs, tempDir, waitForOutput } from './helpers';
+import { CLEAN, MF, PAMACF, smallGridSpec } from './specs';
 
 // A copy of the demo's shape with one cell that must fail (APR with a negative ε).
 const SPEC = smallGridSpec('fails', {
@@ -42,4 +42,26 @@ describe('orchestrator CLI with a failing cell', () => {
     expect(await exited(bad)).not.toBe(0);
     expect(bad.output()).toContain('--attacks: not in the spec: DP; the spec has Clean, Random');
   }, 120_000);
+
+  it('names the unfinished trainer jobs of another spec that will resume before this run', async () => {
+    const home = tempDir();
+    try {
+      const main = 'services/orchestrator/src/main.ts';
+      const long = join(home.dir, 'long.yaml');
+      writeFileSync(long, smallGridSpec('long', { attacks: [CLEAN], models: [MF], train: { epochs: 5000, dim: 8 } }));
+      const first = spawnTs(main, ['run', long, '--home', home.dir, '--trainers', '1']);
+      await waitForOutput(first, (o) => /epoch \d+\/5000/.test(o), 120_000);
+      first.kill('SIGKILL'); // its job stays RUNNING in the home's trainer store
+      await exited(first);
+      const short = join(home.dir, 'short.yaml');
+      writeFileSync(short, smallGridSpec('short', { attacks: [CLEAN], models: [MF], train: { epochs: 1, dim: 8 } }));
+      const second = spawnTs(main, ['run', short, '--home', home.dir, '--trainers', '1']);
+      const out = await waitForOutput(second, (o) => o.includes('(to keep them apart'), 120_000);
+      second.kill('SIGKILL');
+      await exited(second);
+      expect(out).toMatch(/1 unfinished trainer job\(s\) of earlier runs on this home resume first, before this spec's cells:\n {2}job_\S+ long\/\S+, epoch \d+\/5000\n\(to keep them apart, give this spec its own --home\)/);
+    } finally {
+      home.cleanup();
+    }
+  }, 300_000);
 });

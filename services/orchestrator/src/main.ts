@@ -161,12 +161,38 @@ function reportFailures(spec: ExperimentSpec, cells: CellRecord[]): number {
   return lost.length;
 }
 
+/**
+ * Trainer jobs left unfinished on this home by a run of another spec resume first when the
+ * trainers start (by design: nothing is lost), so this run's cells wait behind them; says so,
+ * by name, instead of leaving the user to wonder why nothing of theirs moves.
+ */
+async function noteForeignJobs(endpoints: Endpoints, spec: ExperimentSpec, store: ExperimentStore): Promise<void> {
+  const own = new Set(store.list(spec.name).map((c) => c.jobId).filter(Boolean));
+  const foreign: string[] = [];
+  for (const [i, address] of endpoints.trainers.entries()) {
+    const c = createClient(trainer.TrainerServiceClient, address);
+    try {
+      for (const j of (await call(c, c.listJobs, { state: 0 })).jobs)
+        if ((j.state === trainer.JobState.JOB_STATE_QUEUED || j.state === trainer.JobState.JOB_STATE_RUNNING) && !own.has(j.id))
+          foreign.push(`${j.id} ${j.name || '(unnamed)'}, epoch ${j.epoch}/${j.config?.epochs ?? '?'}${endpoints.trainers.length > 1 ? `, trainer ${i + 1}` : ''}`);
+    } finally {
+      c.close();
+    }
+  }
+  if (foreign.length)
+    console.log(
+      `${foreign.length} unfinished trainer job(s) of earlier runs on this home resume first, before this spec's cells:\n` +
+        `${foreign.map((f) => `  ${f}`).join('\n')}\n(to keep them apart, give this spec its own --home)`,
+    );
+}
+
 async function runSpec(specPath: string, printTables: boolean, epilogue?: string): Promise<void> {
   const spec = specWithSeeds(specPath);
   const store = new ExperimentStore(join(home, 'orchestrator', 'experiments.db'));
   const t0 = performance.now();
   try {
     await withPlatform(async (endpoints) => {
+      if (!remoteEndpoints()) await noteForeignJobs(endpoints, spec, store);
       const orch = new Orchestrator(endpoints, store, progressReporter());
       const cells = currentCells(spec, await orch.run(spec));
       const out = values.out ? resolve(values.out) : reportsDir(home, spec.name);
