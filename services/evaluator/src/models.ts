@@ -61,6 +61,15 @@ export interface BatchTop {
 
 /** Batches at most this size go through the serving worker (per-request queue); larger ones through the ranking threads. */
 const SMALL_BATCH = 16;
+/** An integer setting from the environment, undefined when unset; out of [min, max] is refused by name. */
+function envInt(name: string, min: number, max: number): number | undefined {
+  const v = process.env[name];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw invalidArgument(name, `must be an integer in [${min}, ${max}], got ${JSON.stringify(v.slice(0, 20))}`);
+  return n;
+}
+
 /** How long the scorer of the model evaluated last is kept for the next evaluation. */
 const EVALUATED_KEPT_MS = 60_000;
 
@@ -94,8 +103,8 @@ export class ModelServer {
   private lastEvaluated?: { id: string; scorer: Scorer; timer: NodeJS.Timeout };
 
   constructor(private readonly registry: ModelRegistry, private readonly datasets: DatasetCache, opts: { threads?: number } = {}) {
-    const env = process.env.ROBUSTREC_SERVE_THREADS;
-    this.pool = new ServePool(opts.threads ?? (env ? Number(env) : undefined));
+    // serving threads and the pool's batch size, for tuning on a given machine (bench:serve); defaults ServePool's
+    this.pool = new ServePool(opts.threads ?? envInt('ROBUSTREC_SERVE_THREADS', 1, 64), envInt('ROBUSTREC_SERVE_BATCH', 1, 256));
   }
 
   load(model: evaluator.Model): Promise<ServedModel> {

@@ -67,4 +67,22 @@ describe('ModelRegistry.load', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('refuses a serving-pool setting out of range by its variable name', () => {
+    const dir = mkdtempSync(`${tmpdir()}/rr-reg-`);
+    const registry = new ModelRegistry(dir);
+    try {
+      for (const [name, value] of [['ROBUSTREC_SERVE_BATCH', '0'], ['ROBUSTREC_SERVE_BATCH', '1e9'], ['ROBUSTREC_SERVE_THREADS', 'two']] as const) {
+        process.env[name] = value;
+        try {
+          expect(() => new ModelServer(registry, new DatasetCache('127.0.0.1:1'))).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(new RegExp(`^${name}: must be an integer in`)) }));
+        } finally {
+          delete process.env[name];
+        }
+      }
+    } finally {
+      registry.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
