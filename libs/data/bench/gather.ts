@@ -10,7 +10,8 @@
  */
 import { parseArgs } from 'node:util';
 import { Rng } from '@robustrec/core';
-import { ITEMS_PER, USERS_PER, ZIPF } from './scale-data';
+import { pickCumulative } from '@robustrec/data';
+import { scaleShape, ZIPF } from './scale-data';
 
 const { values } = parseArgs({ options: { sizes: { type: 'string', default: '1e6,5e6,20e6,100e6' }, steps: { type: 'string', default: '400' } } });
 const DIM = 64;
@@ -18,8 +19,7 @@ const BATCH = 2048;
 const steps = Number(values.steps);
 console.log(`bench:gather: ${steps} steps of ${BATCH} × 3 rows, dim ${DIM}, per size (tables as bench:scale's)`);
 for (const n of values.sizes!.split(',').map(Number)) {
-  const users = Math.round(n / USERS_PER);
-  const items = Math.round(n / ITEMS_PER);
+  const { numUsers: users, numItems: items } = scaleShape(n);
   const U = new Float32Array(new SharedArrayBuffer(users * DIM * 4));
   const V = new Float32Array(new SharedArrayBuffer(items * DIM * 4));
   U.fill(0.01);
@@ -28,22 +28,8 @@ for (const n of values.sizes!.split(',').map(Number)) {
   const rng = new Rng(2024);
   const cum = new Float64Array(items);
   for (let i = 0, s = 0; i < items; i++) cum[i] = s += (i + 1) ** -ZIPF;
-  const perm = Uint32Array.from({ length: items }, (_, i) => i);
-  for (let i = items - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [perm[i], perm[j]] = [perm[j]!, perm[i]!];
-  }
-  const drawItem = (): number => {
-    const x = rng.next() * cum[items - 1]!;
-    let lo = 0;
-    let hi = items - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cum[mid]! < x) lo = mid + 1;
-      else hi = mid;
-    }
-    return perm[lo]!;
-  };
+  const perm = rng.shuffle(Uint32Array.from({ length: items }, (_, i) => i));
+  const drawItem = (): number => perm[pickCumulative(cum, 0, items, rng.next() * cum[items - 1]!)]!;
   const rows = Array.from({ length: steps }, () => {
     const b = new Uint32Array(3 * BATCH);
     for (let k = 0; k < BATCH; k++) {

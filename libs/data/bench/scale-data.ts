@@ -15,9 +15,14 @@ export const ZIPF = 0.62;
 export const DIM = 64;
 export const SEED = 2024;
 
+/** Users and items at `size` interactions (the size rule). */
+export function scaleShape(size: number): { numUsers: number; numItems: number } {
+  return { numUsers: Math.round(size / USERS_PER), numItems: Math.round(size / ITEMS_PER) };
+}
+
 /** The seeded synthetic dataset of about `size` interactions. */
 export function scaleDataset(size: number): InteractionData {
-  return syntheticInteractions({ numUsers: Math.round(size / USERS_PER), numItems: Math.round(size / ITEMS_PER), meanInteractions: USERS_PER, popularityExponent: ZIPF, seed: SEED });
+  return syntheticInteractions({ ...scaleShape(size), meanInteractions: USERS_PER, popularityExponent: ZIPF, seed: SEED });
 }
 
 /** A random N(0, 0.1) embedding table of n rows (dim DIM): the evaluation and serving steps' model. */

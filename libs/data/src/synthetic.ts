@@ -56,8 +56,8 @@ export function syntheticBytes(o: Required<SyntheticOptions>): number {
   return o.numUsers * o.meanInteractions * 40 + (o.numUsers + o.numItems) * 64;
 }
 
-/** Index of the first cumulative weight > x (binary search). */
-function pickCumulative(cum: Float64Array, from: number, to: number, x: number): number {
+/** Index of the first cumulative weight > x in cum[from, to) (binary search): a weighted draw for x uniform below the total. */
+export function pickCumulative(cum: Float64Array, from: number, to: number, x: number): number {
   let lo = from;
   let hi = to - 1;
   while (lo < hi) {

@@ -12,7 +12,7 @@ import { reportsDir, startPlatform, type Platform } from './platform';
 import { progressReporter } from './progress';
 import * as remote from './remote';
 import { startOrchestratorService } from './service';
-import { Orchestrator, type Endpoints } from './runner';
+import { Orchestrator, TERMINAL, type Endpoints } from './runner';
 import { expandCells, loadSpec, type ExperimentSpec } from './spec';
 import { generatorsCommand, GENERATORS_USAGE } from './generators';
 import type { CellRecord } from './store';
@@ -173,7 +173,7 @@ async function noteForeignJobs(endpoints: Endpoints, spec: ExperimentSpec, store
     const c = createClient(trainer.TrainerServiceClient, address);
     try {
       for (const j of (await call(c, c.listJobs, { state: 0 })).jobs)
-        if ((j.state === trainer.JobState.JOB_STATE_QUEUED || j.state === trainer.JobState.JOB_STATE_RUNNING) && !own.has(j.id))
+        if (!TERMINAL.has(j.state) && !own.has(j.id))
           foreign.push(`${j.id} ${j.name || '(unnamed)'}, epoch ${j.epoch}/${j.config?.epochs ?? '?'}${endpoints.trainers.length > 1 ? `, trainer ${i + 1}` : ''}`);
     } finally {
       c.close();

@@ -44,7 +44,8 @@ export interface ReconnectPolicy {
 
 export const DEFAULT_RECONNECT: ReconnectPolicy = { attempts: 40, initialDelayMs: 250, maxDelayMs: 3_000 };
 
-const TERMINAL = new Set([trainer.JobState.JOB_STATE_SUCCEEDED, trainer.JobState.JOB_STATE_FAILED, trainer.JobState.JOB_STATE_CANCELLED]);
+/** Job states a job never leaves. */
+export const TERMINAL = new Set([trainer.JobState.JOB_STATE_SUCCEEDED, trainer.JobState.JOB_STATE_FAILED, trainer.JobState.JOB_STATE_CANCELLED]);
 
 /** The replica a cell's job ran on vanished: the cell moves to another one. */
 class ReplicaLost extends Error {
