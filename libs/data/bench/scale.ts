@@ -232,7 +232,14 @@ async function child(step: Step, size: number, work: string): Promise<void> {
       const cfg = resolveAttack({ generator: gen, targetItems: targets, budgetFraction: 0.01, params }, d.train, d.numItems, builtinSpec(gen));
       markBaseline();
       const t0 = performance.now();
-      const out = await runBuiltin(cfg, d.train, d.numItems);
+      // seconds per phase of the generator (a phase ends with its done === total event)
+      let mark = t0;
+      const out = await runBuiltin(cfg, d.train, d.numItems, async (e) => {
+        if (e.done !== e.total) return;
+        parts[e.phase] = sec(mark);
+        mark = performance.now();
+      });
+      if (Object.keys(parts).length) parts.rest = sec(mark);
       seconds = sec(t0);
       note = `${out.profiles.length} fake users, targets ${targets.join(',')}`;
       if (step === 'random') writeFileSync(join(work, 'random.json'), JSON.stringify({ targetItems: cfg.targetItems, profiles: out.profiles }));

@@ -1,5 +1,6 @@
 import { checkNumber, csrFromPairs, rowOf, type Csr } from '@robustrec/core';
-import { lengthSpread, profileLengths, toProfile, topK } from '../common';
+import { lengthSpread, profileLengths, toProfile } from '../common';
+import { DecayedChoice } from '../decayed-choice';
 import { Mf, sampleUsers, surrogateTargetHitRate } from '../surrogate/mf';
 import type { AttackGenerator } from '../types';
 
@@ -95,15 +96,15 @@ export const dp: AttackGenerator = {
     const weight = new Float64Array(numItems).fill(1);
     const seedScores = targets.map((_, ti) => Float32Array.from(model.scoreAll(numGenuine + ti, scores)));
     const perTarget = new Array<number>(targets.length).fill(0);
-    const targetSet = new Set(targets); // one target per fake user: other targets are never fillers
+    // targets are never fillers (with one target per fake user, neither are the others);
+    // the choice is exact and O(log items) per filler, not a scan of every item per fake user
+    const fillers = new DecayedChoice(seedScores, weight, new Set(targets));
     const profiles = lengths.map((len, f) => {
       const ti = f % targets.length;
       const t = targets[ti]!;
-      const s = seedScores[ti]!;
       const sub = perTarget[ti]!++;
       const own = allTargets ? targets : [t];
-      const chosen = topKWeighted(s, weight, Math.max(1, len - own.length), targetSet);
-      for (const i of chosen) weight[i]! *= decay;
+      const chosen = fillers.take(ti, Math.max(1, len - own.length), decay);
       return toProfile(`fake_user_${t}_subuser_${sub}`, [...own, ...chosen]);
     });
     await onProgress({ phase: 'profiles', done: profiles.length, total: profiles.length });
@@ -145,11 +146,4 @@ function kthLargest(s: Float32Array, K: number): number {
     idx[p] = i;
   }
   return idx[K - 1]! >= 0 ? idx[K - 1]! : idx[0]!;
-}
-
-/** Top n items by sigmoid(score) x weight, excluding `skip`. */
-function topKWeighted(s: Float32Array, w: Float64Array, n: number, skip: Set<number>): number[] {
-  const eff = new Float64Array(s.length);
-  for (let i = 0; i < s.length; i++) eff[i] = w[i]! / (1 + Math.exp(-s[i]!));
-  return topK(eff, n, skip);
 }
