@@ -5,7 +5,7 @@ import { Rng } from '@robustrec/core';
 import { call, checkHealth, createClient, iterate, registerModel, watchHealth } from '@robustrec/grpc';
 import { startDataService } from '@robustrec/data-service';
 import { startTrainerService } from '@robustrec/trainer-service';
-import { filesUnder, integrityCheck, queryDb, ServiceProcess, smallTrainConfig, tempDir, waitForOutput, mfModelHeader } from './helpers';
+import { filesUnder, integrityCheck, jobAtEnd, queryDb, ServiceProcess, smallTrainConfig, tempDir, waitForOutput, mfModelHeader } from './helpers';
 
 const S = trainer.JobState;
 
@@ -145,8 +145,7 @@ describe('services killed mid-work', () => {
         expect((await call(tc, tc.getJob, { id: job!.id })).job!.state).toBe(S.JOB_STATE_RUNNING);
         await svc.start({ ROBUSTREC_FAILPOINTS: 'evaluator.evaluated' });
         expect(filesUnder(modelsDir)).not.toContain(orphan[0]);
-        let last = job!;
-        for await (const ev of iterate(tc.watchJob({ id: job!.id }))) last = ev.job!;
+        const last = await jobAtEnd(tc, job!);
         tc.close();
         expect(last.state).toBe(S.JOB_STATE_SUCCEEDED);
         const mine = models().filter((m) => m.job === job!.id);
@@ -206,8 +205,7 @@ describe('services killed mid-work', () => {
 
         await trainerProc.start();
         const tc2 = createClient(trainer.TrainerServiceClient, trainerProc.address);
-        let last = job!;
-        for await (const ev of iterate(tc2.watchJob({ id: job!.id }))) last = ev.job!;
+        const last = await jobAtEnd(tc2, job!);
         tc2.close();
         expect(last).toMatchObject({ state: S.JOB_STATE_SUCCEEDED, epoch: 20 });
         expect(filesUnder(join(home, 'sigterm', 'trainer', 'checkpoints'))).toEqual([]);

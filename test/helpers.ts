@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import Database from 'better-sqlite3';
 import { datasetsDir, gowallaDir, repoRoot } from '@robustrec/core';
-import { checkHealth } from '@robustrec/grpc';
+import { callOptions, checkHealth, collectUntil } from '@robustrec/grpc';
 import type { evaluator, trainer } from '@robustrec/contracts';
 import { trainConfigToProto } from '@robustrec/models';
 
@@ -229,4 +229,10 @@ export function mfModelHeader(o: { name: string; datasetId: string; numUsers: nu
     tensors: [{ name: 'user_embedding', shape: [o.numUsers, o.dim] }, { name: 'item_embedding', shape: [o.numItems, o.dim] }],
     metrics: [], provenance: undefined, sizeBytes: 0,
   };
+}
+
+/** A training job as its WatchJob stream last reported it (the stream ends with the job). */
+export async function jobAtEnd(tc: trainer.TrainerServiceClient, job: trainer.Job): Promise<trainer.Job> {
+  const events = await collectUntil(tc.watchJob({ id: job.id }, callOptions('watch')), () => false);
+  return events.at(-1)?.job ?? job;
 }

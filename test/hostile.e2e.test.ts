@@ -6,7 +6,7 @@ import { attack, common, data, evaluator, generator, inference, scoring, trainer
 import { repoRoot } from '@robustrec/core';
 import { call, callOptions, createClient, iterate, registerModel } from '@robustrec/grpc';
 import { startPlatform, type Platform } from '@robustrec/orchestrator-service';
-import { freePort, smallTrainConfig, tempDir } from './helpers';
+import { freePort, jobAtEnd, smallTrainConfig, tempDir } from './helpers';
 import { loadRegistry } from './fuzz/schema';
 import { frame, WireClient } from './fuzz/wire';
 
@@ -71,8 +71,7 @@ beforeAll(async () => {
   dc.close();
   const tc = createClient(trainer.TrainerServiceClient, platform.endpoints.trainers[0]!);
   const { job } = await call(tc, tc.startJob, { datasetId, config: trainConfig(), options: undefined, name: 'hostile-mf', idempotencyKey: '' });
-  let last = job!;
-  for await (const ev of iterate(tc.watchJob({ id: job!.id }, callOptions('watch')))) last = ev.job!;
+  const last = await jobAtEnd(tc, job!);
   expect(last.state).toBe(trainer.JobState.JOB_STATE_SUCCEEDED);
   modelId = last.modelId;
   tc.close();

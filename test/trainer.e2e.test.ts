@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeCheckpoint, encodeCheckpoint } from '@robustrec/models';
 import { data, trainer } from '@robustrec/contracts';
-import { call, checkHealth, createClient, downloadModel, iterate, listServices } from '@robustrec/grpc';
+import { call, checkHealth, collectUntil, createClient, downloadModel, listServices } from '@robustrec/grpc';
 import { startDataService } from '@robustrec/data-service';
 import { startEvaluatorService } from '@robustrec/evaluator-service';
 import { exited, freePort, spawnTs, tempDir, waitForOutput } from './helpers';
@@ -70,18 +70,11 @@ describe('TrainerService', () => {
 
   async function watchUntil(id: string, stop: (ev: trainer.WatchJobResponse) => boolean): Promise<trainer.WatchJobResponse[]> {
     const c = client();
-    const events: trainer.WatchJobResponse[] = [];
-    const stream = c.watchJob({ id });
     try {
-      for await (const ev of iterate(stream)) {
-        events.push(ev);
-        if (stop(ev)) break;
-      }
+      return await collectUntil(c.watchJob({ id }), stop);
     } finally {
-      stream.cancel();
       c.close();
     }
-    return events;
   }
 
   it('lists the backbones, defenses and training options it accepts, with defaults and bounds', async () => {

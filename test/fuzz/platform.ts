@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { attack, data, evaluator, scoring, trainer } from '@robustrec/contracts';
 import { call, callOptions, checkHealth, createClient, iterate } from '@robustrec/grpc';
-import { exited, freePort, smallTrainConfig, spawnTs, tempDir, waitForOutput } from '../helpers';
+import { exited, freePort, jobAtEnd, smallTrainConfig, spawnTs, tempDir, waitForOutput } from '../helpers';
 import type { Pools } from './schema';
 
 /**
@@ -93,8 +93,7 @@ export async function startFuzzPlatform(opts: { memoryBudget?: string; log?: (s:
   const tc = createClient(trainer.TrainerServiceClient, addresses.trainer);
   const cfg = smallTrainConfig();
   const job = (await call(tc, tc.startJob, { datasetId: synth.id, config: cfg, options: undefined, name: 'fuzz-model', idempotencyKey: 'fuzz-setup' })).job!;
-  let last = job;
-  for await (const ev of iterate(tc.watchJob({ id: job.id }, callOptions('watch')))) last = ev.job!;
+  const last = await jobAtEnd(tc, job);
   if (last.state !== trainer.JobState.JOB_STATE_SUCCEEDED) throw new Error(`setup training failed: ${last.error}`);
   const ec = createClient(evaluator.EvaluatorServiceClient, addresses.evaluator);
   const ev = (await call(ec, ec.evaluate, { model: { id: last.modelId, name: '', version: 0 }, datasetId: '', split: 0, ks: [5], targetItems: [] }, { kind: 'work' })).evaluation!;

@@ -117,6 +117,14 @@ export function attackSuccessChart(rows: Array<{ model: string; attack: string; 
   } satisfies ChartSpec;
 }
 
+/** Mean and sample std (n - 1; 0 for one value) of a chart point's values; undefined for none. */
+export function meanStd(xs: readonly number[]): { mean: number; std: number; n: number } | undefined {
+  if (!xs.length) return undefined;
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const std = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
+  return { mean, std, n: xs.length };
+}
+
 /**
  * A swept parameter (rho, lambda): one line per series through the means, points labelled with
  * the row's fields, and a ± std band; x on a log scale when opts.logX (x must then be > 0).

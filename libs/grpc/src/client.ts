@@ -206,3 +206,17 @@ export async function* iterate<Res>(stream: ClientReadableStream<Res>, client?: 
     throw fromServiceError(e, undefined, client ? client.getChannel().getTarget().replace(/^dns:/, '') : undefined);
   }
 }
+
+/** A server stream's messages until `stop` holds for one (kept) or the stream ends; then cancels it. */
+export async function collectUntil<Res>(stream: ClientReadableStream<Res>, stop: (msg: Res) => boolean): Promise<Res[]> {
+  const out: Res[] = [];
+  try {
+    for await (const msg of iterate(stream)) {
+      out.push(msg);
+      if (stop(msg)) break;
+    }
+  } finally {
+    stream.cancel();
+  }
+  return out;
+}

@@ -10,6 +10,7 @@ import {
   binSamples,
   embeddingChart,
   histogramChart,
+  meanStd,
   popularityChart,
   sweepChart,
   trainingCurveChart,
@@ -467,9 +468,7 @@ async function chartsPage(spec?: string): Promise<void> {
       for (const c of cs) if (c.metrics?.[metric] !== undefined) by.set(`${c.attack}\u0000${c.sweepValue}`, [...(by.get(`${c.attack}\u0000${c.sweepValue}`) ?? []), c.metrics[metric]! * 100]);
       const pts = [...by].map(([k, vs]) => {
         const [series, x] = k.split('\u0000') as [string, string];
-        const mean = vs.reduce((a, v) => a + v, 0) / vs.length;
-        const std = vs.length > 1 ? Math.sqrt(vs.reduce((a, v) => a + (v - mean) ** 2, 0) / (vs.length - 1)) : 0;
-        return { series, x: Number(x), mean, std, n: vs.length };
+        return { series, x: Number(x), ...meanStd(vs)! };
       });
       if (pts.length) waits.push(chart(grid, `sweep-${model}-${paramName}-${metric}`, `${model}: ${metricLabel(r, metric)} vs ${paramName}`, sweepChart(pts, paramName, `${metricLabel(r, metric)} (%)`, { logX: paramName === 'lambda' || paramName === 'lambda_' })));
     }

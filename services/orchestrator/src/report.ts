@@ -1,4 +1,5 @@
 import jstat from 'jstat';
+import { meanStd } from '@robustrec/charts/specs';
 import { metricLabel, reportedMetrics } from '@robustrec/metrics';
 import { expandCells, poisons, type ExperimentSpec } from './spec';
 import type { CellRecord } from './store';
@@ -62,12 +63,8 @@ export function pairedTTest(pairs: Array<[number, number]>): number | undefined 
   return Math.min(1, 2 * (1 - jstat.jStat.studentt.cdf(Math.abs(t), n - 1)));
 }
 
-export function stat(xs: number[]): Stat | undefined {
-  if (!xs.length) return undefined;
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const std = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
-  return { mean, std, n: xs.length };
-}
+/** A cell's mean ± sample std over seeds: the statistic the dashboard's sweep charts draw too. */
+export const stat: (xs: number[]) => Stat | undefined = meanStd;
 
 const uniq = <T>(xs: T[]): T[] => [...new Set(xs)];
 

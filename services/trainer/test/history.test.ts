@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { data, trainer } from '@robustrec/contracts';
-import { call, createClient, iterate } from '@robustrec/grpc';
+import { call, collectUntil, createClient } from '@robustrec/grpc';
 import { trainConfigToProto } from '@robustrec/models';
 import { startDataService, type RunningDataService } from '@robustrec/data-service';
 import { startEvaluatorService } from '@robustrec/evaluator-service';
@@ -34,19 +34,8 @@ describe('TrainerService job history', () => {
   };
 
   /** WatchJob's events until `stop` holds or the stream ends. */
-  const watch = async (c: trainer.TrainerServiceClient, id: string, stop: (ev: trainer.WatchJobResponse) => boolean): Promise<trainer.WatchJobResponse[]> => {
-    const events: trainer.WatchJobResponse[] = [];
-    const stream = c.watchJob({ id });
-    try {
-      for await (const ev of iterate(stream)) {
-        events.push(ev);
-        if (stop(ev)) break;
-      }
-    } finally {
-      stream.cancel();
-    }
-    return events;
-  };
+  const watch = (c: trainer.TrainerServiceClient, id: string, stop: (ev: trainer.WatchJobResponse) => boolean): Promise<trainer.WatchJobResponse[]> =>
+    collectUntil(c.watchJob({ id }), stop);
 
   beforeAll(async () => {
     dataSrv = await startDataService({ home });
