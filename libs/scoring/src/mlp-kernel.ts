@@ -7,9 +7,10 @@ type MlpFn = (gOff: number, pOff: number, huOff: number, aOff: number, w2Off: nu
 
 /**
  * NeuMF's scores of one user against every item in WebAssembly SIMD (mlp.wat): the items' GMF
- * halves and first-layer parts (b1 included), W2, b2 and the output weights of the MLP half are
- * copied into the kernel's own memory once; per user the caller passes the folded GMF weights
- * hu = h[0..d) ⊙ p_u and the user's first-layer part a. Needs d and h2 multiples of 4 (the
+ * halves (read from the item table's rows), W2, b2 and the output weights of the MLP half are
+ * copied into the kernel's own memory once, and the caller writes the items' first-layer parts
+ * (b1 included) straight into `part`, so neither exists twice. Per user the caller passes the
+ * folded GMF weights hu = h[0..d) ⊙ p_u and the user's first-layer part a. Needs d and h2 multiples of 4 (the
  * scorer falls back to JS otherwise). f32 arithmetic, so scores differ from a double-precision
  * evaluation by rounding only.
  */
@@ -20,6 +21,8 @@ export class MlpKernel {
   private readonly hu: Float32Array;
   private readonly a: Float32Array;
   private readonly out: Float32Array;
+  /** [numItems × d] the items' first-layer parts + b1, in the kernel's memory: the caller fills it. */
+  readonly part: Float32Array;
 
   static fits(d: number, h2: number): boolean {
     return d > 0 && h2 > 0 && d % 4 === 0 && h2 % 4 === 0;
@@ -29,9 +32,9 @@ export class MlpKernel {
     readonly numItems: number,
     readonly d: number,
     readonly h2: number,
-    /** [numItems × d] the items' GMF halves, [numItems × d] their first-layer parts + b1. */
-    gmf: Float32Array,
-    part: Float32Array,
+    /** the item table, rows of `stride` floats whose first d are the GMF half */
+    items: Float32Array,
+    stride: number,
     W2: Float32Array,
     b2: Float32Array,
     /** the output weights of the MLP half, h[d .. d + h2) */
@@ -49,8 +52,9 @@ export class MlpKernel {
     this.memory = new wasm.Memory({ initial: Math.ceil(top / 65536) + 1 }) as MlpKernel['memory'];
     this.fn = new wasm.Instance(wasmModule(MLP_WASM), { env: { mem: this.memory } }).exports.mlp_scores as MlpFn;
     const view = (o: number, n: number): Float32Array => new Float32Array(this.memory.buffer, o, n);
-    view(this.off.g, numItems * d).set(gmf.subarray(0, numItems * d));
-    view(this.off.p, numItems * d).set(part.subarray(0, numItems * d));
+    const g = view(this.off.g, numItems * d);
+    for (let i = 0; i < numItems; i++) g.set(items.subarray(i * stride, i * stride + d), i * d);
+    this.part = view(this.off.p, numItems * d);
     view(this.off.w2, d * h2).set(W2.subarray(0, d * h2));
     view(this.off.b2, h2).set(b2.subarray(0, h2));
     view(this.off.ho, h2).set(ho.subarray(0, h2));

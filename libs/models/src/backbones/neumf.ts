@@ -263,8 +263,11 @@ export const neumf: BackboneDef = {
     const h2 = d >> 1;
     const U = t.user_embedding.data, V = t.item_embedding.data;
     const W1 = t.mlp_w1.data, b1 = t.mlp_b1.data, W2 = t.mlp_w2.data, b2 = t.mlp_b2.data, h = t.output_h.data;
-    // first layer splits into a user part and an item part, computed once per row
-    const itemPart = new Float32Array(numItems * d);
+    // SIMD when the widths fit its lanes (dim a multiple of 8); the JS loop below otherwise
+    const kernel = MlpKernel.fits(d, h2) ? new MlpKernel(numItems, d, h2, V, w, W2, b2, h.subarray(d, d + h2)) : undefined;
+    // first layer splits into a user part and an item part, computed once per row (into the
+    // kernel's memory when there is one)
+    const itemPart = kernel ? kernel.part : new Float32Array(numItems * d);
     for (let i = 0; i < numItems; i++)
       for (let c = 0; c < d; c++) {
         let s = b1[c];
@@ -274,13 +277,6 @@ export const neumf: BackboneDef = {
     const a = new Float32Array(d);
     const hu = new Float64Array(d);
     const z2 = new Float64Array(h2);
-    // SIMD when the widths fit its lanes (dim a multiple of 8); the JS loop below otherwise
-    let kernel: MlpKernel | undefined;
-    if (MlpKernel.fits(d, h2)) {
-      const gmf = new Float32Array(numItems * d);
-      for (let i = 0; i < numItems; i++) gmf.set(V.subarray(i * w, i * w + d), i * d);
-      kernel = new MlpKernel(numItems, d, h2, gmf, itemPart, W2, b2, h.subarray(d, d + h2));
-    }
     const userParts = (uo: number): void => {
       for (let c = 0; c < d; c++) {
         let s = 0;
