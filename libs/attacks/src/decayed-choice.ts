@@ -1,7 +1,7 @@
 /**
  * Repeated choice of the n items of largest weight[i] x sigmoid(s_g[i]) for one of several
- * score vectors s_g (a "group": DP's per-target seed-user scores), where every chosen item's
- * weight, shared by all groups, is then multiplied by a decay in [0, 1].
+ * score vectors s_g (a "group": DP's per-target seed-user scores). Weights start at 1 and are
+ * shared by all groups; every chosen item's weight is then multiplied by a decay in [0, 1].
  *
  * A full scan per choice (an exp per item and a selection over all items) made DP's fillers
  * O(fake users x items), quadratic in the dataset. Here each group keeps a max-heap of its
@@ -15,14 +15,18 @@
  */
 export class DecayedChoice {
   private readonly heaps: Heap[];
+  /** Each item's selection weight now (read-only outside: take() decays it). */
+  readonly weight: Float64Array;
 
   constructor(
     private readonly scores: readonly Float32Array[],
-    private readonly weight: Float64Array,
+    numItems: number,
     skip: ReadonlySet<number>,
+    private readonly decay: number,
   ) {
+    this.weight = new Float64Array(numItems).fill(1);
     this.heaps = scores.map((_, g) => {
-      const n = weight.length;
+      const n = numItems;
       const ids = new Uint32Array(n - [...skip].filter((i) => i >= 0 && i < n).length);
       let m = 0;
       for (let i = 0; i < n; i++) if (!skip.has(i)) ids[m++] = i;
@@ -39,7 +43,7 @@ export class DecayedChoice {
   }
 
   /** The n best items of group g (fewer if fewer remain), best first; their weights then x decay. */
-  take(g: number, n: number, decay: number): number[] {
+  take(g: number, n: number): number[] {
     const h = this.heaps[g]!;
     const chosen: number[] = [];
     while (chosen.length < n && h.size > 0) {
@@ -49,7 +53,7 @@ export class DecayedChoice {
       else h.rekeyTop(v);
     }
     for (const i of chosen) {
-      this.weight[i]! *= decay;
+      this.weight[i]! *= this.decay;
       h.push(this.value(g, i), i);
     }
     return chosen;

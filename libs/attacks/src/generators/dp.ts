@@ -93,18 +93,17 @@ export const dp: AttackGenerator = {
 
     // fillers: top decayed scores of each target's seed user
     const lengths = profileLengths(input, 2);
-    const weight = new Float64Array(numItems).fill(1);
     const seedScores = targets.map((_, ti) => Float32Array.from(model.scoreAll(numGenuine + ti, scores)));
     const perTarget = new Array<number>(targets.length).fill(0);
     // targets are never fillers (with one target per fake user, neither are the others);
     // the choice is exact and O(log items) per filler, not a scan of every item per fake user
-    const fillers = new DecayedChoice(seedScores, weight, new Set(targets));
+    const fillers = new DecayedChoice(seedScores, numItems, new Set(targets), decay);
     const profiles = lengths.map((len, f) => {
       const ti = f % targets.length;
       const t = targets[ti]!;
       const sub = perTarget[ti]!++;
       const own = allTargets ? targets : [t];
-      const chosen = fillers.take(ti, Math.max(1, len - own.length), decay);
+      const chosen = fillers.take(ti, Math.max(1, len - own.length));
       return toProfile(`fake_user_${t}_subuser_${sub}`, [...own, ...chosen]);
     });
     await onProgress({ phase: 'profiles', done: profiles.length, total: profiles.length });
