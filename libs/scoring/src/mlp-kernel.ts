@@ -10,9 +10,9 @@ type MlpFn = (gOff: number, pOff: number, huOff: number, aOff: number, w2Off: nu
  * halves (read from the item table's rows), W2, b2 and the output weights of the MLP half are
  * copied into the kernel's own memory once, and the caller writes the items' first-layer parts
  * (b1 included) straight into `part`, so neither exists twice. Per user the caller passes the
- * folded GMF weights hu = h[0..d) ⊙ p_u and the user's first-layer part a. Needs d and h2 multiples of 4 (the
- * scorer falls back to JS otherwise). f32 arithmetic, so scores differ from a double-precision
- * evaluation by rounding only.
+ * folded GMF weights hu = h[0..d) ⊙ p_u and the user's first-layer part a. Needs d and h2
+ * multiples of 4 (the scorer falls back to JS otherwise). f32 arithmetic, so scores differ from
+ * a double-precision evaluation by rounding only.
  */
 export class MlpKernel {
   private readonly memory: { buffer: ArrayBuffer };
