@@ -9,3 +9,4 @@ export * from './spmm-wasm';
 export * from './arena';
 export * from './step-wasm';
 export * from './row-codec';
+export * from './gemm';

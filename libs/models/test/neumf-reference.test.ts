@@ -4,7 +4,7 @@ import { Trainer, resolveTrainConfig, type TrainConfigInput } from '../src';
 import { checkBatch, relErr, synthetic } from './helpers';
 
 /**
- * NeuMF's training step (rows through the fused gather/scatter, the head on tfjs, defenses
+ * NeuMF's training step (rows through the fused gather/scatter, the head's batched products, defenses
  * perturbing the [p ; p'] rows) against an independent tfjs autodiff reference of its loss
  * (libs/engine reference.ts): loss and the gradients of every table, head included, within 1e-5.
  */
@@ -35,6 +35,22 @@ describe("NeuMF's step vs the tfjs autodiff reference (loss and every table's gr
         expect(relErr(got.grads[k]!, ref.grads[q]!), k).toBeLessThan(1e-5);
       });
     });
+
+  it('neumf + apr at dim 32 over 300 triples (the head in chunks of 256, 16-wide SIMD blocks)', () => {
+    const D32 = 32;
+    const big = synthetic(120, 90, 10, 7);
+    const cfg = resolveTrainConfig({ backbone: { name: 'neumf' }, defense: { name: 'apr', params: { eps: 0.3, warmup_epochs: 0 } }, dim: D32, batchSize: 300, l2: 1e-2, seed: 9 });
+    const tr = Trainer.create(big, cfg);
+    const t = Object.fromEntries(tr.tables.map((x) => [x.name, x.data.slice()]));
+    const n = 300;
+    const users = Uint32Array.from({ length: n }, (_, q) => (q * 37) % big.numRows);
+    const pos = Uint32Array.from(users, (u, q) => big.indices[big.indptr[u]! + (q % (big.indptr[u + 1]! - big.indptr[u]!))]!);
+    const neg = Uint32Array.from({ length: n }, (_, q) => (q * 53 + 11) % big.numCols);
+    const ref = referenceNeuMfLoss(t.user_embedding!, t.item_embedding!, { w1: t.mlp_w1!, b1: t.mlp_b1!, w2: t.mlp_w2!, b2: t.mlp_b2!, h: t.output_h! }, big.numRows, big.numCols, D32, { users, pos, neg, l2: 1e-2, adv: { lambda: 1, magnitude: { kind: 'uniform', eps: 0.3 } } });
+    const got = tr.gradientsFor(users, pos, neg);
+    expect(Math.abs(got.loss - ref.loss) / ref.loss).toBeLessThan(1e-5);
+    TABLES.forEach((k, q) => expect(relErr(got.grads[k]!, ref.grads[q]!), k).toBeLessThan(1e-5));
+  });
 
   it('the check is not vacuous: a perturbation of another size is caught', () => {
     const cfg = resolveTrainConfig({ backbone: { name: 'neumf' }, defense: { name: 'apr', params: { eps: 0.3, warmup_epochs: 0 } }, dim: D, batchSize: 16, l2: 1e-2, seed: 5 });

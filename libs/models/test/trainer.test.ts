@@ -300,7 +300,7 @@ describe('training', () => {
     expect(() => t.runEpoch()).toThrow(/aborted mid-way/);
   });
 
-  it('neumf trains through the tfjs head and its scorer runs the MLP', () => {
+  it('neumf trains through its batched head and its scorer runs the MLP', () => {
     const cfg = resolveTrainConfig({ backbone: { name: 'neumf' }, defense: { name: 'apr', params: { warmup_epochs: 1 } }, dim: 8, batchSize: 64, epochs: 3, seed: 1, lr: 1e-2 });
     const t = Trainer.create(train, cfg);
     const l0 = t.runEpoch().metrics.bpr_loss;
@@ -344,7 +344,8 @@ describe('engine report (model provenance)', () => {
     expect((await run({ backbone: { name: 'lightgcn', params: { layers: 2 } }, dim: 8 })).propagation).toBe('js (Float32Array), 1 thread(s)');
     expect((await run({ backbone: { name: 'lightgcn', params: { layers: 2 } }, dim: 32 })).propagation).toBe('wasm-simd (spmm.wat), 1 thread(s)');
     const neumf = await run({ backbone: { name: 'neumf' }, dim: 8 });
-    expect(neumf['mlp-head']).toMatch(/^js \(Float32Array, hand-written backward/);
+    expect(neumf['mlp-head']).toMatch(/^wasm-simd \(gemm\.wat\) \(batched in chunks of 256 triples; hand-written backward/);
+    expect((await run({ backbone: { name: 'neumf' }, dim: 6 }))['mlp-head']).toMatch(/^js \(gemmJs/);
     expect(neumf.tfjs).toMatch(/^not used by training/);
     expect(neumf['optimizer-update']).toMatch(/^adamw: wasm-simd \(step\.wat adam\) for user_embedding, item_embedding; js for mlp_w1, /);
   });
