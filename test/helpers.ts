@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import Database from 'better-sqlite3';
 import { datasetsDir, gowallaDir, repoRoot } from '@robustrec/core';
-import { callOptions, checkHealth, collectUntil } from '@robustrec/grpc';
+import { callOptions, checkHealth, iterate } from '@robustrec/grpc';
 import type { evaluator, trainer } from '@robustrec/contracts';
 import { trainConfigToProto } from '@robustrec/models';
 
@@ -233,6 +233,13 @@ export function mfModelHeader(o: { name: string; datasetId: string; numUsers: nu
 
 /** A training job as its WatchJob stream last reported it (the stream ends with the job). */
 export async function jobAtEnd(tc: trainer.TrainerServiceClient, job: trainer.Job): Promise<trainer.Job> {
-  const events = await collectUntil(tc.watchJob({ id: job.id }, callOptions('watch')), () => false);
-  return events.at(-1)?.job ?? job;
+  // only the last event matters: keep one, not the whole stream (a long job sends thousands)
+  const stream = tc.watchJob({ id: job.id }, callOptions('watch'));
+  let last = job;
+  try {
+    for await (const ev of iterate(stream)) if (ev.job) last = ev.job;
+  } finally {
+    stream.cancel();
+  }
+  return last;
 }
