@@ -1,5 +1,5 @@
 import { invalidArgument, type Csr } from '@robustrec/core';
-import { BLOCK, defaultThreads, isDotProductScorer, rankPool, runDotTask, runScorerTask, type RankTask } from '@robustrec/scoring';
+import { BLOCK, defaultThreads, isDotProductScorer, rankerOf, rankInSlices, rankPool, runDotTask, runScorerTask, type RankTask } from '@robustrec/scoring';
 import type { TargetMetric, UserMetric } from './metric';
 import { METRICS } from './registry';
 import { metricStats, selectUsers, targetAggregate } from './sampling';
@@ -201,7 +201,7 @@ function threadsFor(input: RankingInput, users: number): number {
 /**
  * The ranking of a plan, for both entry points: `blocking` ranks on this thread and its sync
  * pool; otherwise every dot-product share runs on the async pool and other scorers run here
- * in blocks; each yielded promise is a point where the event loop may run.
+ * in slices of ~20 ms; each yielded promise is a point where the event loop may run.
  */
 function* rankAll(p: Plan, blocking: boolean): Generator<Promise<void>, void> {
   const s = p.input.scorer;
@@ -213,12 +213,11 @@ function* rankAll(p: Plan, blocking: boolean): Generator<Promise<void>, void> {
     if (!blocking) yield rankPool('async').runAsync(base, n, threads);
     else if (threads > 1) rankPool('sync').runSync(base, n, threads, s.kernel());
     else runDotTask({ ...base, start: 0, end: n }, s.kernel());
-  } else {
-    const step = blocking ? n : 4 * BLOCK;
-    for (let start = 0; start < n; start += step) {
-      runScorerTask(s, { ...baseTask(p), start, end: Math.min(n, start + step) });
-      if (!blocking) yield new Promise<void>((r) => setImmediate(r));
-    }
+  } else if (blocking) runScorerTask(s, { ...baseTask(p), start: 0, end: n });
+  else {
+    // slices of ~20 ms: the event loop this runs on also serves the process's gRPC calls
+    const t = baseTask(p);
+    for (const _ of rankInSlices(rankerOf(s), t.users, 0, n, t.masks, t.k, t.top)) yield new Promise<void>((r) => setImmediate(r));
   }
 }
 
@@ -244,7 +243,7 @@ export function evaluateRanking(input: RankingInput): RankingResult {
 
 /**
  * The same evaluation without blocking the event loop (services): dot-product scorers run
- * entirely on worker threads; other scorers run here in blocks, yielding between blocks.
+ * entirely on worker threads; other scorers run here in slices of ~20 ms, yielding between them.
  */
 export async function evaluateRankingAsync(input: RankingInput): Promise<RankingResult> {
   const t0 = performance.now();

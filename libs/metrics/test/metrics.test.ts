@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { csrFromPairs, csrFromRows, Rng, type Csr } from '@robustrec/core';
-import { dotProductScorer, scalarScore, type Scorer } from '@robustrec/scoring';
+import { BLOCK, dotProductScorer, scalarScore, type Scorer } from '@robustrec/scoring';
 import { evaluateRanking, evaluateRankingAsync, type RankingResult } from '../src/index';
 
 /** A scorer that hides the dot-product structure (forces the generic single-thread path). */
@@ -135,4 +135,42 @@ describe('evaluateRanking against a brute-force reference', () => {
       expect(evaluateRanking({ ...input, scorer: opaque(scorer) }).metrics).toEqual(one.metrics);
     });
   }
+});
+
+describe('evaluateRankingAsync with a scorer that is not a dot product (NeuMF path)', () => {
+  it('yields to the event loop at least every BLOCK users (time slices, not blocks of 256) and ranks exactly as the blocking call', async () => {
+    const [nu, ni, dim] = [600, 10000, 64];
+    const rng = new Rng(11);
+    const U = Float32Array.from({ length: nu * dim }, () => rng.normal());
+    const V = Float32Array.from({ length: ni * dim }, () => rng.normal());
+    const r: number[] = [], c: number[] = [];
+    for (let u = 0; u < nu; u++) for (let q = 0; q < 5; q++) (r.push(u), c.push(rng.int(ni)));
+    const test = csrFromPairs(nu, ni, r, c);
+    const inner = opaque(dotProductScorer(U, V, dim));
+    // users scored since the event loop last turned: a self-rescheduling setImmediate runs once
+    // per turn, so between two of its runs exactly one slice of the evaluation runs
+    let since = 0, most = 0, turns = 0, on = true;
+    const scorer: Scorer = { numUsers: nu, numItems: ni, scoreUsers: (users, out) => {
+      since += users.length;
+      most = Math.max(most, since);
+      inner.scoreUsers(users, out);
+    } };
+    const input = { scorer, numGenuineUsers: nu, exclude: [], relevant: test, ks: [20] };
+    const blocking = evaluateRanking(input);
+    expect(most).toBe(nu); // the blocking call never yields
+    since = 0;
+    most = 0;
+    const tick = (): void => {
+      since = 0;
+      turns++;
+      if (on) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const got = await evaluateRankingAsync(input);
+    on = false;
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(BLOCK); // fixed blocks of 4·BLOCK = 256 users before
+    expect(turns).toBeGreaterThanOrEqual(Math.ceil(nu / BLOCK));
+    expect(got.metrics).toEqual(blocking.metrics);
+  });
 });

@@ -65,3 +65,34 @@ export function rankUsers(
   if (sel.k !== k) throw new Error(`selector of ${sel.k} items for k = ${k}`);
   for (let s = start; s < end; s += BLOCK) ranker.rank(users, s, Math.min(BLOCK, end - s), masks, sel, items, scores);
 }
+
+/**
+ * rankUsers in time slices, for a thread that must stay responsive (an event loop serving
+ * gRPC): yields after each slice of users, sized from the previous slice's time per user to
+ * take about `sliceMs` (1 to BLOCK users). A NeuMF user costs ~20 ms here, so a fixed block of
+ * 64 or 256 users held the loop for seconds and the calls it was serving timed out. Each
+ * user's list does not depend on the slicing.
+ */
+export function* rankInSlices(
+  ranker: BlockRanker,
+  users: Uint32Array,
+  start: number,
+  end: number,
+  masks: readonly Csr[],
+  k: number,
+  items: Int32Array,
+  scores?: Float32Array,
+  sliceMs = 20,
+): Generator<void, void> {
+  const sel = new TopK(k);
+  let per = 1;
+  for (let s = start; s < end; ) {
+    const e = Math.min(end, s + per);
+    const t0 = performance.now();
+    rankUsers(ranker, users, s, e, masks, k, items, scores, sel);
+    const msPerUser = Math.max((performance.now() - t0) / (e - s), 1e-3);
+    per = Math.max(1, Math.min(BLOCK, Math.floor(sliceMs / msPerUser)));
+    s = e;
+    if (s < end) yield;
+  }
+}
