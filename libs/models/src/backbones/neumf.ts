@@ -33,9 +33,10 @@ const CHUNK = 256;
  * backward for per-row coefficients g (∂loss/∂s, every scale included):
  *   dZ2 = g·h[d..) ⊙ [A2>0],  dZ1 = dZ2·W2ᵀ ⊙ [A1>0],  dZu = Σ over the user's rows of dZ1,
  *   ∇W2 = A1ᵀ·dZ2, ∇W1bot = Q'ᵀ·dZ1, ∇W1top = P'ᵀ·dZu, ∇q' = dZ1·W1botᵀ, ∇p' = dZu·W1topᵀ.
- * The products sum in f32 (the scores' last sums, the bias gradients and the GMF half in
- * doubles); the tfjs reference (libs/engine reference.ts) checks loss and every gradient within
- * 1e-5 (neumf-reference.test.ts).
+ * The products sum in f32, the scores' last sums (GMF half and output layer) in doubles; the
+ * bias, output-weight and GMF-half gradients add into their f32 arrays row by row. The tfjs
+ * reference (libs/engine reference.ts) checks loss and every gradient within 1e-5
+ * (neumf-reference.test.ts).
  */
 class NeumfBatch {
   private readonly h2: number;
