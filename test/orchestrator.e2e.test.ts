@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExperimentStore } from '@robustrec/orchestrator-service';
 import { exited, spawnTs, tempDir, waitForOutput } from './helpers';
@@ -72,5 +72,25 @@ describe('orchestrator CLI', () => {
     expect(point!.variant).toBe('PamaCF[rho=0.3]');
     expect(point!.modelId).toBe(original.modelId);
     expect(point!.metrics['recall@20']).toBe(original.metrics['recall@20']);
-  }, 400_000);
+
+    // A store copied into a fresh home (how a committed results snapshot is resumed) remembers
+    // dataset ids that home's data service never stored: the missing cell re-imports and
+    // re-poisons instead of failing with NOT_FOUND, and gets the same content-derived ids.
+    const fresh = join(tmp.dir, 'fresh');
+    mkdirSync(join(fresh, 'orchestrator'), { recursive: true });
+    copyFileSync(join(tmp.dir, 'orchestrator', 'experiments.db'), join(fresh, 'orchestrator', 'experiments.db'));
+    const dropped = cells.find((c) => c.variant === 'PamaCF' && c.attack === 'Random')!;
+    const copy = new ExperimentStore(join(fresh, 'orchestrator', 'experiments.db'));
+    copy.upsert({ ...dropped, state: 'failed', jobId: '', modelId: '', evaluationId: '', replica: '', metrics: {}, error: 'dropped by the test' });
+    copy.close();
+    const fourth = spawnTs('services/orchestrator/src/main.ts', ['run', spec, '--home', fresh]);
+    expect(await exited(fourth)).toBe(0);
+    expect(fourth.output()).toMatch(/not in the data service; producing it again/);
+    expect(fourth.output()).toContain('4 cells done, 0 failed');
+    const resumed = new ExperimentStore(join(fresh, 'orchestrator', 'experiments.db'));
+    const redone = resumed.get('e2e', dropped.key)!;
+    resumed.close();
+    expect(redone.state).toBe('done');
+    expect(redone.datasetId).toBe(dropped.datasetId);
+  }, 500_000);
 });

@@ -197,20 +197,40 @@ export class Orchestrator {
     return { record: this.store.get(spec.name, cell.key)!, replica: holder.replica };
   }
 
-  /** Memoised (in the store and in flight) shared step. */
+  /**
+   * Memoised (in the store and in flight) shared step; its value is a dataset id. A stored id
+   * is checked with the data service first: a store copied into a fresh home (a committed
+   * results snapshot) remembers datasets that this data service never saw, and the step then
+   * runs again (ids are content-derived, so it yields the same id).
+   */
   private once(key: string, fn: () => Promise<string>): Promise<string> {
-    const stored = this.store.memo(key);
-    if (stored) return Promise.resolve(stored);
     let p = this.inflight.get(key);
     if (!p) {
-      p = fn().then((v) => {
+      p = (async () => {
+        const stored = this.store.memo(key);
+        if (stored !== undefined && (await this.datasetExists(stored))) return stored;
+        if (stored !== undefined) this.events.log?.(`${key.slice(0, key.indexOf(':'))} ${stored}: not in the data service; producing it again`);
+        const v = await fn();
         this.store.setMemo(key, v);
         return v;
-      });
+      })();
       p.catch(() => this.inflight.delete(key));
       this.inflight.set(key, p);
     }
     return p;
+  }
+
+  private async datasetExists(id: string): Promise<boolean> {
+    const c = createClient(data.DataServiceClient, this.endpoints.data);
+    try {
+      await call(c, c.getDataset, { id }, { kind: 'lookup' });
+      return true;
+    } catch (e) {
+      if (fromServiceError(e).code === 'NOT_FOUND') return false;
+      throw e;
+    } finally {
+      c.close();
+    }
   }
 
   private async importDataset(d: DatasetSpec): Promise<string> {
