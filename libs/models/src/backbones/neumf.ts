@@ -62,7 +62,8 @@ class NeumfBatch {
   private readonly gW1bot: Mat;
   private readonly gW2: Mat;
   private readonly s = new Float64Array(2 * CHUNK);
-  private readonly coef = new Float64Array(2 * CHUNK);
+  /** ∂loss/∂s of each item row of the last forward: the caller writes it before backward. */
+  readonly coef = new Float64Array(2 * CHUNK);
 
   constructor(
     private readonly d: number,
@@ -226,10 +227,6 @@ class NeumfBatch {
     }
     for (let q = 0; q < d * h2; q++) gW2[q] += g2[q];
   }
-
-  get coefs(): Float64Array {
-    return this.coef;
-  }
 }
 
 /** Which kernel ran the head's products: gemm.wat takes outputs 4 wide (dim and dim/2), gemmJs the rest. */
@@ -246,7 +243,7 @@ const sigmoid = (x: number): number => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.e
 function neumfHead(d: number, m: Mlp): Head {
   const tables = [m.W1, m.b1, m.W2, m.b2, m.h];
   const batch = new NeumfBatch(d, m);
-  const coef = batch.coefs;
+  const coef = batch.coef;
   const touch = (): void => {
     for (const t of tables) t.touchAll(); // dense head parameters: grad laid out like data
   };
