@@ -25,8 +25,9 @@ describe('dot-product scorer', () => {
 });
 
 describe('NeuMF scorer', () => {
-  // d = 6: the JS loop (h2 = 3 does not fit SIMD lanes); d = 8, 16: the SIMD kernel (mlp.wat)
-  for (const d of [6, 8, 16])
+  // d = 6: the JS loop (h2 = 3 does not fit SIMD lanes); d = 8: the SIMD kernel item by item;
+  // d = 16, 32: four items at a time (h2 a multiple of 8) with an item tail (97 items)
+  for (const d of [6, 8, 16, 32])
   it(`equals its formula, s = hᵀ[p ⊙ q ; relu(W2ᵀ relu(W1ᵀ[p′ ; q′] + b1) + b2)], ReLUs on and off (dim ${d})`, () => {
     const rng = new Rng(9);
     const nu = 5, ni = 97, w = 2 * d, h2 = d / 2;

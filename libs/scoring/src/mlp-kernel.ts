@@ -3,7 +3,7 @@ import { wasm, wasmModule } from '@robustrec/core';
 // mlp.wat beside this file (compiled to gen/mlp.wasm at build time)
 const MLP_WASM = new URL('./gen/mlp.wasm', import.meta.url);
 
-type MlpFn = (gOff: number, pOff: number, huOff: number, aOff: number, w2Off: number, b2Off: number, hoOff: number, zOff: number, outOff: number, i0: number, i1: number, d: number, h2: number) => void;
+type MlpFn = (gOff: number, pOff: number, huOff: number, aOff: number, w2Off: number, b2Off: number, hoOff: number, zOff: number, outOff: number, i0: number, i1: number, d: number, h2: number, blocked: number) => void;
 
 /**
  * NeuMF's scores of one user against every item in WebAssembly SIMD (mlp.wat): the items' GMF
@@ -39,6 +39,8 @@ export class MlpKernel {
     b2: Float32Array,
     /** the output weights of the MLP half, h[d .. d + h2) */
     ho: Float32Array,
+    /** four items at a time, dense (when h2 is a multiple of 8); false: item by item over the active units only (the tests' reference, same sums) */
+    private readonly blocked = true,
   ) {
     if (!MlpKernel.fits(d, h2)) throw new Error(`MlpKernel: d ${d} and h2 ${h2} must be multiples of 4`);
     const f = 4;
@@ -48,7 +50,7 @@ export class MlpKernel {
       top += Math.ceil((n * f) / 16) * 16;
       return o;
     };
-    this.off = { g: take(numItems * d), p: take(numItems * d), hu: take(d), a: take(d), w2: take(d * h2), b2: take(h2), ho: take(h2), z: take(3 * d), out: take(numItems) };
+    this.off = { g: take(numItems * d), p: take(numItems * d), hu: take(d), a: take(d), w2: take(d * h2), b2: take(h2), ho: take(h2), z: take(4 * d + 16), out: take(numItems) };
     this.memory = new wasm.Memory({ initial: Math.ceil(top / 65536) + 1 }) as MlpKernel['memory'];
     this.fn = new wasm.Instance(wasmModule(MLP_WASM), { env: { mem: this.memory } }).exports.mlp_scores as MlpFn;
     const view = (o: number, n: number): Float32Array => new Float32Array(this.memory.buffer, o, n);
@@ -70,7 +72,7 @@ export class MlpKernel {
       this.a[k] = a[k];
     }
     const o = this.off;
-    this.fn(o.g, o.p, o.hu, o.a, o.w2, o.b2, o.ho, o.z, o.out, 0, this.numItems, this.d, this.h2);
+    this.fn(o.g, o.p, o.hu, o.a, o.w2, o.b2, o.ho, o.z, o.out, 0, this.numItems, this.d, this.h2, this.blocked ? 1 : 0);
     out.set(this.out, outAt);
   }
 }

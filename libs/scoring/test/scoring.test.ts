@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { csrFromRows, Rng } from '@robustrec/core';
-import { DotKernel, dotProductScorer, scalarScore, topItems, TopK } from '../src/index';
+import { DotKernel, dotProductScorer, MlpKernel, scalarScore, topItems, TopK } from '../src/index';
 
 describe('topItems', () => {
   it('returns the masked top-k with scores, best first, -1 padded', () => {
@@ -114,4 +114,28 @@ describe('DotKernel.rankTop (fused 16-bit ranking pass, exact rescoring)', () =>
       expect(Array.from(scores.subarray(u * k, (u + 1) * k))).toEqual(want[u]!.scores);
     });
   });
+});
+
+describe('MlpKernel (mlp.wat)', () => {
+  // Four items at a time run the second layer dense; item by item runs it over the active
+  // units only. Zero units add ±0, so the two must agree bit for bit, item tails included.
+  for (const [d, ni] of [[16, 97], [32, 130], [64, 1027]] as const)
+    it(`four items at a time equals item by item bit for bit (dim ${d}, ${ni} items)`, () => {
+      const rng = new Rng(d);
+      const h2 = d / 2, w = 2 * d;
+      const r = (n: number): Float32Array => Float32Array.from({ length: n }, () => rng.normal() * 0.5);
+      const V = r(ni * w), W2 = r(d * h2), b2 = r(h2), ho = r(h2), part = r(ni * d);
+      const blocked = new MlpKernel(ni, d, h2, V, w, W2, b2, ho, true);
+      const single = new MlpKernel(ni, d, h2, V, w, W2, b2, ho, false);
+      blocked.part.set(part);
+      single.part.set(part);
+      for (let u = 0; u < 3; u++) {
+        const hu = r(d), a = r(d);
+        const x = new Float32Array(ni), y = new Float32Array(ni);
+        blocked.scoreUser(hu, a, x);
+        single.scoreUser(hu, a, y);
+        expect(Buffer.from(x.buffer).equals(Buffer.from(y.buffer))).toBe(true);
+        expect(new Set(x).size).toBeGreaterThan(ni / 2); // real, distinct scores
+      }
+    });
 });
