@@ -6,7 +6,7 @@
  */
 import { Rng, csrFromPairs, FIRST_FREE, startHelper, type Csr } from '@robustrec/core';
 import { Adam, gatherRows, normalizedAdjacency, ParamTable, Propagation, sharedF32, sharedU32, UpdateHelper, type RowJob } from '@robustrec/engine';
-import { BLOCK, DotKernel, dotProductScorer, RankPool, runDotTask, topItems, type RankTask } from '@robustrec/scoring';
+import { BLOCK, DotKernel, dotProductScorer, RankPool, runDotTask, topItems, type DotRankTask } from '@robustrec/scoring';
 import { ServePool } from '@robustrec/evaluator-service';
 import type { Competition } from './competition';
 import { ECHO_MESSAGE, ECHO_WORD, FAIL } from './echo-commands';
@@ -222,7 +222,7 @@ export function stressRankPool(rounds: number, comp: Competition): Promise<Stres
     const masks = [csrFromPairs(numUsers, numItems, [0, 1, 2, 3, 200], [5, 6, 7, 8, 9])];
     const top = new Int32Array(new SharedArrayBuffer(4 * numUsers * k));
     const claimLog = new Int32Array(new SharedArrayBuffer(4 * blocks));
-    const base: Omit<RankTask, 'start' | 'end'> = { userEmb, itemEmb, dim, numItems, masks, users, k, top, claimLog, kernelKey: 'stress' };
+    const base: Omit<DotRankTask, 'start' | 'end'> = { userEmb, itemEmb, dim, numItems, masks, users, k, top, claimLog, kernelKey: 'stress' };
     const expected = new Int32Array(numUsers * k);
     runDotTask({ ...base, claimLog: undefined, top: expected, start: 0, end: numUsers });
     const kernel = new DotKernel(itemEmb, numItems, dim);

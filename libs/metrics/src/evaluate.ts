@@ -1,5 +1,5 @@
 import { invalidArgument, type Csr } from '@robustrec/core';
-import { BLOCK, defaultThreads, isDotProductScorer, rankerOf, rankInSlices, rankPool, runDotTask, runScorerTask, type RankTask } from '@robustrec/scoring';
+import { BLOCK, defaultThreads, isDotProductScorer, isPortableScorer, rankerOf, rankInSlices, rankPool, runDotTask, runScorerTask, type RankShare } from '@robustrec/scoring';
 import type { TargetMetric, UserMetric } from './metric';
 import { METRICS } from './registry';
 import { metricStats, selectUsers, targetAggregate } from './sampling';
@@ -50,7 +50,7 @@ function plan(input: RankingInput): Plan {
   return { input, ks, K, targets, targetExclude, population, users, sampling, top };
 }
 
-function baseTask(p: Plan): Omit<RankTask, 'start' | 'end' | 'userEmb' | 'itemEmb' | 'dim'> {
+function baseTask(p: Plan): Omit<RankShare, 'start' | 'end'> {
   return { numItems: p.input.scorer.numItems, masks: p.input.exclude, users: p.users, k: p.K, top: p.top };
 }
 
@@ -200,8 +200,9 @@ function threadsFor(input: RankingInput, users: number): number {
 
 /**
  * The ranking of a plan, for both entry points: `blocking` ranks on this thread and its sync
- * pool; otherwise every dot-product share runs on the async pool and other scorers run here
- * in slices of ~20 ms; each yielded promise is a point where the event loop may run.
+ * pool; otherwise dot-product and portable scorers (NeuMF) rank on the async pool's threads,
+ * and any other scorer here in slices of ~20 ms; each yielded promise is a point where the
+ * event loop may run.
  */
 function* rankAll(p: Plan, blocking: boolean): Generator<Promise<void>, void> {
   const s = p.input.scorer;
@@ -214,6 +215,7 @@ function* rankAll(p: Plan, blocking: boolean): Generator<Promise<void>, void> {
     else if (threads > 1) rankPool('sync').runSync(base, n, threads, s.kernel());
     else runDotTask({ ...base, start: 0, end: n }, s.kernel());
   } else if (blocking) runScorerTask(s, { ...baseTask(p), start: 0, end: n });
+  else if (isPortableScorer(s)) yield rankPool('async').runAsync({ ...baseTask(p), scorer: s.portable() }, n, threadsFor(p.input, n));
   else {
     // slices of ~20 ms: the event loop this runs on also serves the process's gRPC calls
     const t = baseTask(p);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { csrFromPairs, csrFromRows, Rng, type Csr } from '@robustrec/core';
-import { BLOCK, dotProductScorer, scalarScore, type Scorer } from '@robustrec/scoring';
+import { BLOCK, dotProductScorer, neumfScorer, scalarScore, type PortableScorer, type Scorer } from '@robustrec/scoring';
 import { evaluateRanking, evaluateRankingAsync, type RankingResult } from '../src/index';
 
 /** A scorer that hides the dot-product structure (forces the generic single-thread path). */
@@ -172,5 +172,25 @@ describe('evaluateRankingAsync with a scorer that is not a dot product (NeuMF pa
     expect(most).toBeLessThanOrEqual(BLOCK); // fixed blocks of 4·BLOCK = 256 users before
     expect(turns).toBeGreaterThanOrEqual(Math.ceil(nu / BLOCK));
     expect(got.metrics).toEqual(blocking.metrics);
+  });
+
+  it('ranks a portable scorer (NeuMF) on the ranking threads, never on the event loop, exactly as the blocking call', async () => {
+    const [nu, ni, d] = [600, 3000, 16];
+    const rng = new Rng(12);
+    const r = (n: number): Float32Array => Float32Array.from({ length: n }, () => 0.5 * rng.normal());
+    const w = 2 * d;
+    const neumf = neumfScorer({ numUsers: nu, numItems: ni, width: w, U: r(nu * w), V: r(ni * w), W1: r(w * d), b1: r(d), W2: r(d * (d / 2)), b2: r(d / 2), h: r(d + d / 2) });
+    let here = 0; // users scored on this thread
+    const scorer: PortableScorer = { ...neumf, scoreUsers: (users, out) => ((here += users.length), neumf.scoreUsers(users, out)) };
+    const rows: number[] = [], cols: number[] = [];
+    for (let u = 0; u < nu; u++) for (let q = 0; q < 4; q++) (rows.push(u), cols.push(rng.int(ni)));
+    const input = { scorer, numGenuineUsers: nu, exclude: [], relevant: csrFromPairs(nu, ni, rows, cols), ks: [20], threads: 2 };
+    const blocking = evaluateRanking(input);
+    expect(here).toBe(nu);
+    here = 0;
+    const got = await evaluateRankingAsync(input);
+    expect(here).toBe(0); // rebuilt on the helpers from its portable spec (before: every user ranked here)
+    expect(got.metrics).toEqual(blocking.metrics);
+    expect(got.metrics['recall@20']).toBeGreaterThan(0);
   });
 });

@@ -4,6 +4,8 @@ export { BLOCK, DotKernel, newPackedItems, scalarScore, setPackHook, type Packed
 export { TopK, maskRow } from './topk';
 export { dotRanker, rankerOf, rankInSlices, rankUsers, type BlockRanker } from './rank';
 export { topItems, type TopItems } from './recommend';
-export { runDotTask, runScorerTask, type RankTask } from './rank-task';
+export { runDotTask, runScorerTask, type DotRankTask, type RankShare, type RankTask, type ScorerRankTask } from './rank-task';
+export { isPortableScorer, scorerFromSpec, type PortableScorer, type PortableSpec } from './portable';
+export { neumfScorer, type NeumfTables } from './neumf-scorer';
 export { RankPool, defaultThreads, rankPool } from './pool';
 export { MlpKernel } from './mlp-kernel';

@@ -1,9 +1,12 @@
 import { availableParallelism } from 'node:os';
 import { startHelper, type Helper } from '@robustrec/core';
-import { runDotTask, type RankTask } from './rank-task';
+import { runDotTask, type DotRankTask, type RankTask } from './rank-task';
 import type { DotKernel } from './kernel';
 
 const RANK = 1;
+
+/** A task without its range and claim word (the pool adds them); distributes over RankTask's kinds. */
+type TaskBase = RankTask extends infer T ? (T extends RankTask ? Omit<T, 'start' | 'end' | 'claim'> : never) : never;
 
 interface Slot {
   helper: Helper;
@@ -47,8 +50,8 @@ export class RankPool {
    * the threads claim blocks of users as they go (RankTask.claim), so a helper that starts
    * late or runs slower takes fewer.
    */
-  runSync(base: Omit<RankTask, 'start' | 'end' | 'claim'>, n: number, threads: number, kernel: DotKernel): void {
-    const task: RankTask = { ...base, start: 0, end: n, claim: new Int32Array(new SharedArrayBuffer(4)) };
+  runSync(base: Omit<DotRankTask, 'start' | 'end' | 'claim'>, n: number, threads: number, kernel: DotKernel): void {
+    const task: DotRankTask = { ...base, start: 0, end: n, claim: new Int32Array(new SharedArrayBuffer(4)) };
     const posted: Helper[] = [];
     for (let p = 1; p < threads; p++) {
       const h = this.slot(p - 1).helper;
@@ -71,8 +74,11 @@ export class RankPool {
     if (first !== undefined) throw first;
   }
 
-  /** Ranks users[0, n) on `threads` helpers, claiming blocks as in runSync, without blocking this thread's event loop. */
-  async runAsync(base: Omit<RankTask, 'start' | 'end' | 'claim'>, n: number, threads: number): Promise<void> {
+  /**
+   * Ranks users[0, n) on `threads` helpers, claiming blocks as in runSync, without blocking
+   * this thread's event loop: a dot-product model's share, or a portable scorer's (NeuMF).
+   */
+  async runAsync(base: TaskBase, n: number, threads: number): Promise<void> {
     const task: RankTask = { ...base, start: 0, end: n, claim: new Int32Array(new SharedArrayBuffer(4)) };
     const runs = Array.from({ length: threads }, (_, p) => {
       const s = this.slot(p);

@@ -1,14 +1,12 @@
 import type { Csr } from '@robustrec/core';
 import { BLOCK, DotKernel, type PackedItems } from './kernel';
+import type { PortableSpec } from './portable';
 import { dotRanker, rankerOf, rankUsers, type BlockRanker } from './rank';
 import { TopK } from './topk';
 import type { Scorer } from './types';
 
-/** Plain-data description of a share of users to rank (posted to worker threads as is). */
-export interface RankTask {
-  userEmb: Float32Array;
-  itemEmb: Float32Array;
-  dim: number;
+/** Plain-data description of a share of users to rank (posted to worker threads as is), whatever the scorer. */
+export interface RankShare {
   numItems: number;
   masks: Csr[];
   users: Uint32Array;
@@ -19,18 +17,6 @@ export interface RankTask {
   top: Int32Array;
   /** Their scores, NaN padded, when the caller wants them (serving batches; shared likewise). */
   scores?: Float32Array;
-  /**
-   * Names the item table for good (a model id): a helper keeps the packed kernel of the last
-   * few keys instead of packing the table for every task (~90-230 ms at Gowalla size).
-   * Unset: packed per task.
-   */
-  kernelKey?: string;
-  /**
-   * The item table already packed in shared memory (the caller's kernel's `packed`): a helper
-   * that keeps a kernel for `kernelKey` ranks over it instead of packing a copy of its own.
-   * Only with kernelKey (each kernel grows the shared memory by its scratch, so kernels on it are kept).
-   */
-  packed?: PackedItems;
   /**
    * Work sharing between the threads of a RankPool run (SharedArrayBuffer-backed, one word):
    * when set, every thread given the task ranks [start, end) block by block, claiming block b
@@ -46,8 +32,36 @@ export interface RankTask {
   claimLog?: Int32Array;
 }
 
+/** A share of a dot-product model's users: the SIMD dot kernel ranks it. */
+export interface DotRankTask extends RankShare {
+  userEmb: Float32Array;
+  itemEmb: Float32Array;
+  dim: number;
+  /**
+   * Names the item table for good (a model id): a helper keeps the packed kernel of the last
+   * few keys instead of packing the table for every task (~90-230 ms at Gowalla size).
+   * Unset: packed per task.
+   */
+  kernelKey?: string;
+  /**
+   * The item table already packed in shared memory (the caller's kernel's `packed`): a helper
+   * that keeps a kernel for `kernelKey` ranks over it instead of packing a copy of its own.
+   * Only with kernelKey (each kernel grows the shared memory by its scratch, so kernels on it are kept).
+   */
+  packed?: PackedItems;
+}
+
+/** A share of any portable scorer's users (NeuMF): the helper rebuilds the scorer from the spec (kept per spec key). */
+export interface ScorerRankTask extends RankShare {
+  scorer: PortableSpec;
+}
+
+export type RankTask = DotRankTask | ScorerRankTask;
+
+export const isScorerTask = (t: RankTask): t is ScorerRankTask => 'scorer' in t;
+
 /** Runs `rank` over t's users: the whole range, or the blocks this thread claims (RankTask.claim). */
-function eachBlock(t: Pick<RankTask, 'start' | 'end' | 'claim' | 'claimLog'>, rank: (start: number, end: number) => void): void {
+function eachBlock(t: Pick<RankShare, 'start' | 'end' | 'claim' | 'claimLog'>, rank: (start: number, end: number) => void): void {
   if (!t.claim) return rank(t.start, t.end);
   for (;;) {
     const b = Atomics.add(t.claim, 0, 1);
@@ -59,7 +73,7 @@ function eachBlock(t: Pick<RankTask, 'start' | 'end' | 'claim' | 'claimLog'>, ra
 }
 
 /** Ranks users[start..end) of a dot-product model with a kernel of this thread. */
-export function runDotTask(t: RankTask, kernel?: DotKernel): void {
+export function runDotTask(t: DotRankTask, kernel?: DotKernel): void {
   // packed on the first claimed block: a helper that finds the blocks gone packs nothing
   let ranker: BlockRanker | undefined;
   const sel = new TopK(t.k);
@@ -70,7 +84,7 @@ export function runDotTask(t: RankTask, kernel?: DotKernel): void {
 }
 
 /** Ranks users[start..end) of any scorer. */
-export function runScorerTask(scorer: Scorer, t: Omit<RankTask, 'userEmb' | 'itemEmb' | 'dim'>): void {
+export function runScorerTask(scorer: Scorer, t: RankShare): void {
   const ranker = rankerOf(scorer);
   const sel = new TopK(t.k);
   eachBlock(t, (s, e) => rankUsers(ranker, t.users, s, e, t.masks, t.k, t.top, t.scores, sel));

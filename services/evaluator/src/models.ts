@@ -1,7 +1,7 @@
 import { evaluator } from '@robustrec/contracts';
 import { failedPrecondition, invalidArgument, type Csr, type InteractionData } from '@robustrec/core';
 import { fetchInteractionData } from '@robustrec/grpc';
-import { BLOCK, defaultThreads, isDotProductScorer, rankerOf, rankInSlices, rankPool, topItems, type Scorer } from '@robustrec/scoring';
+import { BLOCK, defaultThreads, isDotProductScorer, isPortableScorer, rankerOf, rankInSlices, rankPool, topItems, type PortableScorer, type Scorer } from '@robustrec/scoring';
 import { ServePool } from './serve-pool';
 import { createScorer } from '@robustrec/models';
 import { checkAlias, LATEST, type ModelRegistry } from './registry';
@@ -257,14 +257,19 @@ export class ModelServer {
   async recommendMany(served: ServedModel, users: Uint32Array, k: number, includeSeen: boolean): Promise<BatchTop> {
     const n = users.length;
     const shared = this.pool.shared(served.model.id);
-    if (shared && n > SMALL_BATCH) {
+    const scorer = served.scorer;
+    if (n > SMALL_BATCH && (shared || isPortableScorer(scorer))) {
+      // on the ranking threads: a dot-product model's shared tables, or a portable scorer (NeuMF) rebuilt there
       const u = new Uint32Array(new SharedArrayBuffer(Math.max(4, 4 * n)), 0, n);
       u.set(users);
       const items = new Int32Array(new SharedArrayBuffer(Math.max(4, 4 * n * k)), 0, n * k);
       const scores = new Float32Array(new SharedArrayBuffer(Math.max(4, 4 * n * k)), 0, n * k);
       const threads = Math.max(1, Math.min(defaultThreads(), Math.floor(n / (2 * BLOCK))));
+      const share = { numItems: scorer.numItems, masks: includeSeen ? [] : [(shared?.seen ?? served.seen) as Csr], users: u, k, top: items, scores };
       await rankPool('async').runAsync(
-        { userEmb: shared.userEmb, itemEmb: shared.itemEmb, dim: shared.dim, numItems: shared.numItems, masks: includeSeen ? [] : [shared.seen as Csr], users: u, k, top: items, scores, kernelKey: served.model.id, packed: shared.packed },
+        shared
+          ? { ...share, userEmb: shared.userEmb, itemEmb: shared.itemEmb, dim: shared.dim, kernelKey: served.model.id, packed: shared.packed }
+          : { ...share, scorer: (scorer as PortableScorer).portable() },
         n,
         threads,
       );

@@ -1,6 +1,6 @@
 import { invalidArgument } from '@robustrec/core';
 import { GemmWorkspace, ParamTable, transposeInto, type Mat } from '@robustrec/engine';
-import { MlpKernel, type Scorer } from '@robustrec/scoring';
+import { neumfScorer, type Scorer } from '@robustrec/scoring';
 import type { Backbone, BackboneDef, Head } from '../types';
 import { egoRows, initNormal } from './dot';
 
@@ -342,63 +342,18 @@ export const neumf: BackboneDef = {
   createScorer(t): Scorer {
     const need = ['user_embedding', 'item_embedding', 'mlp_w1', 'mlp_b1', 'mlp_w2', 'mlp_b2', 'output_h'];
     for (const k of need) if (!t[k]) throw new Error(`neumf model lacks tensor ${k}`);
-    const [numUsers, w] = t.user_embedding.shape as [number, number];
-    const numItems = t.item_embedding.shape[0];
-    const d = w / 2;
-    const h2 = d >> 1;
-    const U = t.user_embedding.data, V = t.item_embedding.data;
-    const W1 = t.mlp_w1.data, b1 = t.mlp_b1.data, W2 = t.mlp_w2.data, b2 = t.mlp_b2.data, h = t.output_h.data;
-    // SIMD when the widths fit its lanes (dim a multiple of 8); the JS loop below otherwise
-    const kernel = MlpKernel.fits(d, h2) ? new MlpKernel(numItems, d, h2, V, w, W2, b2, h.subarray(d, d + h2)) : undefined;
-    // first layer splits into a user part and an item part, computed once per row (into the
-    // kernel's memory when there is one)
-    const itemPart = kernel ? kernel.part : new Float32Array(numItems * d);
-    for (let i = 0; i < numItems; i++)
-      for (let c = 0; c < d; c++) {
-        let s = b1[c];
-        for (let k = 0; k < d; k++) s += V[i * w + d + k] * W1[(d + k) * d + c];
-        itemPart[i * d + c] = s;
-      }
-    const a = new Float32Array(d);
-    const hu = new Float64Array(d);
-    const z2 = new Float64Array(h2);
-    const userParts = (uo: number): void => {
-      for (let c = 0; c < d; c++) {
-        let s = 0;
-        for (let k = 0; k < d; k++) s += U[uo + d + k] * W1[k * d + c];
-        a[c] = s;
-        hu[c] = h[c] * U[uo + c];
-      }
-    };
-    return {
+    const [numUsers, width] = t.user_embedding.shape as [number, number];
+    return neumfScorer({
       numUsers,
-      numItems,
-      scoreUsers(users, out) {
-        for (let b = 0; b < users.length; b++) {
-          const uo = users[b] * w;
-          userParts(uo);
-          if (kernel) {
-            kernel.scoreUser(hu, a, out, b * numItems);
-            continue;
-          }
-          for (let i = 0; i < numItems; i++) {
-            const vo = i * w;
-            const po = i * d;
-            let s = 0;
-            for (let k = 0; k < d; k++) s += hu[k] * V[vo + k];
-            // second layer row by row over the active first-layer units (ReLU zeros skipped)
-            for (let c = 0; c < h2; c++) z2[c] = b2[c];
-            for (let k = 0; k < d; k++) {
-              const z = a[k] + itemPart[po + k];
-              if (!(z > 0)) continue;
-              const ro = k * h2;
-              for (let c = 0; c < h2; c++) z2[c] += z * W2[ro + c];
-            }
-            for (let c = 0; c < h2; c++) if (z2[c] > 0) s += h[d + c] * z2[c];
-            out[b * numItems + i] = s;
-          }
-        }
-      },
-    };
+      numItems: t.item_embedding.shape[0],
+      width,
+      U: t.user_embedding.data,
+      V: t.item_embedding.data,
+      W1: t.mlp_w1.data,
+      b1: t.mlp_b1.data,
+      W2: t.mlp_w2.data,
+      b2: t.mlp_b2.data,
+      h: t.output_h.data,
+    });
   },
 };
