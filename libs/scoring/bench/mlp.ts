@@ -4,10 +4,13 @@
  * time (dense second layer, what the evaluator runs) against item by item over the active
  * units, alternating, three rounds of N users (default 30) each. Weights N(0, 0.5)-ish uniform,
  * so about half the first-layer units are active, as in a trained model. Checks that both give
- * bit-identical scores.
+ * bit-identical scores. Then the evaluator's path: a NeuMF scorer (neumfScorer) ranking the top
+ * 50 of 1,024 users (--rank-users N) on the ranking pool's helpers, 1 and 2 threads (the helper
+ * rebuilds the scorer from its portable spec on the first task, kept after; the first run
+ * includes that).
  */
 import { hostDescription, Rng } from '@robustrec/core';
-import { MlpKernel } from '../src';
+import { MlpKernel, neumfScorer, RankPool } from '../src';
 
 const numItems = 40981, d = 64, h2 = 32, w = 2 * d;
 const at = process.argv.indexOf('--users');
@@ -33,4 +36,24 @@ for (let round = 1; round <= 3; round++)
     const ms = (performance.now() - t0) / users;
     console.log(`round ${round} ${name.padEnd(15)} ${ms.toFixed(2)} ms/user (${((ms * 29858) / 60000).toFixed(1)} min for Gowalla's 29,858 users on one thread)`);
   }
+
+const ru = process.argv.indexOf('--rank-users');
+const rankUsers = ru > 0 ? Number(process.argv[ru + 1]) : 1024;
+const numUsers = rankUsers;
+const scorer = neumfScorer({ numUsers, numItems, width: w, U: table(numUsers * w), V, W1: table(w * d), b1: table(d), W2, b2, h: table(d + h2) });
+const pool = new RankPool();
+// the helpers and their answers do not keep a process alive (a service's server does)
+const alive = setInterval(() => undefined, 1000);
+const k = 50;
+const list = new Uint32Array(new SharedArrayBuffer(4 * numUsers)).map((_, i) => i);
+for (const threads of [1, 2])
+  for (const run of ['first', 'again']) {
+    const top = new Int32Array(new SharedArrayBuffer(4 * numUsers * k));
+    const t0 = performance.now();
+    await pool.runAsync({ scorer: scorer.portable(), numItems, masks: [], users: list, k, top }, numUsers, threads);
+    const ms = (performance.now() - t0) / numUsers;
+    console.log(`pool ${threads} thread(s), ${run.padEnd(5)} ${ms.toFixed(2)} ms/user ranked (${((ms * 29858) / 60000).toFixed(1)} min for Gowalla's users)`);
+  }
+await pool.close();
+clearInterval(alive);
 if (!same) process.exitCode = 1;
