@@ -5,8 +5,9 @@ import type { DotKernel } from './kernel';
 
 const RANK = 1;
 
-/** A task without its range and claim word (the pool adds them); distributes over RankTask's kinds. */
-type TaskBase = RankTask extends infer T ? (T extends RankTask ? Omit<T, 'start' | 'end' | 'claim'> : never) : never;
+/** A task of either kind without its range and claim word (the pool adds them). */
+type WithoutRange<T> = T extends unknown ? Omit<T, 'start' | 'end' | 'claim'> : never;
+type TaskBase = WithoutRange<RankTask>;
 
 interface Slot {
   helper: Helper;
